@@ -1,0 +1,39 @@
+# Ridewire: `make run` starts everything on the embedded database, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test lint bench serve up clean install install-dev
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed-embedded: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[embedded]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[dev,embedded]'
+	touch $@
+
+install: $(VENV)/.installed-embedded
+install-dev: $(VENV)/.installed-dev
+
+## run: embedded SecantusDB (unless MONGO_URI is set) + auth (5001) + realtime (5002)
+run: install
+	$(PY) -m devserver
+
+## test: the whole suite against a throwaway SecantusDB (and Redis for scale-out tests)
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+up:
+	docker compose up --build
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""The auth service: accounts (users and captains), tokens, profiles, activity, media."""

@@ -1,0 +1,148 @@
+"""Child processes for local runs and tests: the embedded database and the services.
+
+Children die with their parent (PR_SET_PDEATHSIG on Linux), so even a `kill -9`
+of `make run` or of the test runner leaves no orphan behind.
+"""
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1"):
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+class Child:
+    """A subprocess that can be started, waited on until it answers, and stopped."""
+
+    def __init__(self, name, argv, env=None, log_path=None):
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self):
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            preexec_fn=_die_with_parent,
+        )
+        if out:
+            out.close()
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_until(self, check, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+            if check():
+                return self
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.name} did not become ready in {timeout}s")
+
+    def stop(self, timeout=10.0):
+        if not self.running():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self):
+        if self.running():
+            self.proc.kill()
+            self.proc.wait()
+
+
+def secantusd_executable():
+    candidate = Path(sys.executable).with_name("secantusd-py")
+    return str(candidate) if candidate.exists() else shutil.which("secantusd-py")
+
+
+class EmbeddedMongo(Child):
+    """A SecantusDB server (MongoDB wire protocol) on 127.0.0.1.
+
+    `storage` is a directory, or ":memory:" for a throwaway database."""
+
+    def __init__(self, port=None, storage=":memory:", sync_on_commit=False, log_path=None):
+        self.port = port or free_port()
+        self.storage = storage
+        argv = [
+            secantusd_executable() or "secantusd-py",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--storage-path", str(storage),
+            "--standalone",
+            "--log-level", "WARNING",
+        ]
+        if sync_on_commit:
+            argv.append("--sync-on-commit")
+        super().__init__("secantusdb", argv, log_path=log_path)
+
+    def uri(self, database="ridewire"):
+        return (
+            f"mongodb://127.0.0.1:{self.port}/{database}"
+            "?directConnection=true&retryWrites=false"
+        )
+
+    def start(self, timeout=30.0):
+        if self.storage != ":memory:":
+            Path(self.storage).mkdir(parents=True, exist_ok=True)
+        super().start()
+        return self.wait_until(lambda: port_open(self.port), timeout)
+
+
+def http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class Service(Child):
+    """`python -m <module>` with the given environment, ready when /healthz answers."""
+
+    def __init__(self, module, port, env, log_path=None):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        full_env = {**os.environ, **env}
+        super().__init__(module, [sys.executable, "-m", module], full_env, log_path)
+
+    def start(self, timeout=30.0):
+        super().start()
+        return self.wait_until(lambda: http_ok(f"{self.url}/healthz"), timeout)

@@ -1,0 +1,1 @@
+"""The realtime service: authenticated Socket.IO connections, presence, chat and rides."""

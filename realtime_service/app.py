@@ -1,0 +1,21 @@
+from flask_socketio import SocketIO
+
+from shared.config import Config
+from shared.http import make_app
+from shared.tokens import init_tokens
+
+socketio = SocketIO()
+
+
+def create_app(config=Config):
+    app = make_app("realtime_service", config)
+    init_tokens(app)
+    socketio.init_app(
+        app,
+        # Always explicit: with eventlet installed and no async_mode, Flask-SocketIO
+        # would silently pick eventlet (DESIGN.md).
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        cors_allowed_origins=app.config["CORS_ORIGINS"],
+    )
+    return app

@@ -1,0 +1,1 @@
+"""Code shared by both services: config, database, models, tokens, errors, validation, media."""

@@ -1,0 +1,101 @@
+"""Configuration read from the environment (and a `.env` file), with safe local defaults.
+
+Every variable is documented in README.md. `Config` is read once at import; the
+test suite subclasses it (`TestingConfig`) and overrides what it needs.
+"""
+import json
+import os
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me"
+DEFAULT_CORS_ORIGINS = (
+    "http://localhost:3000,http://localhost:5173,http://127.0.0.1:3000,http://127.0.0.1:5173"
+)
+DEFAULT_FARES = {
+    "auto": {"base": 30, "perKm": 10, "perMin": 2, "minimum": 50, "speedKmh": 25},
+    "car": {"base": 50, "perKm": 15, "perMin": 3, "minimum": 80, "speedKmh": 30},
+    "motorcycle": {"base": 20, "perKm": 8, "perMin": 1.5, "minimum": 40, "speedKmh": 35},
+}
+
+
+def env_str(name, default=None):
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_int(name, default):
+    return int(env_str(name, default))
+
+
+def env_float(name, default):
+    return float(env_str(name, default))
+
+
+def env_list(name, default):
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+class Config:
+    APP_ENV = env_str("APP_ENV", "development")
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+    HOST = env_str("HOST", "127.0.0.1")
+    AUTH_PORT = env_int("AUTH_PORT", 5001)
+    REALTIME_PORT = env_int("REALTIME_PORT", 5002)
+    DB_PORT = env_int("DB_PORT", 27018)
+
+    # The embedded SecantusDB needs retryWrites=false (see DESIGN.md); real MongoDB accepts it.
+    MONGO_URI = env_str(
+        "MONGO_URI",
+        f"mongodb://127.0.0.1:{DB_PORT}/ridewire?directConnection=true&retryWrites=false",
+    )
+    # Fail a request in about 2 s (503) instead of hanging when Mongo is away.
+    MONGO_TIMEOUT_MS = env_int("MONGO_TIMEOUT_MS", 2000)
+    REDIS_URL = env_str("REDIS_URL")
+
+    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
+    USER_TOKEN_TTL = env_int("USER_TOKEN_TTL", 7 * 24 * 3600)
+    CAPTAIN_TOKEN_TTL = env_int("CAPTAIN_TOKEN_TTL", 24 * 3600)
+    REFRESH_TOKEN_TTL = env_int("REFRESH_TOKEN_TTL", 30 * 24 * 3600)
+    BCRYPT_ROUNDS = env_int("BCRYPT_ROUNDS", 12)
+    BCRYPT_MAX_CONCURRENCY = env_int("BCRYPT_MAX_CONCURRENCY", os.cpu_count() or 2)
+
+    CORS_ORIGINS = env_list("CORS_ORIGINS", DEFAULT_CORS_ORIGINS)
+    RATELIMIT_ENABLED = env_str("RATELIMIT_ENABLED", "true").lower() == "true"
+    LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10 per minute")
+    REGISTER_RATE_LIMIT = env_str("REGISTER_RATE_LIMIT", "10 per minute")
+    REFRESH_RATE_LIMIT = env_str("REFRESH_RATE_LIMIT", "30 per minute")
+
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)
+
+    SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")
+    PRESENCE_EVENTS = env_str("PRESENCE_EVENTS", "compat")  # compat | delta
+
+    DISPATCH_RADIUS_KM = env_float("DISPATCH_RADIUS_KM", 3.0)
+    DISPATCH_MAX = env_int("DISPATCH_MAX", 20)
+    ROAD_FACTOR = env_float("ROAD_FACTOR", 1.3)
+    FARES = json.loads(env_str("FARES_JSON", json.dumps(DEFAULT_FARES)))
+    ROUTING_URL = env_str("ROUTING_URL")
+
+    @classmethod
+    def check(cls):
+        """Refuse settings that are unsafe in production."""
+        if cls.APP_ENV == "production":
+            if cls.JWT_SECRET_KEY == DEFAULT_JWT_SECRET or len(cls.JWT_SECRET_KEY) < 32:
+                raise RuntimeError(
+                    "JWT_SECRET_KEY must be set to a random value of 32+ characters "
+                    "when APP_ENV=production"
+                )
+            if "*" in cls.CORS_ORIGINS:
+                raise RuntimeError("CORS_ORIGINS='*' is not allowed when APP_ENV=production")
+
+
+class TestingConfig(Config):
+    APP_ENV = "testing"
+    TESTING = True
+    BCRYPT_ROUNDS = 4
+    RATELIMIT_ENABLED = False
+    MONGO_TIMEOUT_MS = 1000

@@ -1,0 +1,93 @@
+"""Request parsing with marshmallow, errors reshaped into express-validator's format.
+
+    data = load(RegisterSchema(), json_body())        # 400 {"errors": [...]} on failure
+    ride_id = object_id(ride_id)                       # 400 for a malformed path id
+
+Every failing field is reported at once, nested fields with a dotted `param`
+("fullname.firstname"), list items with their index ("stops.0.lat").
+"""
+import functools
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import current_app, request
+from marshmallow import EXCLUDE, ValidationError
+from marshmallow import Schema as _Schema
+
+from shared.errors import ApiError, ValidationFailed
+
+
+class Schema(_Schema):
+    """Base schema: unknown fields are ignored (frontends send extra keys)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def flatten_errors(messages, location="body", prefix=""):
+    """marshmallow's nested `{"field": ["msg"], "obj": {"sub": ["msg"]}}` -> flat list."""
+    errors = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key == "_schema":
+                param = prefix
+            else:
+                param = f"{prefix}.{key}" if prefix else str(key)
+            errors.extend(flatten_errors(value, location, param))
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            if isinstance(item, dict | list | tuple):
+                errors.extend(flatten_errors(item, location, prefix))
+            else:
+                errors.append({"msg": str(item), "param": prefix, "location": location})
+    else:
+        errors.append({"msg": str(messages), "param": prefix, "location": location})
+    return errors
+
+
+def load(schema, data, location="body"):
+    """Validate and deserialize `data` with `schema`; raise ValidationFailed (400)."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            [{"msg": "Expected a JSON object", "param": "", "location": location}]
+        )
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise ValidationFailed(flatten_errors(error.messages, location)) from None
+
+
+def load_query(schema):
+    return load(schema, request.args.to_dict(), location="query")
+
+
+def json_body():
+    """The request's JSON object ({} when there is no body). Content-Type is enforced
+    app-wide (415) by `shared.http`; here a body that is not valid JSON is a 400."""
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return {}
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "Malformed JSON body")
+    return data
+
+
+def object_id(value, param="id", location="params"):
+    """A path id as an ObjectId; 400 in the validation shape when malformed."""
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        raise ValidationFailed(
+            [{"msg": "Invalid id", "param": param, "location": location}]
+        ) from None
+
+
+def image_body(view):
+    """Allow the larger body limit (MAX_IMAGE_BODY_LENGTH) on a route that takes an image."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        request.max_content_length = current_app.config["MAX_IMAGE_BODY_LENGTH"]
+        return view(*args, **kwargs)
+
+    return wrapper
