@@ -18,4 +18,8 @@ def create_app(config=Config):
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=app.config["CORS_ORIGINS"],
     )
+    from realtime_service import messages, rides
+
+    app.register_blueprint(messages.bp)
+    app.register_blueprint(rides.bp)
     return app

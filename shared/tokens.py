@@ -132,3 +132,31 @@ def current_account():
 
 def current_claims():
     return g.claims
+
+
+def cross_site_origins():
+    """True when a configured CORS origin is on another site than ours (needs SameSite=None)."""
+    return any(not origin.startswith(("http://localhost", "http://127.0.0.1"))
+               for origin in current_app.config["CORS_ORIGINS"])
+
+
+def set_token_cookie(response, token, role):
+    """The compatible `token` cookie: HttpOnly; Secure and SameSite=None in production
+    when a cross-site frontend origin is configured, SameSite=Lax otherwise."""
+    production = current_app.config["APP_ENV"] == "production"
+    cross_site = production and cross_site_origins()
+    response.set_cookie(
+        current_app.config["JWT_ACCESS_COOKIE_NAME"],
+        token,
+        max_age=int(token_ttl(role).total_seconds()),
+        httponly=True,
+        secure=production,
+        samesite="None" if cross_site else "Lax",
+        path="/",
+    )
+    return response
+
+
+def clear_token_cookie(response):
+    response.delete_cookie(current_app.config["JWT_ACCESS_COOKIE_NAME"], path="/")
+    return response
