@@ -16,18 +16,15 @@ import functools
 from datetime import timedelta
 
 import jwt as pyjwt
-from bson import ObjectId
-from bson.errors import InvalidId
 from flask import current_app, g, request
 from flask_jwt_extended import JWTManager, create_access_token, decode_token
 
-from shared.db import mongo
 from shared.errors import ApiError
-from shared.models import blacklist
+from shared.models import accounts, blacklist
 
 jwt = JWTManager()
 
-ROLE_COLLECTIONS = {"user": "users", "captain": "captains"}
+ROLE_COLLECTIONS = accounts.COLLECTIONS
 
 
 class TokenError(Exception):
@@ -64,14 +61,6 @@ def issue_access_token(account, role):
     )
 
 
-def find_account(role, account_id):
-    try:
-        oid = ObjectId(account_id)
-    except (InvalidId, TypeError):
-        return None
-    return mongo.db[ROLE_COLLECTIONS[role]].find_one({"_id": oid})
-
-
 def authenticate(raw_token):
     """Check `raw_token` completely; return `(claims, account)` or raise TokenError."""
     if not raw_token:
@@ -87,7 +76,7 @@ def authenticate(raw_token):
         raise TokenError("Invalid token")
     if blacklist.is_revoked(claims["jti"]):
         raise TokenError("Token has been revoked")
-    account = find_account(role, claims.get("sub"))
+    account = accounts.find_by_id(role, claims.get("sub"))
     if account is None:
         raise TokenError("Invalid token")
     if claims.get("ver", 0) < account.get("tokenVersion", 0):

@@ -1,0 +1,64 @@
+"""A real python-socketio client that records every event it receives."""
+import threading
+import time
+from collections import defaultdict
+
+import socketio
+
+
+class RecordingClient:
+    """Connects to a served realtime process; `wait_for` blocks until an event arrives."""
+
+    def __init__(self):
+        self.client = socketio.Client(reconnection=False)
+        self.events = defaultdict(list)
+        self._changed = threading.Condition()
+        self.connect_error = None
+        self.client.on("*", self._record)
+        self.client.on("connect_error", self._on_connect_error)
+
+    def _record(self, event, *args):
+        with self._changed:
+            self.events[event].append(args[0] if len(args) == 1 else args)
+            self._changed.notify_all()
+
+    def _on_connect_error(self, data):
+        with self._changed:
+            self.connect_error = data
+            self._changed.notify_all()
+
+    def connect(self, url, token=None, transports=("websocket",), headers=None, query=None,
+                wait_timeout=5):
+        target = url if not query else f"{url}?{query}"
+        self.client.connect(target, auth={"token": token} if token else None,
+                            transports=list(transports), headers=headers or {},
+                            wait_timeout=wait_timeout)
+        return self
+
+    def wait_for(self, event, predicate=lambda payload: True, timeout=5.0):
+        """The first payload of `event` satisfying `predicate`, waiting up to `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for payload in self.events[event]:
+                    if predicate(payload):
+                        return payload
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {event!r} within {timeout}s; got {dict(self.events)}")
+                self._changed.wait(remaining)
+
+    def emit(self, event, data=None):
+        self.client.emit(event, data)
+
+    @property
+    def connected(self):
+        return self.client.connected
+
+    def disconnect(self):
+        if self.client.connected:
+            self.client.disconnect()
+
+
+def connect(url, token, **kwargs):
+    return RecordingClient().connect(url, token, **kwargs)
