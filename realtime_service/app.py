@@ -1,6 +1,7 @@
 from flask_socketio import SocketIO
 
 from shared.config import Config
+from shared.cors import socket_origin_check
 from shared.http import make_app
 from shared.tokens import init_tokens
 
@@ -16,7 +17,7 @@ def create_app(config=Config):
         # would silently pick eventlet (DESIGN.md).
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
-        cors_allowed_origins=app.config["CORS_ORIGINS"],
+        cors_allowed_origins=socket_origin_check(app.config["CORS_ORIGINS"]),
     )
     from realtime_service import messages, rides
 

@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 
 load_dotenv()
 
-DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me"
+DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me-in-production"
 DEFAULT_CORS_ORIGINS = (
     "http://localhost:3000,http://localhost:5173,http://127.0.0.1:3000,http://127.0.0.1:5173"
 )

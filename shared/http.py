@@ -4,6 +4,7 @@ import logging
 
 from flask import Blueprint, Flask, request
 
+from shared.cors import enable_cors
 from shared.db import mongo
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
 
@@ -46,6 +47,7 @@ def make_app(name, config):
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     register_error_handlers(app)
     app.before_request(require_json)
+    enable_cors(app)
     mongo.init_app(app)
     app.register_blueprint(health)
     return app

@@ -30,8 +30,12 @@ class RecordingClient:
     def connect(self, url, token=None, transports=("websocket",), headers=None, query=None,
                 wait_timeout=5):
         target = url if not query else f"{url}?{query}"
+        headers = dict(headers or {})
+        if "Origin" in headers and list(transports) == ["websocket"]:
+            # websocket-client sends an Origin of its own unless told which one
+            self.client.eio.websocket_extra_options = {"origin": headers.pop("Origin")}
         self.client.connect(target, auth={"token": token} if token else None,
-                            transports=list(transports), headers=headers or {},
+                            transports=list(transports), headers=headers,
                             wait_timeout=wait_timeout)
         return self
 
