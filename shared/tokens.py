@@ -96,7 +96,8 @@ def token_from_request():
 
 
 def auth_required(role):
-    """Decorator: 401 without a usable token, 403 with a valid token of the other role."""
+    """Decorator: 401 without a usable token, 403 with a valid token of the other role.
+    `role="any"` lets both roles in; `g.role` says which one called."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -105,9 +106,9 @@ def auth_required(role):
                 claims, account = authenticate(token_from_request())
             except TokenError as error:
                 raise ApiError(error.status, error.message) from None
-            if claims["role"] != role:
+            if role != "any" and claims["role"] != role:
                 raise ApiError(403, f"This route is for {role}s only")
-            g.claims, g.account, g.role = claims, account, role
+            g.claims, g.account, g.role = claims, account, claims["role"]
             return view(*args, **kwargs)
 
         return wrapper
