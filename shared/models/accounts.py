@@ -2,17 +2,30 @@
 
 Stored fields beyond the public ones of API.md: `password` (bcrypt hash),
 `tokenVersion` (int; bumping it revokes every earlier access token),
-`tokensRevokedAt` (when it was last bumped). `public()` is the only way an
-account leaves the service.
+`tokensRevokedAt` (when it was last bumped; the realtime service polls it).
+`public()` is the only way an account leaves the service.
 """
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo import ASCENDING, GEOSPHERE, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from shared.db import mongo
-from shared.serialize import to_json
+from shared.errors import ApiError
+from shared.serialize import now, to_json
 
 COLLECTIONS = {"user": "users", "captain": "captains"}
 PRIVATE_FIELDS = frozenset({"password", "tokenVersion", "tokensRevokedAt"})
+INDEXES = {
+    "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
+    "captains": [
+        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel([("vehicle.plate", ASCENDING)], unique=True, name="plate_unique"),
+        # The explicit version (MongoDB's default) keeps re-creation idempotent on SecantusDB.
+        IndexModel([("location", GEOSPHERE)], name="location_2dsphere",
+                   **{"2dsphereIndexVersion": 3}),
+    ],
+}
 
 
 def collection(role):
@@ -27,6 +40,67 @@ def find_by_id(role, account_id):
     return collection(role).find_one({"_id": oid})
 
 
+def find_by_email(role, email):
+    return collection(role).find_one({"email": email.strip().lower()})
+
+
 def public(account):
     """The account as the API shows it: no password hash, no token bookkeeping."""
     return to_json(account, hidden=PRIVATE_FIELDS)
+
+
+def create(role, fields, password_hash):
+    """Insert a new account; 409 when its email (or a captain's plate) is taken.
+    The unique indexes decide, so concurrent duplicates get exactly one winner."""
+    timestamp = now()
+    account = {
+        "_id": ObjectId(),
+        "fullname": fields["fullname"],
+        "email": fields["email"].strip().lower(),
+        "password": password_hash,
+        "bio": fields.get("bio", ""),
+        "profilePic": None,
+        "socketId": None,
+        "tokenVersion": 0,
+        "tokensRevokedAt": None,
+        "createdAt": timestamp,
+        "updatedAt": timestamp,
+    }
+    if role == "captain":
+        account.update(vehicle=fields["vehicle"], status="inactive", location=None)
+    try:
+        collection(role).insert_one(account)
+    except DuplicateKeyError as error:
+        raise ApiError(409, _duplicate_message(error)) from None
+    return account
+
+
+def _duplicate_message(error):
+    details = error.details or {}
+    which = " ".join([str(details.get("keyPattern", "")), str(details.get("errmsg", "")),
+                      str(error)])
+    if "plate" in which:
+        return "Vehicle plate already registered"
+    return "Email already registered"
+
+
+def update(role, account_id, changes, unset=()):
+    """Apply `$set` changes (dotted keys allowed) and return the updated account."""
+    update_doc = {"$set": {**changes, "updatedAt": now()}}
+    if unset:
+        update_doc["$unset"] = {key: "" for key in unset}
+    return collection(role).find_one_and_update(
+        {"_id": account_id}, update_doc, return_document=ReturnDocument.AFTER
+    )
+
+
+def revoke_tokens(role, account_id, changes=None):
+    """Bump `tokenVersion` (every access token issued so far stops working) and stamp
+    `tokensRevokedAt`; optionally apply more `$set` changes in the same write."""
+    timestamp = now()
+    return collection(role).find_one_and_update(
+        {"_id": account_id},
+        {"$inc": {"tokenVersion": 1},
+         "$set": {**(changes or {}), "tokensRevokedAt": timestamp, "updatedAt": timestamp}},
+        return_document=ReturnDocument.AFTER,
+    )

@@ -1,0 +1,34 @@
+"""Stored images: GET /media/<id>."""
+from flask import Blueprint, make_response, request
+
+from shared import media as store
+from shared.errors import ApiError
+from shared.openapi import doc
+from shared.validation import object_id
+
+bp = Blueprint("media", __name__, url_prefix="/media")
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+
+
+@bp.get("/<media_id>")
+@doc(responses={200: None, 304: None, 400: None, 404: None},
+     summary="A stored image", tags=["media"])
+def get_media(media_id):
+    """The bytes of an image stored by the API (profile pictures, chat images) with its
+    sniffed Content-Type. Images never change, so they are cached for a year and
+    `If-None-Match` gets a 304."""
+    file_id = object_id(media_id)
+    etag = f'"{file_id}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = make_response("", 304)
+    else:
+        found = store.load_image(file_id)
+        if found is None:
+            raise ApiError(404, "Image not found")
+        data, content_type = found
+        response = make_response(data)
+        response.headers["Content-Type"] = content_type
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = CACHE_FOREVER
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,111 @@
+"""Images stored in GridFS (bucket `media`) and served by the auth service at
+`/media/<id>`.
+
+    url = save_image(data_url, owner_id, param="profilePic")   # "/media/<24-hex id>"
+
+The content type comes from the bytes (PNG, JPEG or WebP signatures), never from
+the data URL's declared type. Ids are random (not time-ordered ObjectIds) so that
+one URL does not let anyone guess the next.
+"""
+import base64
+import binascii
+import re
+import secrets
+
+import gridfs
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from shared.db import mongo
+from shared.errors import ValidationFailed
+
+BUCKET = "media"
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+URL_PREFIX = "/media/"
+DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*);base64,", re.ASCII)
+INVALID = "Image must be a PNG, JPEG or WebP data URL"
+TOO_LARGE = "Image must be at most 5 MiB"
+
+
+def sniff(data):
+    """The image type of `data` from its signature, or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _bucket():
+    return gridfs.GridFSBucket(mongo.db, bucket_name=BUCKET)
+
+
+def decode_image(data_url, param="image", location="body"):
+    """`(bytes, content_type)` from a base64 data URL; ValidationFailed otherwise."""
+
+    def fail(message):
+        return ValidationFailed([{"msg": message, "param": param, "location": location}])
+
+    match = DATA_URL.match(data_url) if isinstance(data_url, str) else None
+    if not match:
+        raise fail(INVALID)
+    encoded = data_url[match.end():]
+    if len(encoded) > (MAX_IMAGE_BYTES + 2) // 3 * 4:
+        raise fail(TOO_LARGE)
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise fail(INVALID) from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise fail(TOO_LARGE)
+    content_type = sniff(data)
+    if content_type is None:
+        raise fail(INVALID)
+    return data, content_type
+
+
+def save_image(data_url, owner_id, param="image", location="body"):
+    """Store the image of a data URL and return its public URL path "/media/<id>"."""
+    data, content_type = decode_image(data_url, param, location)
+    file_id = ObjectId(secrets.token_bytes(12))
+    _bucket().upload_from_stream_with_id(
+        file_id, str(file_id), data,
+        metadata={"contentType": content_type, "owner": str(owner_id)},
+    )
+    return f"{URL_PREFIX}{file_id}"
+
+
+def media_id(url):
+    """The file id of one of our media URLs, or None."""
+    if not isinstance(url, str) or not url.startswith(URL_PREFIX):
+        return None
+    try:
+        return ObjectId(url[len(URL_PREFIX):])
+    except InvalidId:
+        return None
+
+
+def load_image(file_id):
+    """`(bytes, content_type)` of a stored image, or None when there is none."""
+    try:
+        stream = _bucket().open_download_stream(file_id)
+    except gridfs.errors.NoFile:
+        return None
+    metadata = stream.metadata or {}
+    return stream.read(), metadata.get("contentType", "application/octet-stream")
+
+
+def delete_image(url, owner_id):
+    """Delete one of our images if `owner_id` stored it (e.g. a replaced profile picture)."""
+    file_id = media_id(url)
+    if file_id is None:
+        return
+    found = mongo.db[f"{BUCKET}.files"].find_one(
+        {"_id": file_id, "metadata.owner": str(owner_id)}, {"_id": 1})
+    if found:
+        try:
+            _bucket().delete(file_id)
+        except gridfs.errors.NoFile:
+            pass

@@ -1,0 +1,123 @@
+"""Refresh tokens: random strings handed to the client once, stored only as a SHA-256
+hash (they carry 256 bits of entropy, so a fast hash is enough), 30 days, rotated on
+every use.
+
+Every token belongs to a `family` (one login). Using a token marks it spent and
+issues its successor in the same family; presenting a spent token again means it
+was stolen (or replayed), so the whole family is revoked, along with the access
+tokens it issued.
+"""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+
+from shared.db import mongo
+from shared.models import blacklist
+from shared.serialize import now
+
+COLLECTION = "refresh_tokens"
+INDEXES = [
+    IndexModel([("hash", ASCENDING)], unique=True),
+    IndexModel([("family", ASCENDING)]),
+    IndexModel([("accessJti", ASCENDING)], sparse=True),
+    IndexModel([("account", ASCENDING), ("role", ASCENDING)]),
+    IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0),
+]
+
+
+class RefreshError(Exception):
+    """The refresh token cannot be used; `message` is safe to show."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def _collection():
+    return mongo.db[COLLECTION]
+
+
+def _digest(raw):
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue(account_id, role, ttl_seconds, access_claims=None, family=None):
+    """Store a new refresh token and return the raw value (shown to the client once).
+    `access_claims` (jti, exp) of the access token issued with it are kept so that a
+    family revocation also blacklists them."""
+    raw = secrets.token_urlsafe(32)
+    timestamp = now()
+    doc = {
+        "hash": _digest(raw),
+        "family": family or ObjectId(),
+        "account": account_id,
+        "role": role,
+        "createdAt": timestamp,
+        "expiresAt": timestamp + timedelta(seconds=ttl_seconds),
+        "usedAt": None,
+        "revokedAt": None,
+    }
+    if access_claims:
+        doc["accessJti"] = access_claims["jti"]
+        doc["accessExp"] = access_claims["exp"]
+    _collection().insert_one(doc)
+    return raw
+
+
+def spend(raw):
+    """Mark `raw` used and return its document; raise RefreshError when it is unknown,
+    expired, revoked, or already spent (then its whole family is revoked)."""
+    if not isinstance(raw, str) or not raw:
+        raise RefreshError("Invalid refresh token")
+    digest = _digest(raw)
+    timestamp = now()
+    doc = _collection().find_one_and_update(
+        {"hash": digest, "usedAt": None, "revokedAt": None, "expiresAt": {"$gt": timestamp}},
+        {"$set": {"usedAt": timestamp}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is not None:
+        return doc
+    stale = _collection().find_one({"hash": digest})
+    if stale is not None and stale["usedAt"] is not None:
+        revoke_family(stale["family"])
+        raise RefreshError("Refresh token reuse detected; please log in again")
+    raise RefreshError("Invalid refresh token")
+
+
+def revoke_family(family):
+    """Revoke every token of a family and blacklist the access tokens it issued."""
+    timestamp = now()
+    _collection().update_many({"family": family, "revokedAt": None},
+                              {"$set": {"revokedAt": timestamp}})
+    for doc in _collection().find({"family": family, "accessJti": {"$exists": True}}):
+        if doc["accessExp"] > timestamp.timestamp():
+            expires = timestamp + timedelta(seconds=doc["accessExp"] - timestamp.timestamp())
+            blacklist.revoke(doc["accessJti"], doc["account"], doc["role"], expires)
+
+
+def revoke(raw, account_id, role):
+    """Revoke one token, only if it belongs to this account (logout)."""
+    if not isinstance(raw, str) or not raw:
+        return
+    _collection().update_one(
+        {"hash": _digest(raw), "account": account_id, "role": role, "revokedAt": None},
+        {"$set": {"revokedAt": now()}},
+    )
+
+
+def revoke_all(account_id, role):
+    """Revoke every refresh token of the account (logout-all, password change)."""
+    _collection().update_many({"account": account_id, "role": role, "revokedAt": None},
+                              {"$set": {"revokedAt": now()}})
+
+
+def revoke_session(access_jti):
+    """Revoke the refresh tokens of the session that issued this access token (logout)."""
+    doc = _collection().find_one({"accessJti": access_jti}, {"family": 1})
+    if doc is not None:
+        _collection().update_many({"family": doc["family"], "revokedAt": None},
+                                  {"$set": {"revokedAt": now()}})
