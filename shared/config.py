@@ -54,6 +54,8 @@ class Config:
     # Fail a request in about 2 s (503) instead of hanging when Mongo is away.
     MONGO_TIMEOUT_MS = env_int("MONGO_TIMEOUT_MS", 2000)
     REDIS_URL = env_str("REDIS_URL")
+    # Proxies in front of the services that set X-Forwarded-For (1 behind the gateway).
+    TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
     JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
     USER_TOKEN_TTL = env_int("USER_TOKEN_TTL", 7 * 24 * 3600)

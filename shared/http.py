@@ -1,12 +1,14 @@
 """What every HTTP app of the project has in common, applied by each app factory:
-config, JSON-only bodies (415), error handlers, Mongo, and the health routes."""
-import logging
+config, JSON logs with request ids, JSON-only bodies (415), error handlers, Mongo,
+the health routes and the API docs (/openapi.json, /docs)."""
+from flask import Blueprint, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flask import Blueprint, Flask, request
-
+from shared.apidocs import bp as apidocs
 from shared.cors import enable_cors
 from shared.db import mongo
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
+from shared.logging import LoggedFlask, configure_logging
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -41,13 +43,18 @@ def require_json():
 def make_app(name, config):
     """A Flask app configured from `config` with the shared JSON and error rules."""
     config.check()
-    app = Flask(name)
+    app = LoggedFlask(name)
     app.config.from_object(config)
     app.json.sort_keys = False
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"])
+    hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
+    if hops:
+        # Behind the gateway: the client address (rate limits, logs) is in X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     register_error_handlers(app)
     app.before_request(require_json)
     enable_cors(app)
     mongo.init_app(app)
     app.register_blueprint(health)
+    app.register_blueprint(apidocs)
     return app

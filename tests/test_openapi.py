@@ -1,0 +1,144 @@
+"""The generated OpenAPI document and the /docs page."""
+import shutil
+import subprocess
+
+import pytest
+import requests
+from openapi_spec_validator import validate
+
+from shared.openapi import build_spec
+
+SKIPPED = {"HEAD", "OPTIONS"}
+
+# Every route of API.md, by service (paths in OpenAPI form, ids as the services name them).
+AUTH_ROUTES = [
+    (method, f"/{role}{path}")
+    for role in ("users", "captains")
+    for method, path in [
+        ("post", "/register"), ("post", "/login"), ("get", "/profile"), ("patch", "/profile"),
+        ("post", "/logout"), ("get", "/logout"), ("post", "/logout-all"), ("put", "/password"),
+        ("get", "/activity"), ("post", "/activity"),
+    ]
+] + [("patch", "/captains/status"), ("post", "/auth/refresh"), ("get", "/media/{media_id}")]
+REALTIME_ROUTES = [
+    ("get", "/rides/fare"), ("post", "/rides"), ("get", "/rides"), ("get", "/rides/{ride_id}"),
+    ("post", "/rides/{ride_id}/accept"), ("post", "/rides/{ride_id}/start"),
+    ("post", "/rides/{ride_id}/end"), ("post", "/rides/{ride_id}/cancel"),
+]
+BOTH = [("get", "/healthz"), ("get", "/readyz"), ("get", "/openapi.json"), ("get", "/docs")]
+
+
+def openapi_path(rule):
+    path = rule.rule
+    for argument in rule.arguments:
+        path = path.replace(f"<{argument}>", f"{{{argument}}}")
+        for converter in ("int", "string", "path", "float"):
+            path = path.replace(f"<{converter}:{argument}>", f"{{{argument}}}")
+    return path
+
+
+@pytest.fixture(params=["auth", "realtime"])
+def app(request, config, db):
+    if request.param == "auth":
+        from auth_service.app import create_app
+    else:
+        from realtime_service.app import create_app
+    return create_app(config)
+
+
+def test_spec_is_valid_openapi_3_1(app):
+    spec = build_spec(app)
+    assert spec["openapi"] == "3.1.0"
+    validate(spec)
+
+
+def test_every_registered_route_is_in_the_spec(app):
+    paths = build_spec(app)["paths"]
+    missing = [
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+        for method in rule.methods - SKIPPED
+        if method.lower() not in paths.get(openapi_path(rule), {})
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("service, routes", [("auth", AUTH_ROUTES), ("realtime", REALTIME_ROUTES)])
+def test_every_api_md_route_is_documented(service, routes, config, db):
+    if service == "auth":
+        from auth_service.app import create_app
+    else:
+        from realtime_service.app import create_app
+    paths = create_app(config).test_client().get("/openapi.json").get_json()["paths"]
+    documented = {(method, path) for path, operations in paths.items() for method in operations}
+    assert set(routes + BOTH) - documented == set()
+
+
+def test_error_codes_follow_the_route_shape(auth_app):
+    paths = build_spec(auth_app)["paths"]
+    register = paths["/users/register"]["post"]
+    assert register["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert {"201", "400", "409", "413", "415", "500", "503"} <= set(register["responses"])
+    profile = paths["/users/profile"]["get"]
+    assert {"200", "401", "403"} <= set(profile["responses"])
+    assert profile["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
+    media = paths["/media/{media_id}"]["get"]
+    assert {"400", "404"} <= set(media["responses"])
+    assert "security" not in paths["/healthz"]["get"]
+    assert "503" not in paths["/healthz"]["get"]["responses"]
+
+
+def test_error_shapes_are_components(auth_app):
+    spec = build_spec(auth_app)
+    schemas = spec["components"]["schemas"]
+    assert schemas["Error"]["required"] == ["message"]
+    item = schemas["ValidationErrors"]["properties"]["errors"]["items"]
+    assert item["required"] == ["msg", "param", "location"]
+    assert "Retry-After" in spec["components"]["responses"]["Error429"]["headers"]
+
+
+def test_realtime_spec_documents_the_socketio_endpoint(realtime_app):
+    socket = build_spec(realtime_app)["paths"]["/socket.io/"]["get"]
+    assert "newMessage" in socket["description"]
+    assert "session-revoked" in socket["description"]
+
+
+def test_openapi_json_and_docs_are_served(auth_client):
+    spec = auth_client.get("/openapi.json")
+    assert spec.status_code == 200
+    assert spec.get_json()["info"]["title"] == "Ridewire Auth service"
+    page = auth_client.get("/docs")
+    assert page.status_code == 200
+    assert page.content_type.startswith("text/html")
+    html = page.get_data(as_text=True)
+    assert "http://" not in html and "https://" not in html  # nothing from the internet
+    asset = auth_client.get("/docs/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+    assert "javascript" in asset.content_type
+    assert auth_client.get("/docs/../pyproject.toml").status_code == 404
+    assert auth_client.get("/docs/index.html").status_code == 404
+
+
+def chromium_dom(url, tmp_path):
+    """The DOM of `url` after its scripts ran, from Debian's headless chromium."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "chromium is required (apt-get install chromium; .ci/run installs it)"
+    result = subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=15000",
+         "--dump-dom", url],
+        capture_output=True, text=True, timeout=90, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_docs_render_in_a_headless_browser(served_auth, tmp_path):
+    dom = chromium_dom(f"{served_auth.url}/docs", tmp_path)
+    # Swagger UI turned the spec into one block per operation.
+    assert 'class="swagger-ui' in dom
+    for path in ("/users/register", "/captains/status", "/auth/refresh", "/media/{media_id}"):
+        assert f'data-path="{path}"' in dom
+    assert "Ridewire Auth service" in dom
+    assert requests.get(f"{served_auth.url}/openapi.json", timeout=5).status_code == 200
