@@ -1,0 +1,69 @@
+"""GridFS images: `shared.media.save_image` and `GET /media/<id>`."""
+import pytest
+
+from shared import media
+from shared.errors import ValidationFailed
+
+from .auth_api import PNG_1PX, data_url
+
+JPEG = b"\xff\xd8\xff\xdb" + b"\1" * 100
+WEBP = b"RIFF" + (104).to_bytes(4, "little") + b"WEBPVP8 " + b"\2" * 96
+
+
+@pytest.mark.parametrize("data, content_type", [(PNG_1PX, "image/png"), (JPEG, "image/jpeg"),
+                                                (WEBP, "image/webp")])
+def test_save_and_serve_round_trip(auth_app, auth_client, data, content_type):
+    with auth_app.app_context():
+        url = media.save_image(data_url(data, "application/octet-stream"), "owner-1")
+    assert url.startswith("/media/")
+    response = auth_client.get(url)
+    assert response.status_code == 200
+    assert response.data == data
+    assert response.headers["Content-Type"] == content_type
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    etag = response.headers["ETag"]
+    assert etag == f'"{url.rsplit("/", 1)[1]}"'
+    cached = auth_client.get(url, headers={"If-None-Match": etag})
+    assert cached.status_code == 304 and cached.data == b""
+
+
+@pytest.mark.parametrize("value, message", [
+    (data_url(b"GIF89a...."), media.INVALID),
+    (data_url(b"\x89PN"), media.INVALID),
+    ("data:text/plain;base64,aGVsbG8=", media.INVALID),
+    ("not a data url", media.INVALID),
+    (None, media.INVALID),
+    (data_url(PNG_1PX + b"\0" * (5 * 1024 * 1024)), media.TOO_LARGE),
+])
+def test_save_image_rejects_with_the_callers_param(auth_app, db, value, message):
+    with auth_app.app_context(), pytest.raises(ValidationFailed) as raised:
+        media.save_image(value, "owner-1", param="image", location="body")
+    assert raised.value.errors == [{"msg": message, "param": "image", "location": "body"}]
+    assert db["media.files"].count_documents({}) == 0
+
+
+def test_ids_are_random_not_sequential(auth_app):
+    with auth_app.app_context():
+        first = media.save_image(data_url(PNG_1PX), "o")
+        second = media.save_image(data_url(PNG_1PX), "o")
+    # ObjectIds made in a row share their timestamp prefix; these must not.
+    assert first[7:15] != second[7:15] or first[-6:] != second[-6:]
+
+
+def test_bad_and_unknown_ids(auth_client):
+    response = auth_client.get("/media/not-an-id")
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["location"] == "params"
+    response = auth_client.get("/media/" + "a" * 24)
+    assert response.status_code == 404 and response.get_json() == {"message": "Image not found"}
+
+
+def test_delete_image_only_for_its_owner(auth_app, auth_client):
+    with auth_app.app_context():
+        url = media.save_image(data_url(PNG_1PX), "owner-1")
+        media.delete_image(url, "someone-else")
+        assert auth_client.get(url).status_code == 200
+        media.delete_image(url, "owner-1")
+        assert auth_client.get(url).status_code == 404
+        media.delete_image("https://elsewhere/x.png", "owner-1")  # not ours: ignored
