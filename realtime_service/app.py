@@ -1,5 +1,6 @@
 from flask_socketio import SocketIO
 
+from realtime_service import console
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
@@ -23,4 +24,5 @@ def create_app(config=Config):
 
     app.register_blueprint(messages.bp)
     app.register_blueprint(rides.bp)
+    app.register_blueprint(console.bp)
     return app

@@ -1,0 +1,46 @@
+"""The browser console: a single page at `/` for trying the whole system by hand.
+
+Plain HTML, CSS and JavaScript modules from `static/console/` (with a vendored
+Socket.IO client), so nothing is fetched from the internet at run time. The page
+calls the auth service (this origin behind the gateway, else this host on
+AUTH_PORT, or `?auth=<url>`) and this service, with one account per panel.
+"""
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app
+
+from shared.openapi import doc
+
+STATIC = Path(__file__).parent / "static" / "console"
+
+bp = Blueprint("console", __name__, static_folder=STATIC, static_url_path="/console")
+
+# The page loads only its own files; it talks to the two services, which may be on
+# other ports of the same host, over HTTP and WebSocket.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob: http: https:; connect-src 'self' http: https: ws: wss:; "
+    "object-src 'none'; base-uri 'self'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@cache
+def page_template():
+    return (STATIC / "index.html").read_text(encoding="utf-8")
+
+
+@bp.get("/")
+@doc(responses={200: {"description": "The console page",
+                      "content": {"text/html": {"schema": {"type": "string"}}}}},
+     summary="Browser console (HTML page)", tags=["console"])
+def index():
+    """The console page: act as a rider, a captain and a chat user in one browser,
+    with a live log of every socket event."""
+    html = page_template().replace("__AUTH_PORT__", str(current_app.config["AUTH_PORT"]))
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-cache"
+    return response

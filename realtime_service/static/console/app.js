@@ -1,0 +1,69 @@
+// Ridewire console: three panels (rider, captain, second chat user), each with its own
+// account and Socket.IO connection, and a log of every socket event received.
+import { call, discoverAuth, endpoints } from "./js/api.js";
+import { mountCaptain } from "./js/captain.js";
+import { mountChat } from "./js/chat.js";
+import { $, $$ } from "./js/dom.js";
+import { initLog } from "./js/log.js";
+import { mountRider } from "./js/rider.js";
+import { Session } from "./js/session.js";
+
+async function checkAuth() {
+  const pill = $("#auth-status");
+  pill.dataset.state = "unknown";
+  pill.textContent = "checking…";
+  try {
+    await call(endpoints.auth, "GET", "/healthz");
+    pill.dataset.state = "on";
+    pill.textContent = "reachable";
+  } catch (error) {
+    pill.dataset.state = "error";
+    pill.textContent = "unreachable";
+    pill.title = error.message;
+  }
+}
+
+function initSettings() {
+  $("#rt-url").textContent = endpoints.realtime;
+  $("#auth-url").value = endpoints.auth;
+  $("#settings").addEventListener("submit", (event) => {
+    event.preventDefault();
+    endpoints.auth = $("#auth-url").value.replace(/\/$/, "");
+    checkAuth();
+  });
+}
+
+function initTabs() {
+  const select = (name) => {
+    for (const button of $$("#tabs [data-tab]")) {
+      button.setAttribute("aria-selected", String(button.dataset.tab === name));
+    }
+    for (const panel of $$(".panel")) panel.classList.toggle("active", panel.dataset.panel === name);
+  };
+  for (const button of $$("#tabs [data-tab]")) {
+    button.addEventListener("click", () => select(button.dataset.tab));
+  }
+}
+
+async function main() {
+  if (typeof window.io !== "function") {
+    document.body.prepend("The Socket.IO client did not load.");
+    return;
+  }
+  initLog();
+  initTabs();
+  endpoints.auth = await discoverAuth();
+  initSettings();
+  checkAuth();
+  const rider = new Session($("#panel-rider"));
+  const captain = new Session($("#panel-captain"));
+  const chat = new Session($("#panel-chat"));
+  mountRider(rider);
+  mountChat(rider);
+  mountCaptain(captain);
+  mountChat(chat);
+  await Promise.all([rider, captain, chat].map((session) => session.restore()));
+  document.body.dataset.ready = "true";
+}
+
+main();

@@ -1,0 +1,144 @@
+// The captain panel: duty status, location, incoming requests, and the current ride.
+import { $, busy, formValues, h, show, time } from "./dom.js";
+import { OPEN_STATUSES, renderRide } from "./rides.js";
+
+export function mountCaptain(session) {
+  const panel = session.panel;
+  const requests = new Map(); // rideId -> ride
+  const list = $("[data-field=requests]", panel);
+  const startForm = $("[data-form=start]", panel);
+  const locationForm = $("[data-form=location]", panel);
+  const statusButton = $("[data-action=toggle-status]", panel);
+  let current = null;
+
+  function renderStatus() {
+    const status = session.account?.status || "inactive";
+    $("[data-field=status]", panel).textContent = status;
+    statusButton.textContent = status === "active" ? "Go inactive" : "Go active";
+  }
+
+  function renderRequests() {
+    const items = [...requests.values()].map((ride) => {
+      const item = h("li", { class: "ride-card", dataset: { ride: ride._id } });
+      const card = h("div");
+      renderRide(card, ride);
+      item.append(card, h("div", { class: "row" },
+        h("button", { type: "button", dataset: { action: "accept" },
+          onclick: (event) => accept(event.currentTarget, ride._id) }, "Accept"),
+        h("button", { type: "button", class: "secondary",
+          onclick: () => { requests.delete(ride._id); renderRequests(); } }, "Dismiss")));
+      return item;
+    });
+    list.replaceChildren(...items);
+    $("[data-field=request-count]", panel).textContent = String(requests.size);
+    show($("[data-box=requests] .empty", panel), requests.size === 0);
+  }
+
+  function setCurrent(ride) {
+    current = ride;
+    const box = $("[data-field=current]", panel);
+    if (ride) renderRide(box, ride);
+    else box.replaceChildren(h("p", { class: "muted" }, "None"));
+    const status = ride?.status;
+    show(startForm, status === "accepted");
+    show($("[data-action=end]", panel), status === "ongoing");
+    show($("[data-action=cancel]", panel), status === "accepted");
+  }
+
+  function act(button, path, body) {
+    return busy(button, async () => {
+      const data = await session.realtime("POST", `/rides/${current._id}/${path}`, { body });
+      setCurrent(data.ride);
+      session.error("");
+    }, session.fail);
+  }
+
+  function accept(button, rideId) {
+    return busy(button, async () => {
+      try {
+        const data = await session.realtime("POST", `/rides/${rideId}/accept`);
+        setCurrent(data.ride);
+        session.error("");
+      } finally {
+        requests.delete(rideId);
+        renderRequests();
+      }
+    }, session.fail);
+  }
+
+  statusButton.addEventListener("click", (event) => busy(event.currentTarget, async () => {
+    const status = session.account?.status === "active" ? "inactive" : "active";
+    const data = await session.auth("PATCH", "/captains/status", { body: { status } });
+    session.setAccount(data.captain);
+    renderStatus();
+  }, session.fail));
+
+  locationForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = formValues(locationForm);
+    const location = { lat: Number(values.lat), lng: Number(values.lng) };
+    const ack = $("[data-field=location-ack]", panel);
+    if (!session.socket?.connected) {
+      session.error("Socket not connected");
+      return;
+    }
+    session.socket.emit("update-location-captain", { location }, (reply) => {
+      ack.textContent = reply?.ok === false ? `Refused: ${reply.message}`
+        : `Location sent ${time()}`;
+    });
+  });
+
+  $("[data-action=near-pickup]", panel).addEventListener("click", () => {
+    // Convenience for a one-page demo: stand ~50 m from the rider panel's pickup.
+    const pickup = $("#panel-rider [data-form=fare]");
+    locationForm.lat.value = (Number(pickup.pickupLat.value) + 0.0004).toFixed(6);
+    locationForm.lng.value = (Number(pickup.pickupLng.value) + 0.0004).toFixed(6);
+  });
+
+  startForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(event.submitter, "start", { otp: startForm.otp.value.trim() });
+  });
+  $("[data-action=end]", panel).addEventListener("click", (event) =>
+    act(event.currentTarget, "end"));
+  $("[data-action=cancel]", panel).addEventListener("click", (event) =>
+    act(event.currentTarget, "cancel"));
+
+  session.on("new-ride", (ride) => {
+    requests.set(ride._id, ride);
+    renderRequests();
+  });
+  session.on("ride-taken", ({ rideId }) => {
+    requests.delete(rideId);
+    renderRequests();
+  });
+  session.on("ride-cancelled", (ride) => {
+    requests.delete(ride._id);
+    renderRequests();
+    if (current && current._id === ride._id) setCurrent(ride);
+  });
+  for (const event of ["ride-confirmed", "ride-started", "ride-ended"]) {
+    session.on(event, (ride) => {
+      if (!current || current._id === ride._id) setCurrent(ride);
+    });
+  }
+
+  session.onSignIn(async () => {
+    renderStatus();
+    try {
+      const data = await session.realtime("GET", "/rides", { query: { limit: 5 } });
+      const open = data.rides.find((r) => OPEN_STATUSES.includes(r.status));
+      if (open && !current) setCurrent(open);
+    } catch (error) {
+      session.fail(error);
+    }
+  });
+  session.onSignOut(() => {
+    requests.clear();
+    renderRequests();
+    setCurrent(null);
+    renderStatus();
+  });
+  renderRequests();
+  setCurrent(null);
+}

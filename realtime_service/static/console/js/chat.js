@@ -1,0 +1,139 @@
+// Chat between users: contacts with online dots and unseen counts, one open
+// conversation with sent/seen marks, all updated live from the socket.
+import { endpoints } from "./api.js";
+import { $, busy, fullName, h, show, time } from "./dom.js";
+
+export function mountChat(session) {
+  const slot = $("[data-slot=chat]", session.panel);
+  slot.replaceChildren($("#tpl-chat").content.cloneNode(true));
+  const contactList = $("[data-field=contacts]", slot);
+  const messageList = $("[data-field=messages]", slot);
+  const form = $("[data-form=send]", slot);
+  const state = { users: [], unseen: {}, online: new Set(), peer: null, messages: [] };
+  let reloading = null;
+
+  function renderContacts() {
+    const items = state.users.map((user) => {
+      const online = state.online.has(user._id);
+      const unseen = state.unseen[user._id] || 0;
+      return h("li", {},
+        h("button", {
+          type: "button", class: state.peer === user._id ? "contact current" : "contact",
+          dataset: { user: user._id, online: String(online) },
+          onclick: (event) => busy(event.currentTarget, () => open(user._id), session.fail),
+        },
+        h("span", { class: "dot", dataset: { state: online ? "on" : "off" },
+          title: online ? "online" : "offline" }),
+        h("span", { class: "contact-name" }, fullName(user)),
+        unseen ? h("span", { class: "badge", dataset: { unseen: String(unseen) } }, unseen)
+          : null));
+    });
+    if (!items.length) items.push(h("li", { class: "muted small" }, "No other users yet"));
+    contactList.replaceChildren(...items);
+  }
+
+  function imageUrl(url) {
+    return url.startsWith("/") ? endpoints.auth + url : url;
+  }
+
+  function renderMessages() {
+    const items = state.messages.map((message) => {
+      const mine = message.senderId === session.id;
+      return h("li", { class: mine ? "mine" : "theirs", dataset: { message: message._id } },
+        message.text ? h("span", { class: "text" }, message.text) : null,
+        message.image ? h("img", { src: imageUrl(message.image), alt: "image" }) : null,
+        h("span", { class: "meta" }, time(message.createdAt),
+          mine ? h("span", { class: "mark", dataset: { seen: String(Boolean(message.seen)) } },
+            message.seen ? " ✓✓ seen" : " ✓ sent") : null));
+    });
+    messageList.replaceChildren(...items);
+    messageList.scrollTop = messageList.scrollHeight;
+  }
+
+  async function loadContacts() {
+    const data = await session.realtime("GET", "/messages/users");
+    state.users = data.users;
+    state.unseen = { ...data.unseenMessages };
+    renderContacts();
+  }
+
+  /** Reload the contacts once when someone unknown shows up (a new account). */
+  function reloadSoon() {
+    reloading ??= loadContacts().catch(session.fail).finally(() => { reloading = null; });
+  }
+
+  async function open(peerId) {
+    state.peer = peerId;
+    const data = await session.realtime("GET", `/messages/${peerId}`);
+    state.messages = data.messages;
+    state.unseen[peerId] = 0;
+    const peer = state.users.find((u) => u._id === peerId);
+    $("[data-field=peer]", slot).textContent = `Conversation with ${fullName(peer)}`;
+    for (const control of form.elements) control.disabled = false;
+    renderContacts();
+    renderMessages();
+    form.text.focus();
+  }
+
+  function add(message) {
+    if (!state.messages.some((m) => m._id === message._id)) state.messages.push(message);
+    renderMessages();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = form.text.value.trim();
+    if (!text || !state.peer) return;
+    busy(event.submitter, async () => {
+      const data = await session.realtime("POST", `/messages/send/${state.peer}`,
+        { body: { text } });
+      form.text.value = "";
+      add(data.newMessage);
+    }, session.fail);
+  });
+
+  session.on("newMessage", (message) => {
+    const other = message.senderId === session.id ? message.receiverId : message.senderId;
+    if (other === state.peer) {
+      add(message);
+      if (message.receiverId === session.id && !message.seen) {
+        session.realtime("PUT", `/messages/mark/${message._id}`).catch(session.fail);
+      }
+    } else if (message.senderId !== session.id) {
+      state.unseen[other] = (state.unseen[other] || 0) + 1;
+      if (!state.users.some((u) => u._id === other)) reloadSoon();
+      renderContacts();
+    }
+  });
+  session.on("messagesSeen", ({ messageIds }) => {
+    const seen = new Set(messageIds);
+    for (const message of state.messages) if (seen.has(message._id)) message.seen = true;
+    renderMessages();
+  });
+  session.on("getOnlineUsers", (ids) => {
+    state.online = new Set(ids);
+    if (ids.some((id) => id !== session.id && !state.users.some((u) => u._id === id))) {
+      reloadSoon();
+    }
+    renderContacts();
+  });
+  session.on("userOnline", ({ userId }) => {
+    state.online.add(userId);
+    if (!state.users.some((u) => u._id === userId)) reloadSoon();
+    renderContacts();
+  });
+  session.on("userOffline", ({ userId }) => {
+    state.online.delete(userId);
+    renderContacts();
+  });
+
+  session.onSignIn(() => loadContacts().catch(session.fail));
+  session.onSignOut(() => {
+    Object.assign(state, { users: [], unseen: {}, online: new Set(), peer: null, messages: [] });
+    $("[data-field=peer]", slot).textContent = "Pick a user";
+    for (const control of form.elements) control.disabled = true;
+    renderContacts();
+    renderMessages();
+  });
+  show(slot, true);
+}

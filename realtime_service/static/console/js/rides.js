@@ -1,0 +1,49 @@
+// Rendering a ride for either party.
+import { fullName, h, time } from "./dom.js";
+
+export const OPEN_STATUSES = ["pending", "accepted", "ongoing"];
+
+function place(p) {
+  if (!p) return "";
+  const coords = `${Number(p.lat).toFixed(5)}, ${Number(p.lng).toFixed(5)}`;
+  return p.address ? `${p.address} (${coords})` : coords;
+}
+
+function party(label, account) {
+  if (!account) return null;
+  const vehicle = account.vehicle;
+  return h("div", {}, `${label}: `, h("strong", { dataset: { field: `${label.toLowerCase()}-name` } },
+    fullName(account)),
+  vehicle ? ` · ${vehicle.color} ${vehicle.vehicleType} ${vehicle.plate}` : "");
+}
+
+/** Fill `container` with the ride. `extra` = {captainLocation, dispatchedTo}. */
+export function renderRide(container, ride, extra = {}) {
+  const rows = [
+    h("div", { class: "row spread" },
+      h("span", { class: "pill", dataset: { status: ride.status, field: "ride-status" } },
+        ride.status),
+      h("code", { class: "small", dataset: { field: "ride-id" } }, ride._id)),
+    h("div", {}, "From ", place(ride.pickup)),
+    h("div", {}, "To ", place(ride.destination)),
+    h("div", {}, `${ride.vehicleType} · ₹${ride.fare} · ${ride.distanceKm} km · `,
+      `${Math.round(ride.durationMin)} min`),
+  ];
+  if (extra.dispatchedTo !== undefined) {
+    rows.push(h("div", { class: "muted" }, `Sent to ${extra.dispatchedTo} captain(s)`));
+  }
+  if (ride.otp) {
+    rows.push(h("div", { class: "otp" }, "OTP ", h("strong", { dataset: { field: "otp" } },
+      ride.otp), h("span", { class: "muted small" }, " tell it to your captain")));
+  }
+  if (typeof ride.user === "object") rows.push(party("Rider", ride.user));
+  if (ride.captain && typeof ride.captain === "object") rows.push(party("Captain", ride.captain));
+  const location = extra.captainLocation;
+  if (location) {
+    rows.push(h("div", { dataset: { field: "captain-location" } },
+      `Captain at ${Number(location.lat).toFixed(5)}, ${Number(location.lng).toFixed(5)} `,
+      h("span", { class: "muted small" }, `(${time()})`)));
+  }
+  container.replaceChildren(...rows);
+  container.hidden = false;
+}

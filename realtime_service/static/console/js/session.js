@@ -1,0 +1,223 @@
+// One panel's account: sign-in and registration, profile, logout, and its own
+// Socket.IO connection. Tokens live in this tab's sessionStorage, one key per panel.
+import { ApiError, call, describe, endpoints } from "./api.js";
+import { $, $$, busy, formValues, fullName, show } from "./dom.js";
+import { logEvent } from "./log.js";
+
+const PLURAL = { user: "users", captain: "captains" };
+
+export class Session {
+  constructor(panel) {
+    this.panel = panel;
+    this.name = panel.dataset.panel;
+    this.role = panel.dataset.role;
+    this.token = null;
+    this.refreshToken = null;
+    this.account = null;
+    this.socket = null;
+    this.listeners = new Map(); // socket event -> [handlers], re-attached on every connect
+    this.signInHooks = [];
+    this.signOutHooks = [];
+    this.mountAuthBox();
+  }
+
+  get id() {
+    return this.account?._id;
+  }
+
+  get storageKey() {
+    return `ridewire.console.${this.name}`;
+  }
+
+  /** Call the auth service (`/users/...` or `/captains/...` when `path` starts with "~"). */
+  auth(method, path, options = {}) {
+    const full = path.startsWith("~") ? `/${PLURAL[this.role]}${path.slice(1)}` : path;
+    return call(endpoints.auth, method, full, { token: this.token, ...options });
+  }
+
+  realtime(method, path, options = {}) {
+    return call(endpoints.realtime, method, path, { token: this.token, ...options });
+  }
+
+  on(event, handler) {
+    if (!this.listeners.has(event)) this.listeners.set(event, []);
+    this.listeners.get(event).push(handler);
+    this.socket?.on(event, handler);
+  }
+
+  onSignIn(hook) {
+    this.signInHooks.push(hook);
+  }
+
+  onSignOut(hook) {
+    this.signOutHooks.push(hook);
+  }
+
+  error(message) {
+    const el = $("[data-field=error]", this.panel);
+    el.textContent = message || "";
+    show(el, Boolean(message));
+  }
+
+  fail = (error) => {
+    this.error(error instanceof ApiError ? `${error.status || "network"}: ${error.message}`
+      : String(error.message || error));
+  };
+
+  // --- sign-in state -------------------------------------------------------------
+
+  start({ token, refreshToken, account }) {
+    Object.assign(this, { token, refreshToken: refreshToken || null, account });
+    sessionStorage.setItem(this.storageKey, JSON.stringify({ token, refreshToken, account }));
+    this.panel.classList.add("signed-in");
+    this.error("");
+    this.renderProfile();
+    this.connect();
+    for (const hook of this.signInHooks) hook(this.account);
+  }
+
+  stop(reason) {
+    this.socket?.disconnect();
+    this.socket = null;
+    Object.assign(this, { token: null, refreshToken: null, account: null });
+    sessionStorage.removeItem(this.storageKey);
+    this.panel.classList.remove("signed-in");
+    this.setSocketState("off");
+    for (const hook of this.signOutHooks) hook();
+    if (reason) this.error(reason);
+  }
+
+  /** Resume the session saved in this tab, if its token still works. */
+  async restore() {
+    const saved = JSON.parse(sessionStorage.getItem(this.storageKey) || "null");
+    if (!saved?.token) return;
+    this.token = saved.token;
+    try {
+      const data = await this.auth("GET", "~/profile");
+      this.start({ ...saved, account: data[this.role] });
+    } catch (error) {
+      this.stop(error.status === 401 ? "Saved session expired, log in again" : "");
+    }
+  }
+
+  async signIn(mode, values) {
+    const body = { email: values.email, password: values.password };
+    if (mode === "register") {
+      body.fullname = { firstname: values.firstname };
+      if (values.lastname) body.fullname.lastname = values.lastname;
+      if (this.role === "captain") {
+        body.vehicle = {
+          color: values.color, plate: values.plate,
+          capacity: Number(values.capacity), vehicleType: values.vehicleType,
+        };
+      }
+    }
+    const data = await call(endpoints.auth, "POST", `/${PLURAL[this.role]}/${mode}`, { body });
+    this.start({ token: data.token, refreshToken: data.refreshToken, account: data[this.role] });
+  }
+
+  async logout() {
+    try {
+      const body = this.refreshToken ? { refreshToken: this.refreshToken } : undefined;
+      await this.auth("POST", "~/logout", { body });
+      this.stop();
+    } catch (error) {
+      // A token the server no longer accepts is as good as logged out.
+      this.stop(error.status === 401 ? "" : `Logged out locally: ${error.message}`);
+    }
+  }
+
+  setAccount(account) {
+    this.account = account;
+    const saved = JSON.parse(sessionStorage.getItem(this.storageKey) || "{}");
+    sessionStorage.setItem(this.storageKey, JSON.stringify({ ...saved, account }));
+    this.renderProfile();
+  }
+
+  // --- socket --------------------------------------------------------------------
+
+  connect() {
+    const base = new URL(endpoints.realtime);
+    const socket = window.io(base.origin, {
+      path: `${base.pathname.replace(/\/$/, "")}/socket.io/`,
+      auth: { token: this.token },
+      withCredentials: false,
+    });
+    this.socket = socket;
+    socket.onAny((event, payload) => logEvent(this.name, event, payload));
+    socket.on("connect", () => {
+      this.setSocketState("on");
+      logEvent(this.name, "connect", { id: socket.id }, "info");
+    });
+    socket.on("disconnect", (reason) => {
+      this.setSocketState("off");
+      logEvent(this.name, "disconnect", reason, "info");
+    });
+    socket.on("connect_error", (error) => {
+      this.setSocketState("error");
+      logEvent(this.name, "connect_error", error.data || error.message, "info");
+      if (!socket.active) this.error(`Socket refused: ${describe(error.data || error)}`);
+    });
+    socket.on("session-revoked", (data) => this.stop(`Session revoked: ${describe(data)}`));
+    for (const [event, handlers] of this.listeners) {
+      for (const handler of handlers) socket.on(event, handler);
+    }
+  }
+
+  setSocketState(state) {
+    const dot = $("[data-socket]", this.panel);
+    dot.dataset.state = state;
+    dot.title = `socket ${state}`;
+  }
+
+  // --- the auth box --------------------------------------------------------------
+
+  mountAuthBox() {
+    const slot = $("[data-slot=auth]", this.panel);
+    slot.replaceChildren($("#tpl-auth").content.cloneNode(true));
+    slot.classList.toggle("captain", this.role === "captain");
+    let mode = "login";
+    const form = $("[data-form=auth]", slot);
+    const setMode = (next) => {
+      mode = next;
+      slot.dataset.mode = mode;
+      for (const button of $$("[data-mode]", slot)) {
+        button.setAttribute("aria-selected", String(button.dataset.mode === mode));
+      }
+      $("[data-field=auth-submit]", slot).textContent = mode === "login" ? "Log in" : "Register";
+      for (const input of $$(".register-only input", slot)) {
+        input.required = mode === "register" && ["firstname", "color", "plate", "capacity"]
+          .includes(input.name) && (this.role === "captain" || input.name === "firstname");
+      }
+    };
+    setMode("login");
+    for (const button of $$("[data-mode]", slot)) {
+      button.addEventListener("click", () => setMode(button.dataset.mode));
+    }
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const button = event.submitter;
+      busy(button, () => this.signIn(mode, formValues(form)), this.fail);
+    });
+    $("[data-action=logout]", slot).addEventListener("click", (event) =>
+      busy(event.currentTarget, () => this.logout(), this.fail));
+    $("[data-action=profile]", slot).addEventListener("click", (event) =>
+      busy(event.currentTarget, async () => {
+        const data = await this.auth("GET", "~/profile");
+        this.setAccount(data[this.role]);
+        const pre = $("[data-field=profile]", slot);
+        pre.textContent = JSON.stringify(data[this.role], null, 2);
+        show(pre, pre.hidden);
+      }, this.fail));
+  }
+
+  renderProfile() {
+    const account = this.account || {};
+    $("[data-field=name]", this.panel).textContent = fullName(account);
+    $("[data-field=email]", this.panel).textContent = account.email || "";
+    $("[data-field=id]", this.panel).textContent = account._id || "";
+    const vehicle = account.vehicle;
+    $("[data-field=vehicle]", this.panel).textContent = vehicle
+      ? `${vehicle.color} ${vehicle.vehicleType} ${vehicle.plate} (${vehicle.capacity} seats)` : "";
+  }
+}

@@ -1,0 +1,81 @@
+"""The browser console page and its static files, served by the realtime service."""
+import re
+from pathlib import Path
+
+import pytest
+
+STATIC = Path(__file__).parent.parent / "realtime_service" / "static" / "console"
+OWN_FILES = sorted(p for p in STATIC.rglob("*") if p.is_file() and "vendor" not in p.parts)
+EXTERNAL_URL = re.compile(r"""(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}""", re.IGNORECASE)
+
+
+def test_page_is_served_at_the_root(realtime_client, config):
+    response = realtime_client.get("/")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "<title>Ridewire console</title>" in html
+    assert f'name="ridewire-auth-port" content="{config.AUTH_PORT}"' in html
+    assert "__AUTH_PORT__" not in html
+
+
+def test_page_has_a_strict_content_security_policy(realtime_client):
+    headers = realtime_client.get("/").headers
+
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path, mimetype", [
+    ("/console/app.js", "text/javascript"),
+    ("/console/js/session.js", "text/javascript"),
+    ("/console/js/chat.js", "text/javascript"),
+    ("/console/style.css", "text/css"),
+    ("/console/vendor/socket.io.min.js", "text/javascript"),
+])
+def test_static_files_have_the_right_content_type(realtime_client, path, mimetype):
+    response = realtime_client.get(path)
+
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+    response.close()
+
+
+def test_every_script_and_stylesheet_the_page_loads_exists(realtime_client):
+    html = realtime_client.get("/").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    modules = [m for p in STATIC.glob("**/*.js") if "vendor" not in p.parts
+               for m in re.findall(r'from "\./([^"]+)"', p.read_text())]
+
+    assert "console/vendor/socket.io.min.js" in assets
+    for asset in assets:
+        response = realtime_client.get("/" + asset)
+        assert response.status_code == 200, asset
+        response.close()
+    for module in modules:
+        assert (STATIC / module).exists() or (STATIC / "js" / module).exists(), module
+
+
+def test_no_file_of_the_page_points_to_the_internet():
+    assert OWN_FILES, "the console's files are missing"
+    for path in OWN_FILES:
+        if path.suffix in {".html", ".js", ".css"}:
+            assert not EXTERNAL_URL.search(path.read_text(encoding="utf-8")), path
+
+
+def test_the_vendored_client_is_self_contained():
+    """The Socket.IO client is the npm build, with its license and no remote imports."""
+    vendor = STATIC / "vendor"
+    client = (vendor / "socket.io.min.js").read_text(encoding="utf-8")
+
+    assert client.startswith("/*!\n * Socket.IO v4.")
+    assert "MIT License" in (vendor / "socket.io-client.LICENSE").read_text(encoding="utf-8")
+    assert not re.search(r"""\bimport\s*\(|importScripts|\bfrom\s*["']http""", client)
+
+
+def test_unknown_console_file_is_404(realtime_client):
+    assert realtime_client.get("/console/nope.js").status_code == 404
+    assert realtime_client.get("/console/../console.py").status_code == 404
