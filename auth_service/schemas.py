@@ -1,5 +1,7 @@
 """Request and response schemas of the auth service. Messages follow the tutorials'
 express-validator wording where API.md shows it."""
+import json
+
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from shared.passwords import MAX_BYTES
@@ -181,7 +183,29 @@ class ActivityCreateSchema(Schema):
         error_messages={"required": "Action is required"},
     )
     meta = fields.Dict(keys=fields.String(), load_default=dict,
+                       validate=lambda meta: check_meta(meta),
                        error_messages={"invalid": "Meta must be an object"})
+
+
+META_MAX_BYTES = 4096
+
+
+def check_meta(meta):
+    """Client metadata is stored as given: keep it small and free of Mongo operators."""
+    if len(json.dumps(meta)) > META_MAX_BYTES:
+        raise ValidationError(f"Meta must be at most {META_MAX_BYTES} bytes of JSON")
+
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key.startswith("$") or "." in key:
+                    raise ValidationError("Meta keys must not start with $ or contain dots")
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(meta)
 
 
 # Response shapes (for the OpenAPI spec).

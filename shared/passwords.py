@@ -1,14 +1,18 @@
 """bcrypt hashing and checking, off the event loop.
 
 One hash at cost 12 is ~0.3 s of CPU. Under the gevent server (socket module
-monkey-patched) it runs in the hub's thread pool, where bcrypt releases the GIL,
+monkey-patched) it runs in a gevent thread pool, where bcrypt releases the GIL,
 so the loop keeps serving other requests; elsewhere (tests, scripts) it is a
 plain call. A semaphore caps how many hashes run at once (BCRYPT_MAX_CONCURRENCY).
+The pool's threads lower their own scheduling priority (nice +10, Linux): when
+the CPUs are busy hashing, the loop thread still gets a core at once, so a login
+storm does not delay other requests.
 
     hashed = hash_password("secret123")
     check_password("secret123", hashed)   # True
     check_password("secret123", None)     # False, after the same work (dummy hash)
 """
+import os
 import threading
 
 import bcrypt
@@ -16,9 +20,13 @@ from flask import current_app
 
 MAX_BYTES = 72  # bcrypt ignores (bcrypt 5: refuses) anything longer
 
+HASH_THREAD_NICE = 10
+
 _lock = threading.Lock()
 _semaphores = {}
 _dummy_hashes = {}
+_pools = {}
+_niced_threads = set()
 
 
 def _gevent_patched():
@@ -44,12 +52,38 @@ def _semaphore():
         return _semaphores[key]
 
 
+def _threadpool():
+    """The gevent thread pool for hashing (one per hub, i.e. per process)."""
+    import gevent
+    from gevent.threadpool import ThreadPool
+
+    hub = gevent.get_hub()
+    with _lock:
+        pool = _pools.get(id(hub))
+        if pool is None:
+            pool = _pools[id(hub)] = ThreadPool(current_app.config["BCRYPT_MAX_CONCURRENCY"],
+                                                hub=hub)
+        return pool
+
+
+def _lower_priority(func, *args):
+    """Run in a pool thread: nice this OS thread once, then call `func`."""
+    from gevent.monkey import get_original
+
+    tid = get_original("threading", "get_native_id")()
+    if tid not in _niced_threads:
+        _niced_threads.add(tid)
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, HASH_THREAD_NICE)
+        except (OSError, AttributeError):  # not Linux, or not permitted: just slower to yield
+            pass
+    return func(*args)
+
+
 def _run(func, *args):
     with _semaphore():
         if _gevent_patched():
-            import gevent
-
-            return gevent.get_hub().threadpool.apply(func, args)
+            return _threadpool().apply(_lower_priority, (func, *args))
         return func(*args)
 
 
