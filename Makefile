@@ -25,6 +25,10 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) -m devserver
 
+## serve: the same, but each service under gunicorn -k gevent with deploy/gunicorn_*.py
+serve: install
+	$(PY) -m devserver.serve
+
 ## test: the whole suite against a throwaway SecantusDB (and Redis for scale-out tests)
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ from devserver.processes import EmbeddedMongo, Service, http_ok
 from shared.config import Config
 
 
-def main():
+def main(service_class=Service):
     children = []
     stopping = False
 
@@ -32,7 +32,7 @@ def main():
             env["MONGO_URI"] = db.uri()
         for module, port in (("auth_service", Config.AUTH_PORT),
                              ("realtime_service", Config.REALTIME_PORT)):
-            children.append(Service(module, port, env).start(timeout=60))
+            children.append(service_class(module, port, env).start(timeout=60))
         for name, port in (("auth", Config.AUTH_PORT), ("realtime", Config.REALTIME_PORT)):
             ready = http_ok(f"http://127.0.0.1:{port}/readyz")
             print(f"  {name:9} http://{Config.HOST}:{port}  ready={ready}")

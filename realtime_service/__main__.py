@@ -1,12 +1,16 @@
-"""Development server: `python -m realtime_service` (gevent, websockets via simple-websocket)."""
+"""Development server: `python -m realtime_service` (gevent, websockets via simple-websocket).
+SIGTERM or Ctrl-C stops it gracefully (shared/serve.py)."""
 from gevent import monkey
 
 monkey.patch_all()
 
-from realtime_service.app import create_app, socketio  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+
+from realtime_service.wsgi import production_app  # noqa: E402
 from shared.config import Config  # noqa: E402
+from shared.serve import serve_forever  # noqa: E402
 
 if __name__ == "__main__":
-    app = create_app(Config)
-    print(f"realtime_service listening on http://{Config.HOST}:{Config.REALTIME_PORT}", flush=True)
-    socketio.run(app, host=Config.HOST, port=Config.REALTIME_PORT, log_output=False)
+    app = production_app(Config)
+    server = WSGIServer((Config.HOST, Config.REALTIME_PORT), app, log=None)
+    serve_forever(server, "realtime_service")

@@ -1,14 +1,14 @@
 """What every HTTP app of the project has in common, applied by each app factory:
 config, JSON logs with request ids, JSON-only bodies (415), error handlers, Mongo,
 the health routes and the API docs (/openapi.json, /docs)."""
-from flask import Blueprint, request
+from flask import Blueprint, Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.apidocs import bp as apidocs
 from shared.cors import enable_cors
 from shared.db import mongo
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
-from shared.logging import LoggedFlask, configure_logging
+from shared.logging import configure_logging, log_request
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -38,6 +38,15 @@ def require_json():
     has_body = request.content_length or request.headers.get("Transfer-Encoding")
     if has_body and not request.is_json:
         raise ApiError(415)
+
+
+class LoggedFlask(Flask):
+    """A Flask app whose outermost WSGI layer is `log_request` (request id, access log),
+    so that Socket.IO requests, which Flask-SocketIO's middleware answers before
+    Flask's own hooks run, are logged too."""
+
+    def __call__(self, environ, start_response):
+        return log_request(self.wsgi_app, environ, start_response)
 
 
 def make_app(name, config):

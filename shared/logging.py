@@ -17,8 +17,6 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from flask import Flask
-
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var = ContextVar("request_id", default=None)
 access_log = logging.getLogger("ridewire.access")
@@ -112,10 +110,20 @@ def log_request(wsgi_app, environ, start_response):
         request_id_var.reset(context)
 
 
-class LoggedFlask(Flask):
-    """A Flask app whose outermost WSGI layer is `log_request`, so that Socket.IO
-    requests (answered by Flask-SocketIO's middleware before Flask's own hooks)
-    are logged and get a request id too."""
 
-    def __call__(self, environ, start_response):
-        return log_request(self.wsgi_app, environ, start_response)
+def gunicorn_logconfig(level="INFO"):
+    """gunicorn's `logconfig_dict`: its own messages as JSON lines too; no gunicorn
+    access log (the apps write their own, with the request id)."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json",
+               "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stderr": handler},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }

@@ -1,12 +1,64 @@
-"""Run a gevent WSGI server until SIGTERM/SIGINT, then stop it gracefully."""
+"""Graceful shutdown, for the development server and for gunicorn.
+
+On SIGTERM (or SIGINT for the development server) a process:
+1. stops accepting connections;
+2. runs the `on_shutdown` hooks: the realtime service closes every Socket.IO
+   connection (clients reconnect, through the gateway, to another process, and the
+   disconnect handlers clean presence up);
+3. lets in-flight requests finish, for at most the grace period;
+4. runs the `on_close` hooks and closes the Mongo clients (Redis clients register
+   an `on_close` hook).
+
+This module is imported by the gunicorn config files in the master process, before
+the workers monkey-patch: keep its top-level imports to the standard library and gevent.
+"""
+import logging
 import signal
 
 import gevent
 import gevent.event
 
+log = logging.getLogger("ridewire.serve")
+
+_shutdown_hooks = []
+_close_hooks = []
+
+
+def on_shutdown(hook):
+    """Run `hook()` when the process starts to stop, before in-flight requests drain."""
+    _shutdown_hooks.append(hook)
+    return hook
+
+
+def on_close(hook):
+    """Run `hook()` after in-flight requests drained (close connections to backends)."""
+    _close_hooks.append(hook)
+    return hook
+
+
+def _run(hooks, phase):
+    for hook in list(hooks):
+        try:
+            hook()
+        except Exception:
+            log.exception("%s hook %s failed", phase, getattr(hook, "__name__", hook))
+
+
+def begin_shutdown():
+    log.info("shutting down: no new connections, closing sockets, draining requests")
+    _run(_shutdown_hooks, "shutdown")
+
+
+def close_resources():
+    from shared.db import close_clients
+
+    _run(_close_hooks, "close")
+    close_clients()
+    log.info("stopped")
+
 
 def serve_forever(server, name, grace_seconds=10):
-    """Serve until a signal; in-flight requests get `grace_seconds` to finish."""
+    """Serve with a gevent WSGIServer until SIGTERM/SIGINT, then stop gracefully."""
     stop = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
@@ -14,4 +66,27 @@ def serve_forever(server, name, grace_seconds=10):
     host, port = server.address[:2]
     print(f"{name} listening on http://{host}:{port}", flush=True)
     stop.wait()
-    server.stop(timeout=grace_seconds)
+    server.close()  # the listening socket: new connections are refused from here on
+    begin_shutdown()
+    server.stop(timeout=grace_seconds)  # waits for in-flight requests, then kills the rest
+    close_resources()
+
+
+# gunicorn server hooks, assigned in deploy/gunicorn_*.py.
+
+def post_worker_init(worker):
+    """Run the shutdown hooks as soon as a worker is told to stop (SIGTERM): gunicorn
+    then stops accepting and waits up to `graceful_timeout` for busy connections,
+    which a long-polling or websocket client would otherwise keep busy."""
+    stop_worker = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        stop_worker(sig, frame)
+        gevent.spawn(begin_shutdown)  # not in the signal handler itself: hooks may block
+
+    worker.handle_exit = handle_exit
+    signal.signal(signal.SIGTERM, handle_exit)
+
+
+def worker_exit(server, worker):
+    close_resources()

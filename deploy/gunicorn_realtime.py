@@ -1,0 +1,29 @@
+"""gunicorn settings of the realtime service; everything an operator tunes comes from
+the environment (README "Configuration").
+
+    gunicorn -c deploy/gunicorn_realtime.py
+
+Exactly one gevent worker per process: a Socket.IO session lives in the memory of
+one worker, and gunicorn's load balancing across workers would break long-polling.
+Scale with more processes (containers) behind the sticky gateway, with REDIS_URL
+set so that they share pushes and presence. Websockets go through simple-websocket.
+"""
+import os
+
+from shared.logging import gunicorn_logconfig
+from shared.serve import post_worker_init, worker_exit  # noqa: F401  (gunicorn hooks)
+
+wsgi_app = "realtime_service.wsgi:production_app()"
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('REALTIME_PORT', '5002')}"
+worker_class = "gevent"
+workers = 1
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+# SIGTERM: stop accepting, close every socket (clients reconnect elsewhere), give
+# in-flight requests this long, then stop.
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+timeout = 30
+keepalive = 5
+accesslog = None
+control_socket_disable = True  # gunicorn 25+: several masters on one host would share it
+logconfig_dict = gunicorn_logconfig(os.environ.get("LOG_LEVEL", "INFO"))
+proc_name = "ridewire-realtime"

@@ -1,0 +1,30 @@
+"""The realtime service as served in production and by `python -m realtime_service`:
+the app, plus what a graceful stop must do for Socket.IO (see shared/serve.py).
+
+    gunicorn -c deploy/gunicorn_realtime.py 'realtime_service.wsgi:production_app()'
+"""
+from realtime_service.app import create_app, socketio
+from shared.config import Config
+from shared.serve import on_close, on_shutdown
+
+
+def disconnect_sockets():
+    """Close every Engine.IO connection of this process. Clients see a transport close
+    (not a Socket.IO disconnect), so they reconnect, to another process behind the
+    gateway; the disconnect handlers run, so presence is cleaned up."""
+    socketio.server.eio.disconnect()
+    socketio.server.shutdown()
+
+
+def close_redis(app):
+    clients = [getattr(socketio.server.manager, "redis", None),
+               getattr(app.extensions.get("presence"), "redis", None)]
+    for client in filter(None, clients):
+        client.close()
+
+
+def production_app(config=Config):
+    app = create_app(config)
+    on_shutdown(disconnect_sockets)
+    on_close(lambda: close_redis(app))
+    return app
