@@ -20,8 +20,12 @@ def create_app(config=Config):
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=socket_origin_check(app.config["CORS_ORIGINS"]),
     )
-    from realtime_service import messages, rides
+    # Socket event handlers register themselves on import.
+    import realtime_service.events  # noqa: F401
+    from realtime_service import messages, presence, revocation, rides
 
+    presence.init_app(app)
+    revocation.init_app(app)
     app.register_blueprint(messages.bp)
     app.register_blueprint(rides.bp)
     app.register_blueprint(console.bp)

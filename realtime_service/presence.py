@@ -1,0 +1,206 @@
+"""Presence: which accounts are connected, and pushing events to them.
+
+Every connection of an account joins the room `str(account_id)`, so
+
+    push(account_id, "ride-confirmed", ride)
+
+reaches every tab and device of the account, from a socket handler, an HTTP handler
+or a background task, and from any process through the Redis message queue.
+`is_online(account_id)` and `online_ids(role)` answer for both roles.
+
+Without REDIS_URL the online set is this process's own connections. With REDIS_URL
+each process keeps, per role, a Redis set of the accounts connected to it, rewritten
+by a heartbeat and expiring PRESENCE_TTL seconds after the process's last beat; the
+online set is the union over the processes that beat recently, so the accounts of a
+crashed process go offline on their own.
+"""
+import uuid
+
+import redis
+from flask import current_app
+
+from realtime_service.app import socketio
+from shared.config import env_float
+
+ROLES = ("user", "captain")
+ROLE_ROOMS = {"user": "role:user", "captain": "role:captain"}
+
+
+def push(account_id, event, payload):
+    """Emit `event` to every connection of the account (in any process)."""
+    socketio.emit(event, payload, to=str(account_id))
+
+
+def is_online(account_id):
+    return _store().is_online(str(account_id))
+
+
+def online_ids(role):
+    """The ids (strings) of the accounts of `role` with at least one connection."""
+    return _store().online_ids(role)
+
+
+def connected(role, account_id, sid):
+    """Record a connection; True when the online set changed."""
+    return _store().connected(role, str(account_id), sid)
+
+
+def disconnected(role, account_id, sid):
+    """Forget a connection; True when the online set changed."""
+    return _store().disconnected(role, str(account_id), sid)
+
+
+def _store():
+    return current_app.extensions["presence"]
+
+
+def init_app(app):
+    ttl = app.config.get("PRESENCE_TTL") or env_float("PRESENCE_TTL", 15.0)
+    url = app.config.get("REDIS_URL")
+    app.extensions["presence"] = RedisPresence(url, ttl) if url else MemoryPresence()
+
+
+class LocalSockets:
+    """This process's connections: (role, account id) -> set of socket ids."""
+
+    def __init__(self):
+        self.sockets = {}
+
+    def add(self, role, account_id, sid):
+        """Record a connection; True when it is the account's first one here."""
+        sids = self.sockets.setdefault((role, account_id), set())
+        sids.add(sid)
+        return len(sids) == 1
+
+    def remove(self, role, account_id, sid):
+        """Forget a connection; True when it was the account's last one here."""
+        sids = self.sockets.get((role, account_id))
+        if not sids or sid not in sids:
+            return False
+        sids.discard(sid)
+        if sids:
+            return False
+        del self.sockets[(role, account_id)]
+        return True
+
+    def ids(self, role):
+        return {account_id for (r, account_id) in self.sockets if r == role}
+
+    def has(self, account_id):
+        return any((role, account_id) in self.sockets for role in ROLES)
+
+
+class MemoryPresence:
+    """One process: the online set is this process's connections."""
+
+    heartbeat_seconds = None
+
+    def __init__(self):
+        self.local = LocalSockets()
+
+    def connected(self, role, account_id, sid):
+        """Record a connection; True when the online set changed."""
+        return self.local.add(role, account_id, sid)
+
+    def disconnected(self, role, account_id, sid):
+        return self.local.remove(role, account_id, sid)
+
+    def is_online(self, account_id):
+        return self.local.has(account_id)
+
+    def online_ids(self, role):
+        return self.local.ids(role)
+
+    def heartbeat(self):
+        return False
+
+
+class RedisPresence:
+    """Several processes: see the module docstring."""
+
+    def __init__(self, url, ttl, prefix="ridewire:presence"):
+        self.redis = redis.Redis.from_url(url, decode_responses=True)
+        self.ttl = ttl
+        self.heartbeat_seconds = max(ttl / 3, 0.2)
+        self.prefix = prefix
+        self.procs_key = f"{prefix}:procs"
+        self.proc = uuid.uuid4().hex
+        self.local = LocalSockets()
+
+    def _key(self, proc, role):
+        return f"{self.prefix}:{proc}:{role}"
+
+    def _now(self):
+        # The Redis server's clock, so that processes on several hosts agree.
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1e6
+
+    def _live_procs(self):
+        return self.redis.zrangebyscore(self.procs_key, self._now() - self.ttl, "+inf")
+
+    def connected(self, role, account_id, sid):
+        if not self.local.add(role, account_id, sid):
+            return False
+        was_online = self.is_online(account_id)
+        key = self._key(self.proc, role)
+        pipe = self.redis.pipeline()
+        pipe.sadd(key, account_id)
+        pipe.expire(key, int(self.ttl) + 1)
+        pipe.zadd(self.procs_key, {self.proc: self._now()})
+        pipe.execute()
+        return not was_online
+
+    def disconnected(self, role, account_id, sid):
+        if not self.local.remove(role, account_id, sid):
+            return False
+        self.redis.srem(self._key(self.proc, role), account_id)
+        return not self.is_online(account_id)
+
+    def is_online(self, account_id):
+        pipe = self.redis.pipeline()
+        for proc in self._live_procs():
+            for role in ROLES:
+                pipe.sismember(self._key(proc, role), account_id)
+        return any(pipe.execute())
+
+    def online_ids(self, role):
+        keys = [self._key(proc, role) for proc in self._live_procs()]
+        return set(self.redis.sunion(keys)) if keys else set()
+
+    def heartbeat(self):
+        """Rewrite this process's sets and drop processes that stopped beating.
+        True when a dead process was dropped (its accounts left the online set)."""
+        now = self._now()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(self.procs_key, {self.proc: now})
+        for role in ROLES:
+            key = self._key(self.proc, role)
+            pipe.delete(key)
+            ids = self.local.ids(role)
+            if ids:
+                pipe.sadd(key, *ids)
+                pipe.expire(key, int(self.ttl) + 1)
+        pipe.execute()
+        dead = False
+        for proc in self.redis.zrangebyscore(self.procs_key, "-inf", now - self.ttl):
+            # ZREM decides which live process reports the dead one (exactly one does).
+            if self.redis.zrem(self.procs_key, proc):
+                dead = True
+                self.redis.delete(*(self._key(proc, role) for role in ROLES))
+        return dead
+
+
+def beat_forever(app):
+    """Background task: keep this process's presence alive in Redis; announce when a
+    crashed process's users drop out of the online set."""
+    from realtime_service.events import announce_online_users
+
+    store = app.extensions["presence"]
+    while True:
+        socketio.sleep(store.heartbeat_seconds)
+        try:
+            with app.app_context():
+                if store.heartbeat():
+                    announce_online_users()
+        except redis.RedisError as error:
+            app.logger.warning("presence heartbeat failed: %s", type(error).__name__)
