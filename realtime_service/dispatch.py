@@ -1,0 +1,52 @@
+"""Who gets a ride request, and the pushes and history entries of ride transitions."""
+from bson import ObjectId
+from flask import current_app
+
+from realtime_service import presence
+from shared.models import accounts, activity
+from shared.models import rides as rides_model
+
+
+def nearby_captains(pickup, vehicle_type):
+    """Ids of the captains to send `new-ride`, nearest first: active, connected now, of the
+    ride's vehicle type, within DISPATCH_RADIUS_KM of the pickup, at most DISPATCH_MAX."""
+    online = [ObjectId(account_id) for account_id in presence.online_ids("captain")
+              if ObjectId.is_valid(account_id)]
+    if not online:
+        return []
+    config = current_app.config
+    # $geoNear rather than find($nearSphere): it always returns nearest first, also on
+    # servers that do not sort $nearSphere results.
+    pipeline = [
+        {"$geoNear": {
+            "near": {"type": "Point", "coordinates": [pickup["lng"], pickup["lat"]]},
+            "distanceField": "distanceM",
+            "maxDistance": config["DISPATCH_RADIUS_KM"] * 1000,
+            "spherical": True,
+            "query": {"_id": {"$in": online}, "status": "active",
+                      "vehicle.vehicleType": vehicle_type},
+        }},
+        {"$limit": config["DISPATCH_MAX"]},
+        {"$project": {"_id": 1}},
+    ]
+    return [doc["_id"] for doc in accounts.collection("captain").aggregate(pipeline)]
+
+
+def record(ride, action, **meta):
+    """`action` in the history of the ride's rider and, once there is one, its captain."""
+    meta = {"rideId": str(ride["_id"]), "status": ride["status"], **meta}
+    activity.record(ride["user"], "user", action, meta)
+    if ride.get("captain"):
+        activity.record(ride["captain"], "captain", action, meta)
+
+
+def to_parties(ride, event):
+    """Push `event` with the ride to its rider (with the OTP) and its captain (without)."""
+    presence.push(ride["user"], event, rides_model.present(ride, ride["user"]))
+    if ride.get("captain"):
+        presence.push(ride["captain"], event, rides_model.present(ride, ride["captain"]))
+
+
+def to_captains(captain_ids, event, payload):
+    for captain_id in captain_ids:
+        presence.push(captain_id, event, payload)
