@@ -64,7 +64,9 @@ class Config:
     BCRYPT_ROUNDS = env_int("BCRYPT_ROUNDS", 12)
     BCRYPT_MAX_CONCURRENCY = env_int("BCRYPT_MAX_CONCURRENCY", os.cpu_count() or 2)
 
-    CORS_ORIGINS = env_list("CORS_ORIGINS", DEFAULT_CORS_ORIGINS)
+    # By default also the browser console that the realtime service serves at `/`.
+    CORS_ORIGINS = env_list("CORS_ORIGINS", f"{DEFAULT_CORS_ORIGINS},http://localhost:"
+                            f"{REALTIME_PORT},http://127.0.0.1:{REALTIME_PORT}")
     RATELIMIT_ENABLED = env_str("RATELIMIT_ENABLED", "true").lower() == "true"
     LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10 per minute")
     REGISTER_RATE_LIMIT = env_str("REGISTER_RATE_LIMIT", "10 per minute")

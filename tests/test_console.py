@@ -79,3 +79,15 @@ def test_the_vendored_client_is_self_contained():
 def test_unknown_console_file_is_404(realtime_client):
     assert realtime_client.get("/console/nope.js").status_code == 404
     assert realtime_client.get("/console/../console.py").status_code == 404
+
+
+def test_default_cors_origins_allow_the_console():
+    """`make run`: the page at the realtime port may call the auth service."""
+    from tests.test_foundation import config_in_subprocess
+
+    origins, port = config_in_subprocess({"REALTIME_PORT": "6102"}, "CORS_ORIGINS",
+                                         "REALTIME_PORT")
+
+    assert port == 6102
+    assert {"http://localhost:6102", "http://127.0.0.1:6102",
+            "http://localhost:3000"} <= set(origins)
