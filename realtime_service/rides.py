@@ -119,13 +119,16 @@ def me():
 @doc(query=FareQuerySchema, responses={200: FareSchema, 400: None, 401: None, 403: None},
      auth="user", summary="Fare estimates for every vehicle type")
 def fare():
-    """Estimate distance, duration and the fare of each vehicle type for a trip.
-    `durationMin` is the longest of the per-type `durations`."""
+    """Estimate distance, duration and the fare of each vehicle type for a trip: the
+    great-circle distance times the road factor and per-type average speeds, or the
+    route of the configured routing service. `durationMin` is the longest of the
+    per-type `durations`."""
     query = load_query(FareQuerySchema())
     pickup = {"lat": query["pickupLat"], "lng": query["pickupLng"]}
     destination = {"lat": query["destinationLat"], "lng": query["destinationLng"]}
     config = current_app.config
-    return estimate(pickup, destination, config["FARES"], config["ROAD_FACTOR"])
+    return estimate(pickup, destination, config["FARES"], config["ROAD_FACTOR"],
+                    config["ROUTING_URL"])
 
 
 @bp.post("")
@@ -138,7 +141,7 @@ def request_ride():
     data = load(RideRequestSchema(), json_body())
     config = current_app.config
     trip = estimate_for(data["pickup"], data["destination"], data["vehicleType"],
-                        config["FARES"], config["ROAD_FACTOR"])
+                        config["FARES"], config["ROAD_FACTOR"], config["ROUTING_URL"])
     captains = dispatch.nearby_captains(data["pickup"], data["vehicleType"])
     ride = rides.create(me(), data["pickup"], data["destination"], data["vehicleType"], trip,
                         captains)

@@ -5,9 +5,19 @@ are rarely straight; duration comes from each vehicle type's average speed.
 Fare = max(minimum, base + perKm * km + perMin * min) with the FARES table of
 the config (see shared/config.py DEFAULT_FARES), rounded half-up to a whole unit
 like the tutorials' `Math.round`.
+
+With ROUTING_URL set (an OSRM-compatible `/route/v1/driving/...` service), the
+route's distance and duration are used instead, for every vehicle type; when the
+service fails, the estimate falls back to the great-circle one.
 """
+import json
+import logging
 import math
+import urllib.request
 from decimal import ROUND_HALF_UP, Decimal
+
+log = logging.getLogger(__name__)
+ROUTING_TIMEOUT_S = 2.0
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -36,13 +46,36 @@ def fare(km, minutes, rates):
     return max(int(rates["minimum"]), int(rounded))
 
 
-def estimate(pickup, destination, fares, road_factor):
+def route(pickup, destination, routing_url):
+    """(km, minutes) by road from an OSRM-compatible service, or None when it fails."""
+    points = f"{pickup['lng']},{pickup['lat']};{destination['lng']},{destination['lat']}"
+    url = f"{routing_url.rstrip('/')}/route/v1/driving/{points}?overview=false"
+    try:
+        with urllib.request.urlopen(url, timeout=ROUTING_TIMEOUT_S) as response:
+            best = json.load(response)["routes"][0]
+        return float(best["distance"]) / 1000, float(best["duration"]) / 60
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        log.warning("routing service failed, using great-circle estimate: %s",
+                    type(error).__name__)
+        return None
+
+
+def measure(pickup, destination, fares, road_factor, routing_url=None):
+    """(km, {vehicle type: minutes}) for the trip."""
+    routed = route(pickup, destination, routing_url) if routing_url else None
+    if routed is not None:
+        km, minutes = routed
+        return km, {kind: minutes for kind in fares}
+    km = road_km(pickup, destination, road_factor)
+    return km, {kind: duration_min(km, rates) for kind, rates in fares.items()}
+
+
+def estimate(pickup, destination, fares, road_factor, routing_url=None):
     """Distance, per-type durations and per-type fares for a trip.
 
     Returns {"distanceKm", "durationMin", "durations": {type: min}, "fares": {type: fare}};
     `durationMin` is the longest of the per-type durations (a safe upper bound)."""
-    km = road_km(pickup, destination, road_factor)
-    durations = {kind: duration_min(km, rates) for kind, rates in fares.items()}
+    km, durations = measure(pickup, destination, fares, road_factor, routing_url)
     return {
         "fares": {kind: fare(km, durations[kind], rates) for kind, rates in fares.items()},
         "distanceKm": round(km, 2),
@@ -51,10 +84,10 @@ def estimate(pickup, destination, fares, road_factor):
     }
 
 
-def estimate_for(pickup, destination, vehicle_type, fares, road_factor):
+def estimate_for(pickup, destination, vehicle_type, fares, road_factor, routing_url=None):
     """{"fare", "distanceKm", "durationMin"} for one vehicle type."""
-    rates = fares[vehicle_type]
-    km = road_km(pickup, destination, road_factor)
-    minutes = duration_min(km, rates)
-    return {"fare": fare(km, minutes, rates), "distanceKm": round(km, 2),
+    rates = {vehicle_type: fares[vehicle_type]}
+    km, durations = measure(pickup, destination, rates, road_factor, routing_url)
+    minutes = durations[vehicle_type]
+    return {"fare": fare(km, minutes, rates[vehicle_type]), "distanceKm": round(km, 2),
             "durationMin": round(minutes, 1)}

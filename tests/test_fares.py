@@ -1,5 +1,10 @@
 """Distance, duration and fares: the formula, the minimums, the config table, and the
 GET /rides/fare route's validation."""
+import http.server
+import json
+import socket
+import threading
+
 import pytest
 
 from shared.config import DEFAULT_FARES
@@ -104,3 +109,47 @@ def test_fare_table_is_configurable(mongo_uri, db):
     assert body["fares"] == {"car": 7}
     assert body["distanceKm"] == pytest.approx(11.12, abs=0.01)
     assert body["durationMin"] == pytest.approx(11.1, abs=0.1)
+
+
+class OsrmHandler(http.server.BaseHTTPRequestHandler):
+    """A tiny OSRM-shaped routing service: 12.5 km, 30 min; records the paths asked."""
+
+    paths = []
+
+    def do_GET(self):
+        type(self).paths.append(self.path)
+        body = json.dumps({"code": "Ok", "routes": [{"distance": 12500.0, "duration": 1800.0}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def routing_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OsrmHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_routing_service_when_configured(routing_url):
+    result = estimate(A, B, DEFAULT_FARES, 1.3, routing_url)
+    assert result["distanceKm"] == 12.5
+    assert result["durations"] == {"auto": 30.0, "car": 30.0, "motorcycle": 30.0}
+    assert result["fares"]["car"] == 328  # 50 + 15 * 12.5 + 3 * 30 = 327.5, rounded half up
+    assert OsrmHandler.paths[-1] == "/route/v1/driving/77.6,12.9;77.6,13.0?overview=false"
+    assert estimate_for(A, B, "auto", DEFAULT_FARES, 1.3, routing_url)["durationMin"] == 30.0
+
+
+def test_routing_service_down_falls_back_to_great_circle():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = estimate(A, B, DEFAULT_FARES, 1.3, closed)
+    assert result == estimate(A, B, DEFAULT_FARES, 1.3)
