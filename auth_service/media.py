@@ -8,10 +8,14 @@ from shared.validation import object_id
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 CACHE_FOREVER = "public, max-age=31536000, immutable"
+IMAGE = {"description": "The image bytes", "content": {
+    kind: {"schema": {"type": "string", "format": "binary"}}
+    for kind in ("image/png", "image/jpeg", "image/webp")}}
 
 
 @bp.get("/<media_id>")
-@doc(responses={200: None, 304: None, 400: None, 404: None},
+@doc(responses={200: IMAGE, 304: "Not modified (If-None-Match matched the ETag)",
+                400: None, 404: None},
      summary="A stored image", tags=["media"])
 def get_media(media_id):
     """The bytes of an image stored by the API (profile pictures, chat images) with its
