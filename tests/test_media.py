@@ -47,8 +47,11 @@ def test_ids_are_random_not_sequential(auth_app):
     with auth_app.app_context():
         first = media.save_image(data_url(PNG_1PX), "o")
         second = media.save_image(data_url(PNG_1PX), "o")
-    # ObjectIds made in a row share their timestamp prefix; these must not.
-    assert first[7:15] != second[7:15] or first[-6:] != second[-6:]
+    first, second = first.rsplit("/", 1)[1], second.rsplit("/", 1)[1]
+    # ObjectIds made by one process share bytes 4-8 (a per-process random value) and
+    # count up in bytes 9-11; random ids share neither.
+    assert first[8:18] != second[8:18]
+    assert int(second[18:], 16) - int(first[18:], 16) != 1
 
 
 def test_bad_and_unknown_ids(auth_client):
