@@ -22,6 +22,7 @@ def create_app(config=Config):
     )
     # Socket event handlers register themselves on import.
     import realtime_service.events  # noqa: F401
+    import realtime_service.locations  # noqa: F401  (update-location-captain)
     from realtime_service import messages, presence, revocation, rides
 
     presence.init_app(app)
