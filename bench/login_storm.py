@@ -10,6 +10,7 @@ login throughput. With bcrypt on the loop, healthz waits for every queued hash
     .venv/bin/python bench/login_storm.py [--concurrency 8] [--rounds 12] [--waves 3]
 """
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -94,6 +95,9 @@ def main():
             db.stop()
 
     logins = args.concurrency * args.waves
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (other processes share "
+          "the CPUs: a load above the CPU count inflates every number below)")
     print(f"bcrypt cost {args.rounds}, {args.concurrency} concurrent logins x {args.waves} "
           f"waves: {logins} logins in {elapsed:.2f} s ({logins / elapsed:.1f}/s)")
     print(f"healthz idle:   n={len(idle)} p50={statistics.median(idle):.1f} ms "
