@@ -7,6 +7,7 @@ Every failing field is reported at once, nested fields with a dotted `param`
 ("fullname.firstname"), list items with their index ("stops.0.lat").
 """
 import functools
+import json
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -66,10 +67,25 @@ def json_body():
     app-wide (415) by `shared.http`; here a body that is not valid JSON is a 400."""
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # json.loads recurses once per nesting level
+        raise ApiError(400, "JSON body is nested too deeply") from None
     if data is None:
         raise ApiError(400, "Malformed JSON body")
+    if not _encodable(data):
+        raise ApiError(400, "JSON body contains invalid Unicode (an unpaired surrogate)")
     return data
+
+
+def _encodable(data):
+    """JSON may escape a lone surrogate ("\\ud800"): Python accepts it, but no UTF-8
+    encoder (BSON, logs, responses) does, so it would fail later as a 500."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def object_id(value, param="id", location="params"):
