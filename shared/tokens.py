@@ -74,14 +74,21 @@ def authenticate(raw_token):
     role = claims.get("role")
     if claims.get("type") != "access" or role not in ROLE_COLLECTIONS or not claims.get("jti"):
         raise TokenError("Invalid token")
+    # Signed by us but without an expiry or a version: never issued, refuse it anyway.
+    if any(not _is_int(claims.get(name)) for name in ("exp", "iat", "ver")):
+        raise TokenError("Invalid token")
     if blacklist.is_revoked(claims["jti"]):
         raise TokenError("Token has been revoked")
     account = accounts.find_by_id(role, claims.get("sub"))
     if account is None:
         raise TokenError("Invalid token")
-    if claims.get("ver", 0) < account.get("tokenVersion", 0):
+    if claims["ver"] < account.get("tokenVersion", 0):
         raise TokenError("Token has been revoked")
     return claims, account
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def token_from_request():
