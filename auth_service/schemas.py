@@ -188,6 +188,7 @@ class ActivityCreateSchema(Schema):
 
 
 META_MAX_BYTES = 4096
+META_MAX_DEPTH = 20
 
 
 def check_meta(meta):
@@ -195,17 +196,21 @@ def check_meta(meta):
     if len(json.dumps(meta)) > META_MAX_BYTES:
         raise ValidationError(f"Meta must be at most {META_MAX_BYTES} bytes of JSON")
 
-    def walk(value):
+    def walk(value, depth):
+        # BSON refuses NUL in keys and MongoDB nesting beyond 100 levels: 400, not 500.
+        if depth > META_MAX_DEPTH:
+            raise ValidationError(f"Meta must be nested at most {META_MAX_DEPTH} levels deep")
         if isinstance(value, dict):
             for key, item in value.items():
-                if key.startswith("$") or "." in key:
-                    raise ValidationError("Meta keys must not start with $ or contain dots")
-                walk(item)
+                if key.startswith("$") or "." in key or "\x00" in key:
+                    raise ValidationError("Meta keys must not start with $ or contain dots "
+                                          "or NUL characters")
+                walk(item, depth + 1)
         elif isinstance(value, list):
             for item in value:
-                walk(item)
+                walk(item, depth + 1)
 
-    walk(meta)
+    walk(meta, 1)
 
 
 # Response shapes (for the OpenAPI spec).
