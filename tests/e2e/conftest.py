@@ -1,9 +1,12 @@
 """Fixtures of the console's end-to-end tests: Debian's chromium, headless, driven by
 Playwright, against both services served as real processes."""
+from types import SimpleNamespace
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import serve
+from devserver.processes import Child, Service, free_port, http_ok
+from tests.conftest import service_env
 from tests.e2e.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, WAIT_MS
 
 expect.set_options(timeout=WAIT_MS)
@@ -11,13 +14,30 @@ expect.set_options(timeout=WAIT_MS)
 
 @pytest.fixture(scope="package")
 def stack(mongo_uri, tmp_path_factory):
-    """Realtime first (its origin is the page's), then auth allowing that origin."""
+    """Both services, the auth one allowing the realtime origin (the page's); started
+    side by side to save a few seconds."""
     logs = tmp_path_factory.mktemp("console-e2e")
-    realtime = serve("realtime_service", mongo_uri, logs)
-    auth = serve("auth_service", mongo_uri, logs, CORS_ORIGINS=realtime.url)
-    yield f"{realtime.url}/?auth={auth.url}"
-    auth.stop()
-    realtime.stop()
+    auth_port, realtime_port = free_port(), free_port()
+    realtime_url = f"http://127.0.0.1:{realtime_port}"
+    services = [
+        Service("realtime_service", realtime_port,
+                service_env(mongo_uri, REALTIME_PORT=realtime_port),
+                log_path=logs / "realtime.log"),
+        Service("auth_service", auth_port,
+                service_env(mongo_uri, AUTH_PORT=auth_port, CORS_ORIGINS=realtime_url),
+                log_path=logs / "auth.log"),
+    ]
+    # Spawn both, then wait for both (not from threads: a child dies with the thread
+    # that spawned it, PR_SET_PDEATHSIG).
+    for service in services:
+        Child.start(service)
+    for service in services:
+        service.wait_until(lambda service=service: http_ok(f"{service.url}/healthz"))
+    realtime, auth = services
+    yield SimpleNamespace(page=f"{realtime.url}/?auth={auth.url}", auth=auth.url,
+                          realtime=realtime.url)
+    for service in services:
+        service.stop()
 
 
 @pytest.fixture(scope="package")
@@ -39,7 +59,7 @@ def open_page(browser, stack, db):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(error))
-        page.goto(stack)
+        page.goto(stack.page)
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
         return page
 

@@ -52,13 +52,14 @@ export function mountRider(session) {
         destinationLat: values.destinationLat, destinationLng: values.destinationLng,
       };
       const data = await session.realtime("GET", "/rides/fare", { query });
-      $("[data-field=trip]", requestForm).textContent =
-        `${data.distanceKm} km, about ${Math.round(data.durationMin)} min`;
+      $("[data-field=trip]", requestForm).textContent = `${data.distanceKm} km by road`;
+      const minutes = (type) => Math.round((data.durations || {})[type] ?? data.durationMin);
       const choices = Object.entries(data.fares).map(([type, fare], index) =>
         h("label", { class: "fare" },
           h("input", { type: "radio", name: "vehicleType", value: type,
             checked: type === "car" || (index === 0 && !("car" in data.fares)) }),
-          h("span", {}, type), h("strong", { dataset: { fare: type } }, `₹${fare}`)));
+          h("span", {}, type), h("strong", { dataset: { fare: type } }, `₹${fare}`),
+          h("span", { class: "muted small" }, `${minutes(type)} min`)));
       $("[data-field=fares]", requestForm).replaceChildren(...choices);
       show(requestForm, true);
       session.error("");

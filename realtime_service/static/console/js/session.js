@@ -18,6 +18,7 @@ export class Session {
     this.listeners = new Map(); // socket event -> [handlers], re-attached on every connect
     this.signInHooks = [];
     this.signOutHooks = [];
+    this.refreshing = null;
     this.mountAuthBox();
   }
 
@@ -32,11 +33,51 @@ export class Session {
   /** Call the auth service (`/users/...` or `/captains/...` when `path` starts with "~"). */
   auth(method, path, options = {}) {
     const full = path.startsWith("~") ? `/${PLURAL[this.role]}${path.slice(1)}` : path;
-    return call(endpoints.auth, method, full, { token: this.token, ...options });
+    return this.request(endpoints.auth, method, full, options);
   }
 
   realtime(method, path, options = {}) {
-    return call(endpoints.realtime, method, path, { token: this.token, ...options });
+    return this.request(endpoints.realtime, method, path, options);
+  }
+
+  /** A call with this panel's token; on a 401, one refresh of the token and one retry. */
+  async request(base, method, path, { retry = true, ...options } = {}) {
+    try {
+      return await call(base, method, path, { token: this.token, ...options });
+    } catch (error) {
+      if (error.status !== 401 || !retry || !this.refreshToken) throw error;
+      await this.refresh();
+      return call(base, method, path, { token: this.token, ...options });
+    }
+  }
+
+  /** Trade the refresh token for new tokens. Single flight: presenting a refresh token
+   * twice counts as theft and revokes the whole session. */
+  refresh() {
+    this.refreshing ??= (async () => {
+      try {
+        const data = await call(endpoints.auth, "POST", "/auth/refresh",
+          { body: { refreshToken: this.refreshToken } });
+        Object.assign(this, { token: data.token, refreshToken: data.refreshToken });
+        this.save();
+        logEvent(this.name, "token refreshed", undefined, "info");
+        if (this.socket) {
+          this.socket.auth.token = this.token;
+          if (!this.socket.connected) this.socket.connect();
+        }
+      } catch (error) {
+        this.stop("Session expired, log in again");
+        throw error;
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  save() {
+    const { token, refreshToken, account } = this;
+    sessionStorage.setItem(this.storageKey, JSON.stringify({ token, refreshToken, account }));
   }
 
   on(event, handler) {
@@ -68,7 +109,7 @@ export class Session {
 
   start({ token, refreshToken, account }) {
     Object.assign(this, { token, refreshToken: refreshToken || null, account });
-    sessionStorage.setItem(this.storageKey, JSON.stringify({ token, refreshToken, account }));
+    this.save();
     this.panel.classList.add("signed-in");
     this.error("");
     this.renderProfile();
@@ -91,12 +132,12 @@ export class Session {
   async restore() {
     const saved = JSON.parse(sessionStorage.getItem(this.storageKey) || "null");
     if (!saved?.token) return;
-    this.token = saved.token;
+    Object.assign(this, { token: saved.token, refreshToken: saved.refreshToken || null });
     try {
       const data = await this.auth("GET", "~/profile");
-      this.start({ ...saved, account: data[this.role] });
+      this.start({ token: this.token, refreshToken: this.refreshToken, account: data[this.role] });
     } catch (error) {
-      this.stop(error.status === 401 ? "Saved session expired, log in again" : "");
+      if (this.token) this.stop(error.status === 401 ? "Saved session expired, log in again" : "");
     }
   }
 
@@ -119,7 +160,7 @@ export class Session {
   async logout() {
     try {
       const body = this.refreshToken ? { refreshToken: this.refreshToken } : undefined;
-      await this.auth("POST", "~/logout", { body });
+      await this.auth("POST", "~/logout", { body, retry: false });
       this.stop();
     } catch (error) {
       // A token the server no longer accepts is as good as logged out.
@@ -129,8 +170,7 @@ export class Session {
 
   setAccount(account) {
     this.account = account;
-    const saved = JSON.parse(sessionStorage.getItem(this.storageKey) || "{}");
-    sessionStorage.setItem(this.storageKey, JSON.stringify({ ...saved, account }));
+    this.save();
     this.renderProfile();
   }
 
