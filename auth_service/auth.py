@@ -2,7 +2,8 @@
 from flask import Blueprint, jsonify
 
 from auth_service.accounts import start_session
-from auth_service.schemas import RefreshSchema, TokensResponse
+from auth_service.responses import TokensResponse
+from auth_service.schemas import RefreshSchema
 from shared.errors import ApiError
 from shared.models import accounts, refresh_tokens
 from shared.openapi import doc

@@ -2,16 +2,18 @@
 from flask import Blueprint
 
 from auth_service import accounts
-from auth_service.schemas import (
-    ActivityCreateSchema,
+from auth_service.responses import (
     ActivityPageResponse,
-    ActivityQuerySchema,
     ActivityResponse,
     CaptainAuthResponse,
     CaptainResponse,
+    MessageResponse,
+)
+from auth_service.schemas import (
+    ActivityCreateSchema,
+    ActivityQuerySchema,
     LoginSchema,
     LogoutSchema,
-    MessageResponse,
     PasswordChangeSchema,
     ProfileUpdateSchema,
     RegisterCaptainSchema,

@@ -2,19 +2,21 @@
 from flask import Blueprint
 
 from auth_service import accounts
+from auth_service.responses import (
+    ActivityPageResponse,
+    ActivityResponse,
+    MessageResponse,
+    UserAuthResponse,
+    UserResponse,
+)
 from auth_service.schemas import (
     ActivityCreateSchema,
-    ActivityPageResponse,
     ActivityQuerySchema,
-    ActivityResponse,
     LoginSchema,
     LogoutSchema,
-    MessageResponse,
     PasswordChangeSchema,
     ProfileUpdateSchema,
     RegisterUserSchema,
-    UserAuthResponse,
-    UserResponse,
 )
 from shared.openapi import doc
 from shared.ratelimit import limit_per_ip_and_email
