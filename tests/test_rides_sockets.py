@@ -230,3 +230,33 @@ def test_only_captains_update_locations(url, db, connect):
                              timeout=5)
     assert ack == {"ok": False, "message": "Only captains can update their location"}
     assert client.wait_for("error")["message"] == ack["message"]
+
+
+def test_rider_and_captain_chat_only_during_their_ride(url, db, connect):
+    rider = make_user(db)
+    captain = make_captain(db, location=north_of(PICKUP, 0.3))
+    captain_socket, rider_socket = connect(captain, "captain"), connect(rider)
+
+    def send(sender, role, receiver, text):
+        return post(url, f"/messages/send/{receiver['_id']}", sender, role, json={"text": text})
+
+    ride = post(url, "/rides", rider, json=ride_body()).json()["ride"]
+    assert send(rider, "user", captain, "are you coming?").status_code == 403  # pending
+    assert post(url, f"/rides/{ride['_id']}/accept", captain, "captain").status_code == 200
+    assert send(rider, "user", captain, "at the gate").status_code == 201
+    captain_socket.wait_for("newMessage", lambda m: m["text"] == "at the gate")
+    assert send(captain, "captain", rider, "2 minutes").status_code == 201
+    # (The sender's own connections get a copy of what it sent, too.)
+    rider_socket.wait_for("newMessage", lambda m: m["text"] == "2 minutes")
+    post(url, f"/rides/{ride['_id']}/start", captain, "captain", json={"otp": ride["otp"]})
+    assert send(captain, "captain", rider, "buckle up").status_code == 201
+    post(url, f"/rides/{ride['_id']}/end", captain, "captain")
+    assert send(rider, "user", captain, "thanks").status_code == 403
+    assert send(captain, "captain", rider, "bye").status_code == 403
+    history = requests.get(f"{url}/messages/{captain['_id']}", headers=auth_header(rider),
+                           timeout=10)
+    assert [m["text"] for m in history.json()["messages"]] == [
+        "at the gate", "2 minutes", "buckle up"]
+    # Another captain never could.
+    stranger = make_captain(db)
+    assert send(stranger, "captain", rider, "hi").status_code == 403
