@@ -1,16 +1,12 @@
 """Scale-out: two realtime processes sharing a real redis-server carry each other's
 pushes and see one online set; a crashed process's users go offline by themselves."""
-import shutil
-import subprocess
 import time
 from datetime import timedelta
 
 import jwt
 import pytest
-import redis
 import requests
 
-from devserver.processes import free_port
 from shared.serialize import now
 
 from .conftest import serve
@@ -18,31 +14,6 @@ from .factories import auth_header, make_user, token_for
 from .sockets import RecordingClient
 
 PRESENCE_TTL = 2  # seconds; short so that the crash test is quick
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    port = free_port()
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
-         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    try:
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield url
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
 
 
 def start(mongo_uri, redis_url, tmp_path_factory):

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import jwt
 import pytest
+import requests
 import socketio
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from shared.serialize import now
 
-from .factories import _token_app, make_captain, make_user, token_for
+from .factories import PASSWORD, _token_app, make_captain, make_user, token_for
 from .sockets import RecordingClient
 
 
@@ -201,3 +202,26 @@ def test_logout_all_revokes_every_connection_of_the_account(url, db, clients):
     fresh = db.captains.find_one({"_id": captain["_id"]})
     assert clients(url, token_for(fresh, "captain")).connected
     assert other.connected
+
+
+@pytest.mark.parametrize("route", ["logout", "logout-all", "password"])
+def test_revocations_by_the_separate_auth_process(served_auth, url, db, clients, route):
+    """The auth service and the realtime service as two processes, no Redis."""
+    user = make_user(db)
+    token = token_for(user)
+    tabs = [clients(url, token), clients(url, token)]
+    headers = {"Authorization": f"Bearer {token}"}
+    if route == "password":
+        response = requests.put(f"{served_auth.url}/users/password", headers=headers, timeout=5,
+                                json={"currentPassword": PASSWORD, "newPassword": "n3w-secret"})
+    else:
+        response = requests.post(f"{served_auth.url}/users/{route}", headers=headers, timeout=5)
+    assert response.status_code == 200, response.text
+    started = time.monotonic()
+    for tab in tabs:
+        assert tab.wait_for("session-revoked", timeout=2) == {
+            "message": "Your session has been revoked, please log in again"}
+        assert wait_disconnected(tab, 2 - (time.monotonic() - started))
+    if route == "password":  # the token issued with the new password connects
+        fresh = response.json().get("token")
+        assert fresh and clients(url, fresh).connected
