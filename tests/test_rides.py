@@ -274,3 +274,13 @@ def test_history_is_paged_and_private(realtime_app, client, db):
                       ).get_json()["rides"] == []
     for query in ("limit=0", "limit=101", "before=zzz", "status=flying"):
         assert client.get(f"/rides?{query}", headers=auth_header(user)).status_code == 400
+
+
+def test_indexes(realtime_app, db):
+    rides = db.rides.index_information()
+    assert rides["one_open_ride_per_user"]["unique"]
+    assert rides["one_open_ride_per_captain"]["unique"]
+    assert dict(rides["one_open_ride_per_captain"]["partialFilterExpression"]) == {
+        "status": {"$in": ["accepted", "ongoing"]}}
+    captains = db.captains.index_information()
+    assert any(dict(spec["key"]).get("location") == "2dsphere" for spec in captains.values())

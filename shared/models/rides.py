@@ -9,10 +9,11 @@ Every transition is one conditional `find_one_and_update` on the current status,
 so concurrent requests cannot both win. Two partial unique indexes back the
 "one open ride" rules even under races: a rider has at most one pending,
 accepted or ongoing ride, a captain at most one accepted or ongoing ride.
+Dispatch relies on the 2dsphere index on `captains.location` (shared/models/accounts.py).
 """
 import secrets
 
-from pymongo import DESCENDING, GEOSPHERE, IndexModel, ReturnDocument
+from pymongo import DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.db import mongo
@@ -29,27 +30,14 @@ MAX_OTP_FAILURES = 5
 PRIVATE_FIELDS = frozenset({"otp", "otpFailures", "dispatched"})
 PROFILE_FIELDS = ("_id", "fullname", "profilePic", "bio", "vehicle")
 
-
-def _captains_geo_index_declared():
-    """The auth issue owns the captains' 2dsphere index; declare it here only until it
-    does (declaring the same index twice makes createIndexes fail)."""
-    declared = getattr(accounts, "INDEXES", None)
-    models = declared.get("captains", []) if isinstance(declared, dict) else []
-    return any(dict(model.document["key"]).get("location") == GEOSPHERE for model in models)
-
-
-INDEXES = {
-    COLLECTION: [
-        IndexModel([("user", 1), ("_id", DESCENDING)], name="user_history"),
-        IndexModel([("captain", 1), ("_id", DESCENDING)], name="captain_history"),
-        IndexModel([("user", 1)], name="one_open_ride_per_user", unique=True,
-                   partialFilterExpression={"status": {"$in": OPEN}}),
-        IndexModel([("captain", 1)], name="one_open_ride_per_captain", unique=True,
-                   partialFilterExpression={"status": {"$in": BUSY}}),
-    ],
-}
-if not _captains_geo_index_declared():
-    INDEXES["captains"] = [IndexModel([("location", GEOSPHERE)])]
+INDEXES = [
+    IndexModel([("user", 1), ("_id", DESCENDING)], name="user_history"),
+    IndexModel([("captain", 1), ("_id", DESCENDING)], name="captain_history"),
+    IndexModel([("user", 1)], name="one_open_ride_per_user", unique=True,
+               partialFilterExpression={"status": {"$in": OPEN}}),
+    IndexModel([("captain", 1)], name="one_open_ride_per_captain", unique=True,
+               partialFilterExpression={"status": {"$in": BUSY}}),
+]
 
 
 def rides():
