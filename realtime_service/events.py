@@ -13,6 +13,7 @@ from bson import ObjectId
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room
 from pymongo.errors import PyMongoError
+from redis import RedisError
 
 from realtime_service import presence, revocation
 from realtime_service.app import socketio
@@ -47,14 +48,17 @@ def on_connect(auth=None):
     session.update(account_id=account_id, role=role, jti=claims["jti"])
     join_room(account_id)
     join_room(presence.ROLE_ROOMS[role])
+    try:
+        changed = presence.connected(role, account_id, sid)
+    except RedisError:
+        refuse("Service unavailable, try again later")
     revocation.watcher().track(
         sid, revocation.SocketSession(account_id, role, claims["jti"], claims.get("ver", 0)))
-    accounts.collection(role).update_one({"_id": account["_id"]}, {"$set": {"socketId": sid}})
-    changed = presence.connected(role, account_id, sid)
-    start_background_tasks(current_app._get_current_object())
+    set_socket_id(role, account["_id"], sid)
+    app = current_app._get_current_object()
+    start_background_tasks(app)
     # After the handler returns, so that the client is fully connected when it is told.
-    socketio.start_background_task(_after_connect, current_app._get_current_object(),
-                                   role, account_id, sid, changed)
+    socketio.start_background_task(_after_connect, app, role, account_id, sid, changed)
 
 
 def refuse(message):
@@ -77,15 +81,26 @@ def on_disconnect(*_reason):
     if tracked is None:
         return
     role, account_id = tracked.role, tracked.account_id
-    changed = presence.disconnected(role, account_id, sid)
-    # Keep the compatible `socketId` only while that socket lives.
-    accounts.collection(role).update_one({"_id": ObjectId(account_id), "socketId": sid},
-                                         {"$set": {"socketId": None}})
+    try:
+        changed = presence.disconnected(role, account_id, sid)
+    except RedisError:  # the next heartbeat rewrites this process's entries
+        current_app.logger.warning("presence update failed on disconnect")
+        changed = True
+    set_socket_id(role, ObjectId(account_id), None, only_if=sid)
     if changed and role == "user":
         if delta_mode():
             socketio.emit("userOffline", {"userId": account_id}, to=presence.ROLE_ROOMS["user"])
         else:
             announce_online_users()
+
+
+def set_socket_id(role, account_id, value, only_if=None):
+    """The compatible `socketId` field: the last connection's id, null once it closes."""
+    query = {"_id": account_id} if only_if is None else {"_id": account_id, "socketId": only_if}
+    try:
+        accounts.collection(role).update_one(query, {"$set": {"socketId": value}})
+    except PyMongoError:
+        current_app.logger.warning("could not update socketId")
 
 
 def delta_mode():

@@ -141,13 +141,17 @@ class RedisPresence:
     def connected(self, role, account_id, sid):
         if not self.local.add(role, account_id, sid):
             return False
-        was_online = self.is_online(account_id)
-        key = self._key(self.proc, role)
-        pipe = self.redis.pipeline()
-        pipe.sadd(key, account_id)
-        pipe.expire(key, int(self.ttl) + 1)
-        pipe.zadd(self.procs_key, {self.proc: self._now()})
-        pipe.execute()
+        try:
+            was_online = self.is_online(account_id)
+            key = self._key(self.proc, role)
+            pipe = self.redis.pipeline()
+            pipe.sadd(key, account_id)
+            pipe.expire(key, int(self.ttl) + 1)
+            pipe.zadd(self.procs_key, {self.proc: self._now()})
+            pipe.execute()
+        except redis.RedisError:
+            self.local.remove(role, account_id, sid)  # the connection will be refused
+            raise
         return not was_online
 
     def disconnected(self, role, account_id, sid):

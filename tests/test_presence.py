@@ -5,6 +5,7 @@ import uuid
 import pytest
 import redis
 
+from devserver.processes import free_port
 from realtime_service import presence
 from realtime_service.presence import MemoryPresence, RedisPresence
 
@@ -118,3 +119,15 @@ def test_delta_mode_sends_the_list_once_then_changes(delta_url, db):
         for client in (a, b):
             if client:
                 client.disconnect()
+
+
+def test_redis_down_refuses_connections(mongo_uri, tmp_path, db):
+    from .test_sockets import refused
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    service = serve("realtime_service", mongo_uri, tmp_path, REDIS_URL=dead_redis)
+    try:
+        assert refused(service.url, token_for(make_user(db))) == {
+            "message": "Service unavailable, try again later"}
+    finally:
+        service.stop()

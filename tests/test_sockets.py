@@ -9,8 +9,10 @@ import requests
 import socketio
 from flask_jwt_extended import create_access_token, create_refresh_token
 
+from devserver.processes import free_port
 from shared.serialize import now
 
+from .conftest import serve
 from .factories import PASSWORD, _token_app, make_captain, make_user, token_for
 from .sockets import RecordingClient
 
@@ -225,3 +227,15 @@ def test_revocations_by_the_separate_auth_process(served_auth, url, db, clients,
     if route == "password":  # the token issued with the new password connects
         fresh = response.json().get("token")
         assert fresh and clients(url, fresh).connected
+
+
+def test_database_down_refuses_cleanly(tmp_path, db):
+    user = make_user(db)
+    dead_mongo = (f"mongodb://127.0.0.1:{free_port()}/x"
+                  "?directConnection=true&retryWrites=false")
+    no_db = serve("realtime_service", dead_mongo, tmp_path, MONGO_TIMEOUT_MS=300)
+    try:
+        assert refused(no_db.url, token_for(user)) == {
+            "message": "Service unavailable, try again later"}
+    finally:
+        no_db.stop()
