@@ -35,7 +35,8 @@ def stack(mongo_uri, tmp_path_factory):
         service.wait_until(lambda service=service: http_ok(f"{service.url}/healthz"))
     realtime, auth = services
     yield SimpleNamespace(page=f"{realtime.url}/?auth={auth.url}", auth=auth.url,
-                          realtime=realtime.url)
+                          realtime=realtime.url, auth_port=auth_port,
+                          realtime_port=realtime_port)
     for service in services:
         service.stop()
 
@@ -50,16 +51,16 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, stack, db):
-    """`open_page(viewport)`: a fresh browser context on the console; any script error
-    on any page fails the test."""
+    """`open_page(viewport, url)`: a fresh browser context on the console (by default
+    served by the realtime service); any script error on any page fails the test."""
     contexts, errors = [], []
 
-    def open_(viewport=DESKTOP):
+    def open_(viewport=DESKTOP, url=None):
         context = browser.new_context(viewport=viewport)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(error))
-        page.goto(stack.page)
+        page.goto(url or stack.page)
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
         return page
 

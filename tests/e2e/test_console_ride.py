@@ -44,6 +44,20 @@ def test_full_ride_in_one_page(open_page):
     expect(ride_card.locator("[data-field=captain-name]")).to_have_text("Karan Tester")
     expect(log_entry(page, "rider", "ride-confirmed")).to_have_count(1)
 
+    # During the ride, rider and captain can chat.
+    captain_contact = rider.locator(".contact", has_text="Karan Tester")
+    expect(captain_contact.locator(".pill")).to_have_text("captain")
+    captain_contact.click()
+    rider.locator("[data-form=send] input[name=text]").fill("At the main gate")
+    rider.locator("[data-form=send] button").click()
+    rider_contact = captain.locator(".contact", has_text="Riya Tester")
+    expect(rider_contact.locator(".badge")).to_have_text("1")
+    rider_contact.click()
+    expect(captain.locator("[data-field=messages] li.theirs .text")).to_have_text(
+        "At the main gate")
+    expect(rider.locator("[data-field=messages] li.mine .mark")).to_have_attribute(
+        "data-seen", "true")
+
     # A wrong OTP is refused; the rider's OTP starts the ride.
     wrong = "000000" if otp != "000000" else "111111"
     captain.locator("input[name=otp]").fill(wrong)

@@ -23,10 +23,10 @@ export function describe(body) {
   return (body && body.message) || "Request failed";
 }
 
-export async function call(base, method, path, { token, body, query } = {}) {
+export async function call(base, method, path, { token, body, query, headers: extra } = {}) {
   const url = new URL(base + path);
   for (const [key, value] of Object.entries(query || {})) url.searchParams.set(key, value);
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -49,15 +49,18 @@ export async function call(base, method, path, { token, body, query } = {}) {
 }
 
 /** Where the auth service is: `?auth=`, else this origin when it answers auth routes
- * (behind the gateway), else this host on the auth port the server told us. */
+ * (behind the gateway, also when the page is under a prefix), else this host on the
+ * auth port the server told us. */
 export async function discoverAuth() {
   const param = new URLSearchParams(location.search).get("auth");
   if (param) return param.replace(/\/$/, "");
-  try {
-    const probe = await fetch(`${endpoints.realtime}/users/profile`, { credentials: "omit" });
-    if (probe.status === 401) return endpoints.realtime;
-  } catch {
-    // fall through to the port guess
+  for (const base of new Set([endpoints.realtime, location.origin])) {
+    try {
+      const probe = await fetch(`${base}/users/profile`, { credentials: "omit" });
+      if (probe.status === 401) return base;
+    } catch {
+      // try the next one, then the port guess
+    }
   }
   const meta = document.querySelector('meta[name="ridewire-auth-port"]');
   const port = /^\d+$/.test(meta?.content || "") ? meta.content : "5001";

@@ -2,7 +2,7 @@
 import { $, busy, formValues, h, show, time } from "./dom.js";
 import { OPEN_STATUSES, renderRide } from "./rides.js";
 
-export function mountCaptain(session) {
+export function mountCaptain(session, chat) {
   const panel = session.panel;
   const requests = new Map(); // rideId -> ride
   const list = $("[data-field=requests]", panel);
@@ -35,6 +35,7 @@ export function mountCaptain(session) {
   }
 
   function setCurrent(ride) {
+    if (ride && ride.status !== current?.status) chat.reload(); // who it may chat with
     current = ride;
     const box = $("[data-field=current]", panel);
     if (ride) renderRide(box, ride);

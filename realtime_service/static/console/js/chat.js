@@ -1,8 +1,10 @@
-// Chat between users: contacts with online dots and unseen counts, one open
-// conversation with sent/seen marks, all updated live from the socket.
+// Chat: contacts with online dots and unseen counts, one open conversation with
+// sent/seen marks, all updated live from the socket. Users chat with every user; a
+// rider and the captain of their accepted or ongoing ride chat with each other.
 import { endpoints } from "./api.js";
 import { $, busy, fullName, h, show, time } from "./dom.js";
 
+/** Returns {reload, addContact(account, label)} for the panel's ride code. */
 export function mountChat(session) {
   const slot = $("[data-slot=chat]", session.panel);
   slot.replaceChildren($("#tpl-chat").content.cloneNode(true));
@@ -10,6 +12,7 @@ export function mountChat(session) {
   const messageList = $("[data-field=messages]", slot);
   const form = $("[data-form=send]", slot);
   const state = { users: [], unseen: {}, online: new Set(), peer: null, messages: [] };
+  const extra = new Map(); // contacts the sidebar does not list: a rider's captain
   let reloading = null;
 
   function renderContacts() {
@@ -22,13 +25,17 @@ export function mountChat(session) {
           dataset: { user: user._id, online: String(online) },
           onclick: (event) => busy(event.currentTarget, () => open(user._id), session.fail),
         },
-        h("span", { class: "dot", dataset: { state: online ? "on" : "off" },
+        // The online list covers users only: a captain contact gets no dot.
+        user.label ? null : h("span", { class: "dot", dataset: { state: online ? "on" : "off" },
           title: online ? "online" : "offline" }),
         h("span", { class: "contact-name" }, fullName(user)),
+        user.label ? h("span", { class: "pill" }, user.label) : null,
         unseen ? h("span", { class: "badge", dataset: { unseen: String(unseen) } }, unseen)
           : null));
     });
-    if (!items.length) items.push(h("li", { class: "muted small" }, "No other users yet"));
+    if (!items.length) {
+      items.push(h("li", { class: "muted small" }, slot.dataset.hint || "No other users yet"));
+    }
     contactList.replaceChildren(...items);
   }
 
@@ -52,7 +59,8 @@ export function mountChat(session) {
 
   async function loadContacts() {
     const data = await session.realtime("GET", "/messages/users");
-    state.users = data.users;
+    const listed = new Set(data.users.map((u) => u._id));
+    state.users = [...[...extra.values()].filter((u) => !listed.has(u._id)), ...data.users];
     state.unseen = { ...data.unseenMessages };
     renderContacts();
   }
@@ -85,8 +93,10 @@ export function mountChat(session) {
     const text = form.text.value.trim();
     if (!text || !state.peer) return;
     busy(event.submitter, async () => {
+      // Naming this socket keeps the server from echoing the message back to it.
+      const headers = session.socket?.id ? { "X-Socket-ID": session.socket.id } : {};
       const data = await session.realtime("POST", `/messages/send/${state.peer}`,
-        { body: { text } });
+        { body: { text }, headers });
       form.text.value = "";
       add(data.newMessage);
     }, session.fail);
@@ -130,10 +140,20 @@ export function mountChat(session) {
   session.onSignIn(() => loadContacts().catch(session.fail));
   session.onSignOut(() => {
     Object.assign(state, { users: [], unseen: {}, online: new Set(), peer: null, messages: [] });
+    extra.clear();
     $("[data-field=peer]", slot).textContent = "Pick a user";
     for (const control of form.elements) control.disabled = true;
     renderContacts();
     renderMessages();
   });
-  show(slot, true);
+  return {
+    reload: () => loadContacts().catch(session.fail),
+    addContact(account, label) {
+      extra.set(account._id, { ...account, label });
+      if (!state.users.some((u) => u._id === account._id)) {
+        state.users.unshift(extra.get(account._id));
+        renderContacts();
+      }
+    },
+  };
 }

@@ -2,7 +2,7 @@
 import { $, busy, formValues, h, show } from "./dom.js";
 import { OPEN_STATUSES, renderRide } from "./rides.js";
 
-export function mountRider(session) {
+export function mountRider(session, chat) {
   const panel = session.panel;
   const fareForm = $("[data-form=fare]", panel);
   const requestForm = $("[data-form=request]", panel);
@@ -39,6 +39,7 @@ export function mountRider(session) {
   function update(next, more = {}) {
     // Pushes carry the ride without the expanded extras a previous push may have had.
     ride = { ...(ride && ride._id === next._id ? ride : {}), ...next };
+    if (ride.captain && typeof ride.captain === "object") chat.addContact(ride.captain, "captain");
     extra = { ...extra, ...more };
     render();
   }

@@ -1,0 +1,50 @@
+"""The console in a real browser: chat between two users on two pages (one
+phone-sized), with the online list, unseen counts and seen marks updating live."""
+from playwright.sync_api import expect
+
+from tests.e2e.pages import DESKTOP, PHONE, log_entry, register, shot
+
+
+def test_chat_between_two_pages(open_page):
+    alice_page = open_page(DESKTOP)
+    bob_page = open_page(PHONE)
+    alice = register(alice_page, "rider", "Alice")
+    bob = register(bob_page, "chat", "Bobby")
+
+    # Alice's list shows Bobby, online, as soon as he connects.
+    bob_in_alice = alice.locator(".contact", has_text="Bobby Tester")
+    expect(bob_in_alice).to_have_attribute("data-online", "true")
+
+    bob_in_alice.click()
+    alice.locator("[data-form=send] input[name=text]").fill("Hi Bobby <b>not bold</b>")
+    alice.locator("[data-form=send] button").click()
+    sent = alice.locator("[data-field=messages] li.mine")
+    expect(sent).to_have_count(1)
+    expect(sent.locator(".mark")).to_have_attribute("data-seen", "false")
+
+    # Bobby sees one unseen message from Alice; opening the conversation marks it seen.
+    alice_in_bob = bob.locator(".contact", has_text="Alice Tester")
+    expect(alice_in_bob).to_have_attribute("data-online", "true")
+    expect(alice_in_bob.locator(".badge")).to_have_text("1")
+    shot(bob_page, "chat-unseen-phone")
+    alice_in_bob.click()
+    expect(alice_in_bob.locator(".badge")).to_have_count(0)
+    received = bob.locator("[data-field=messages] li.theirs")
+    # Sent as text, shown as text.
+    expect(received.locator(".text")).to_have_text("Hi Bobby <b>not bold</b>")
+    expect(sent.locator(".mark")).to_have_attribute("data-seen", "true")
+
+    # A reply while both conversations are open is seen at once.
+    bob.locator("[data-form=send] input[name=text]").fill("Hello Alice")
+    bob.locator("[data-form=send] button").click()
+    expect(alice.locator("[data-field=messages] li.theirs .text")).to_have_text("Hello Alice")
+    expect(bob.locator("[data-field=messages] li.mine .mark")).to_have_attribute(
+        "data-seen", "true")
+    expect(log_entry(alice_page, "rider", "newMessage")).to_have_count(1)
+    expect(log_entry(alice_page, "rider", "messagesSeen")).to_have_count(1)
+    shot(alice_page, "chat-desktop")
+    shot(bob_page, "chat-phone")
+
+    # Bobby logs out: Alice's list shows him offline.
+    bob.locator("[data-action=logout]").click()
+    expect(bob_in_alice).to_have_attribute("data-online", "false")
