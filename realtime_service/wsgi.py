@@ -5,6 +5,7 @@ the app, plus what a graceful stop must do for Socket.IO (see shared/serve.py).
 """
 from realtime_service.app import create_app, socketio
 from shared.config import Config
+from shared.logging import adopt_loggers
 from shared.serve import on_close, on_shutdown
 
 
@@ -16,7 +17,11 @@ def disconnect_sockets():
     socketio.server.shutdown()
 
 
-def close_redis(app):
+def close_backends(app):
+    """Stop the background loops (revocation watcher, presence heartbeat), then close
+    the Redis clients; shared.serve closes Mongo after this."""
+    for task in app.extensions.get("realtime_tasks", []):
+        task.kill()
     clients = [getattr(socketio.server.manager, "redis", None),
                getattr(app.extensions.get("presence"), "redis", None)]
     for client in filter(None, clients):
@@ -25,6 +30,7 @@ def close_redis(app):
 
 def production_app(config=Config):
     app = create_app(config)
+    adopt_loggers("engineio.server", "socketio.server")
     on_shutdown(disconnect_sockets)
-    on_close(lambda: close_redis(app))
+    on_close(lambda: close_backends(app))
     return app

@@ -71,6 +71,17 @@ def configure_logging(level="INFO"):
     root.setLevel(level)
 
 
+def adopt_loggers(*names):
+    """Drop the plain handlers that libraries attach to their own loggers
+    (python-engineio and python-socketio do), so that their lines go through the
+    root's JSON handler like every other line."""
+    for name in names:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+
+
 def request_id_from(environ):
     supplied = environ.get("HTTP_X_REQUEST_ID", "")
     return supplied if VALID_REQUEST_ID.match(supplied) else uuid.uuid4().hex

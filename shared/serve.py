@@ -13,10 +13,14 @@ This module is imported by the gunicorn config files in the master process, befo
 the workers monkey-patch: keep its top-level imports to the standard library and gevent.
 """
 import logging
+import os
 import signal
+import time
 
 import gevent
 import gevent.event
+import gevent.pool
+from werkzeug.wsgi import ClosingIterator
 
 log = logging.getLogger("ridewire.serve")
 
@@ -57,8 +61,40 @@ def close_resources():
     log.info("stopped")
 
 
-def serve_forever(server, name, grace_seconds=10):
-    """Serve with a gevent WSGIServer until SIGTERM/SIGINT, then stop gracefully."""
+class InFlight:
+    """WSGI middleware counting the requests being handled (until their response is
+    closed), so that a stop can wait for those and not for idle keep-alive connections."""
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+
+    def __call__(self, environ, start_response):
+        self.count += 1
+        try:
+            result = self.app(environ, start_response)
+        except BaseException:
+            self.count -= 1
+            raise
+        return ClosingIterator(result, self._done)
+
+    def _done(self):
+        self.count -= 1
+
+    def wait(self, timeout):
+        deadline = time.monotonic() + timeout
+        while self.count > 0 and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+
+
+def serve_forever(server, name, grace_seconds=None):
+    """Serve with a gevent WSGIServer until SIGTERM/SIGINT, then stop gracefully
+    (in-flight requests get GRACEFUL_TIMEOUT seconds, 20 by default)."""
+    if grace_seconds is None:
+        grace_seconds = float(os.environ.get("GRACEFUL_TIMEOUT") or 20)
+    in_flight = server.application = InFlight(server.application)
+    if server.pool is None:
+        server.set_spawn(gevent.pool.Pool())  # so that `stop()` can end what is left
     stop = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
@@ -68,7 +104,8 @@ def serve_forever(server, name, grace_seconds=10):
     stop.wait()
     server.close()  # the listening socket: new connections are refused from here on
     begin_shutdown()
-    server.stop(timeout=grace_seconds)  # waits for in-flight requests, then kills the rest
+    in_flight.wait(grace_seconds)
+    server.stop(timeout=1)  # what is left: idle keep-alive connections
     close_resources()
 
 
