@@ -1,8 +1,22 @@
 """The console in a real browser: chat between two users on two pages (one
 phone-sized), with the online list, unseen counts and seen marks updating live."""
+import struct
+import zlib
+
 from playwright.sync_api import expect
 
 from tests.e2e.pages import DESKTOP, PHONE, log_entry, register, shot
+
+
+def tiny_png():
+    """A valid 2x2 RGB PNG."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def test_chat_between_two_pages(open_page):
@@ -40,8 +54,20 @@ def test_chat_between_two_pages(open_page):
     expect(alice.locator("[data-field=messages] li.theirs .text")).to_have_text("Hello Alice")
     expect(bob.locator("[data-field=messages] li.mine .mark")).to_have_attribute(
         "data-seen", "true")
+    # Only Bobby's reply: X-Socket-ID kept Alice's own message from echoing back.
     expect(log_entry(alice_page, "rider", "newMessage")).to_have_count(1)
+
+    # An image goes through the auth service's media store and shows on both sides.
+    bob.locator("[data-form=send] input[name=image]").set_input_files(
+        {"name": "dot.png", "mimeType": "image/png", "buffer": tiny_png()})
+    expect(bob.locator("[data-field=attachment]")).to_contain_text("dot.png")
+    bob.locator("[data-form=send] button").click()
+    for panel in (alice, bob):
+        image = panel.locator("[data-field=messages] li img")
+        expect(image).to_have_count(1)
+        expect(image).to_have_js_property("naturalWidth", 2)
     expect(log_entry(alice_page, "rider", "messagesSeen")).to_have_count(1)
+    expect(log_entry(alice_page, "rider", "newMessage")).to_have_count(2)
     shot(alice_page, "chat-desktop")
     shot(bob_page, "chat-phone")
 

@@ -88,16 +88,36 @@ export function mountChat(session) {
     renderMessages();
   }
 
+  const attachment = $("[data-field=attachment]", slot);
+  form.image.addEventListener("change", () => {
+    const file = form.image.files[0];
+    attachment.textContent = file ? `Attached: ${file.name} (${Math.ceil(file.size / 1024)} KiB)`
+      : "";
+    show(attachment, Boolean(file));
+  });
+
+  function dataUrl(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+  }
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = form.text.value.trim();
-    if (!text || !state.peer) return;
+    const file = form.image.files[0];
+    if ((!text && !file) || !state.peer) return;
     busy(event.submitter, async () => {
+      const body = { text: text || null, image: file ? await dataUrl(file) : null };
       // Naming this socket keeps the server from echoing the message back to it.
       const headers = session.socket?.id ? { "X-Socket-ID": session.socket.id } : {};
       const data = await session.realtime("POST", `/messages/send/${state.peer}`,
-        { body: { text }, headers });
-      form.text.value = "";
+        { body, headers });
+      form.reset();
+      show(attachment, false);
       add(data.newMessage);
     }, session.fail);
   });
