@@ -147,10 +147,12 @@ def _operation(rule, method, view, path_parameters):
         operation["description"] = description
 
     errors = {500}
-    if rule.endpoint != "health.healthz":
-        errors.add(503)
+    if rule.endpoint != "health.healthz" and not rule.endpoint.startswith("apidocs."):
+        errors.add(503)  # routes that need the database
     if path_parameters:
-        errors.update({400, 404})
+        errors.add(404)
+    if any(p["schema"] is OBJECT_ID for p in path_parameters):
+        errors.add(400)  # a malformed id
     if meta.get("query") is not None:
         operation["parameters"].append({"in": "query", "schema": meta["query"]})
         errors.add(400)
