@@ -74,8 +74,11 @@ def authenticate(raw_token):
     role = claims.get("role")
     if claims.get("type") != "access" or role not in ROLE_COLLECTIONS or not claims.get("jti"):
         raise TokenError("Invalid token")
-    # Signed by us but without an expiry or a version: never issued, refuse it anyway.
-    if any(not _is_int(claims.get(name)) for name in ("exp", "iat", "ver")):
+    # Signed by us but lacking a claim we always issue: never ours, refuse it anyway.
+    # (flask-jwt-extended fills in a missing `type` as "access", so read the payload.)
+    issued = pyjwt.decode(raw_token, options={"verify_signature": False})
+    if issued.get("type") != "access" or any(
+            not _is_int(issued.get(name)) for name in ("exp", "iat", "ver")):
         raise TokenError("Invalid token")
     if blacklist.is_revoked(claims["jti"]):
         raise TokenError("Token has been revoked")
