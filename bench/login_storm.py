@@ -1,36 +1,35 @@
-"""Login storm: does bcrypt stall the event loop of the auth service?
+"""Scenario 4: login storm. Does bcrypt stall the auth service, and how close do logins
+get to what the CPU allows?
 
-Starts a throwaway SecantusDB and `python -m auth_service` (the gevent server) at
-BCRYPT_ROUNDS=12, registers one account, then fires CONCURRENCY logins at once from
-threads while another thread polls GET /healthz every 10 ms on its own keep-alive
-connection. Prints the healthz latency (max, p99, p50) during the storm and the
-login throughput. With bcrypt on the loop, healthz waits for every queued hash
+The auth service runs under gunicorn (deploy/gunicorn_auth.py: one gevent worker
+per core, bcrypt in each worker's thread pool) at BCRYPT_ROUNDS. CLIENTS threads
+log one account in, back to back, for SECONDS; another thread polls GET /healthz
+every 10 ms on its own keep-alive connection, idle first, then during the storm.
+The bcrypt limit is cores / the time of one hash at that cost, measured in this
+run. With bcrypt on the event loop, healthz would wait for every queued hash
 (hundreds of ms); off the loop it stays in the low milliseconds.
 
-    .venv/bin/python bench/login_storm.py [--concurrency 8] [--rounds 12] [--waves 3]
+    .venv/bin/python -m bench 4            (or: python -m bench.login_storm [tiny])
 """
-import argparse
 import os
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
+import bcrypt
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import common
+from bench.loadclient import percentiles
 
-from devserver.processes import EmbeddedMongo, Service, free_port  # noqa: E402
-
-EMAIL, PASSWORD = "storm@example.com", "storm-password-1"
-
-
-def percentile(values, pct):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+# Cost 10 as in the Node peers' measurement (DESIGN.md); the service default is 12
+# (4x the work per hash).
+SIZES = {
+    "full": {"clients": 16, "seconds": 20.0, "rounds": 10, "idle_s": 2.0},
+    "tiny": {"clients": 2, "seconds": 1.0, "rounds": 4, "idle_s": 0.3},
+}
+EMAIL = "storm@example.com"
 
 
 def poll_healthz(url, stop, samples):
@@ -42,69 +41,94 @@ def poll_healthz(url, stop, samples):
             time.sleep(0.01)
 
 
-def storm(url, concurrency, waves):
-    def login(_):
+def polled(url, action):
+    """healthz latencies (ms) while `action()` runs; returns (samples, action's result)."""
+    samples, stop = [], threading.Event()
+    poller = threading.Thread(target=poll_healthz, args=(url, stop, samples))
+    poller.start()
+    try:
+        result = action()
+    finally:
+        stop.set()
+        poller.join()
+    return samples, result
+
+
+def storm(url, clients, seconds):
+    """`clients` threads logging in back to back until `seconds` are over."""
+    deadline = time.monotonic() + seconds
+
+    def client(_):
+        done, statuses = [], {}
         with requests.Session() as session:
-            response = session.post(f"{url}/users/login",
-                                    json={"email": EMAIL, "password": PASSWORD}, timeout=60)
-            assert response.status_code == 200, response.text
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for _ in range(waves):
-            list(pool.map(login, range(concurrency)))
-    return time.perf_counter() - started
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                response = session.post(f"{url}/users/login",
+                                        json={"email": EMAIL, "password": common.PASSWORD},
+                                        timeout=60)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                done.append((time.perf_counter() - started) * 1000)
+        return done, statuses
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        parts = list(pool.map(client, range(clients)))
+    return time.monotonic() - started, parts
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--waves", type=int, default=3, help="storms of N logins in a row")
-    args = parser.parse_args()
+def hash_seconds(rounds, samples=5):
+    """Median time of one bcrypt check at `rounds`, in this process."""
+    hashed = bcrypt.hashpw(b"x" * 16, bcrypt.gensalt(rounds))
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        bcrypt.checkpw(b"x" * 16, hashed)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        db = EmbeddedMongo(log_path=Path(tmp) / "db.log").start()
-        port = free_port()
-        env = {"MONGO_URI": db.uri("bench"), "AUTH_PORT": str(port), "HOST": "127.0.0.1",
-               "BCRYPT_ROUNDS": str(args.rounds), "RATELIMIT_ENABLED": "false",
-               "LOG_LEVEL": "WARNING"}
-        service = Service("auth_service", port, env, log_path=Path(tmp) / "auth.log").start()
-        try:
-            register = requests.post(f"{service.url}/users/register", json={
-                "fullname": {"firstname": "Storm"}, "email": EMAIL, "password": PASSWORD})
-            register.raise_for_status()
 
-            idle = []
-            stop = threading.Event()
-            poller = threading.Thread(target=poll_healthz, args=(service.url, stop, idle))
-            poller.start()
-            time.sleep(1.0)
-            stop.set()
-            poller.join()
+def run(size="full", out_dir=None):
+    cfg = SIZES[size]
+    with common.Stack() as stack:
+        service = stack.serve("auth_service", BCRYPT_ROUNDS=cfg["rounds"])
+        requests.post(f"{service.url}/users/register", json={
+            "fullname": {"firstname": "Storm"}, "email": EMAIL, "password": common.PASSWORD},
+            timeout=30).raise_for_status()
+        one_hash = hash_seconds(cfg["rounds"])
+        idle, _ = polled(service.url, lambda: time.sleep(cfg["idle_s"]))
+        meter = common.CpuMeter(server=service.proc.pid, db=stack.db_server.proc.pid)
+        during, (elapsed, parts) = polled(
+            service.url, lambda: storm(service.url, cfg["clients"], cfg["seconds"]))
+        usage = meter.read()
+    statuses = {}
+    for _, part in parts:
+        for code, count in part.items():
+            statuses[str(code)] = statuses.get(str(code), 0) + count
+    logins = statuses.get("200", 0)
+    limit = (os.cpu_count() or 1) / one_hash
+    result = {
+        "size": size, "config": cfg, "statuses": statuses,
+        "logins_per_s": round(logins / elapsed, 1), "bcrypt_hash_ms": round(one_hash * 1000, 1),
+        "bcrypt_limit_per_s": round(limit, 1),
+        "share_of_bcrypt_limit": round(logins / elapsed / limit, 2),
+        "login_ms": percentiles([ms for done, _ in parts for ms in done]),
+        "healthz_idle_ms": percentiles(idle), "healthz_storm_ms": percentiles(during),
+        "cpu": usage,
+    }
+    common.write_result("login_storm", result, out_dir)
+    print(f"[login_storm] bcrypt cost {cfg['rounds']}, {cfg['clients']} clients for "
+          f"{cfg['seconds']:.0f} s: {result['logins_per_s']} logins/s, bcrypt limit "
+          f"{result['bcrypt_limit_per_s']}/s ({result['bcrypt_hash_ms']} ms/hash x "
+          f"{os.cpu_count()} cores); healthz p99 idle {_p99(idle)} ms, storm {_p99(during)} ms",
+          flush=True)
+    return result
 
-            samples = []
-            stop = threading.Event()
-            poller = threading.Thread(target=poll_healthz, args=(service.url, stop, samples))
-            poller.start()
-            time.sleep(0.1)
-            elapsed = storm(service.url, args.concurrency, args.waves)
-            stop.set()
-            poller.join()
-        finally:
-            service.stop()
-            db.stop()
 
-    logins = args.concurrency * args.waves
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, load average {load} (other processes share "
-          "the CPUs: a load above the CPU count inflates every number below)")
-    print(f"bcrypt cost {args.rounds}, {args.concurrency} concurrent logins x {args.waves} "
-          f"waves: {logins} logins in {elapsed:.2f} s ({logins / elapsed:.1f}/s)")
-    print(f"healthz idle:   n={len(idle)} p50={statistics.median(idle):.1f} ms "
-          f"p99={percentile(idle, 99):.1f} ms max={max(idle):.1f} ms")
-    print(f"healthz storm:  n={len(samples)} p50={statistics.median(samples):.1f} ms "
-          f"p99={percentile(samples, 99):.1f} ms max={max(samples):.1f} ms")
+def _p99(samples):
+    return (percentiles(samples) or {}).get("p99")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    run(sys.argv[1] if len(sys.argv) > 1 else "full")

@@ -1,0 +1,351 @@
+"""Lean load clients and the processes that run them.
+
+- `Socket`: a Socket.IO client over raw websocket frames (asyncio streams, no
+  polling, no reconnection). It answers Engine.IO pings, counts frames and bytes per
+  event, and only JSON-decodes the events a scenario asked for, so one process can
+  hold thousands of connections through a `getOnlineUsers` storm.
+- `Http`: one HTTP/1.1 keep-alive connection (JSON in, status and JSON out).
+- `Fleet`: load-client worker processes driven by commands from the scenario; every
+  reply carries the worker's own CPU seconds so that a saturated client is visible.
+
+Loopback only; every wait has a timeout.
+"""
+import asyncio
+import base64
+import importlib
+import json
+import multiprocessing
+import os
+import struct
+import time
+import traceback
+from collections import Counter, defaultdict
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+# The RFC wants a random mask; a zero mask keeps payloads as they are (no XOR in
+# Python) and servers accept it. This is a load client, not a browser.
+ZERO_MASK = b"\x00\x00\x00\x00"
+
+
+def ws_frame(opcode, payload):
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    return header + ZERO_MASK + payload
+
+
+class Socket(asyncio.Protocol):
+    """One Socket.IO connection (namespace "/") over a websocket.
+
+    `handlers` maps an event name to `callback(data, received_at)`; other events are
+    only counted (`frames`, `bytes` and the time of the last one, `last_at`, per event
+    name). Frames are parsed from the
+    received bytes in place (a Protocol, not streams: no await per frame)."""
+
+    def __init__(self, handlers=None):
+        self.handlers = handlers or {}
+        self.frames, self.bytes, self.last_at = Counter(), Counter(), {}
+        self.sid = self.transport = self.token = None
+        self.buffer, self.fragments, self.upgraded = bytearray(), [], False
+        self.closed = asyncio.Event()
+        self.ready = None
+
+    async def connect(self, host, port, token, timeout=30.0):
+        """Open the websocket, authenticate; raise ConnectionError when refused."""
+        loop = asyncio.get_running_loop()
+        self.ready, self.token = loop.create_future(), token
+        async with asyncio.timeout(timeout):
+            try:
+                await loop.create_connection(lambda: self, host, port)
+                key = base64.b64encode(os.urandom(16)).decode()
+                self.transport.write((
+                    "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                    f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode())
+                await self.ready
+            except BaseException:
+                if self.transport is not None:
+                    self.transport.close()
+                raise
+        return self
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def connection_lost(self, exc):
+        self.closed.set()
+        if self.ready is not None and not self.ready.done():
+            self.ready.set_exception(ConnectionResetError("closed during the handshake"))
+
+    def data_received(self, data):
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.buffer.startswith(b"HTTP/1.1 101"):
+                self._fail(self.buffer[:end].split(b"\r\n", 1)[0].decode())
+                return
+            del self.buffer[:end + 4]
+            self.upgraded = True
+        self._parse_frames()
+
+    def _parse_frames(self):
+        buf, pos, size = self.buffer, 0, len(self.buffer)
+        while size - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            n, head = b1 & 0x7F, 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if b1 & 0x80:
+                head += 4  # servers do not mask; skip the key if one does
+            if size - pos < head + n:
+                break
+            payload = bytes(buf[pos + head:pos + head + n])
+            pos += head + n
+            self._frame(b0, payload)
+        del buf[:pos]
+
+    def _frame(self, b0, payload):
+        opcode = b0 & 0x0F
+        if opcode == OP_PING:
+            self.transport.write(ws_frame(OP_PONG, payload))
+        elif opcode == OP_CLOSE:
+            self.transport.close()
+        elif opcode in (OP_TEXT, OP_BINARY, OP_CONT):
+            self.fragments.append(payload)
+            if b0 & 0x80:
+                message = b"".join(self.fragments).decode()
+                self.fragments = []
+                self._message(message)
+
+    def _message(self, packet):
+        if packet == "2":
+            self.send_raw("3")  # Engine.IO ping -> pong
+        elif packet.startswith("42"):
+            received = time.monotonic()
+            end = packet.find('"', 4)
+            event = packet[4:end]
+            self.frames[event] += 1
+            self.bytes[event] += len(packet)
+            self.last_at[event] = received
+            handler = self.handlers.get(event)
+            if handler is not None:
+                handler(json.loads(packet[2:])[1], received)
+        elif packet.startswith("0"):
+            self.send_raw("40" + json.dumps({"token": self.token}))
+        elif packet.startswith("40"):
+            self.sid = json.loads(packet[2:])["sid"]
+            if not self.ready.done():
+                self.ready.set_result(True)
+        elif packet.startswith("44"):
+            self._fail(packet[2:])
+        elif packet.startswith("41") or packet == "1":
+            self.transport.close()
+
+    def _fail(self, reason):
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(reason))
+        self.transport.close()
+
+    def send_raw(self, text):
+        self.transport.write(ws_frame(OP_TEXT, text.encode()))
+
+    def emit(self, event, data):
+        self.send_raw("42" + json.dumps([event, data]))
+
+    async def close(self):
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(ws_frame(OP_CLOSE, b""))
+            self.transport.close()
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection; reopened when the server closed it."""
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def request(self, method, path, body=None, headers=None, timeout=30.0):
+        """`(status, parsed JSON or None)`."""
+        async with asyncio.timeout(timeout):
+            for attempt in (1, 2):
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host,
+                                                                             self.port)
+                try:
+                    return await self._exchange(method, path, body, headers or {})
+                except (asyncio.IncompleteReadError, ConnectionError) as error:
+                    self.writer.close()
+                    self.writer = None
+                    if attempt == 2:
+                        raise ConnectionError(f"{method} {path}: {error!r}") from None
+
+    async def _exchange(self, method, path, body, headers):
+        data = b"" if body is None else json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                 f"Content-Length: {len(data)}"]
+        if body is not None:
+            lines.append("Content-Type: application/json")
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        fields = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        if fields.get("transfer-encoding") == "chunked":
+            parts = []
+            while size := int((await self.reader.readuntil(b"\r\n")).strip(), 16):
+                parts.append(await self.reader.readexactly(size + 2))
+            await self.reader.readuntil(b"\r\n")
+            payload = b"".join(part[:-2] for part in parts)
+        else:
+            payload = await self.reader.readexactly(int(fields.get("content-length", 0)))
+        if fields.get("connection", "").lower() == "close":
+            self.writer.close()
+            self.writer = None
+        return status, json.loads(payload) if payload else None
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+async def connect_many(host, port, tokens, handlers_for, concurrency=50, timeout=60.0):
+    """Connect one Socket per token, `concurrency` handshakes at a time. Returns
+    `(sockets, failures)`; `sockets[i]` is None where token i failed."""
+    sockets, failures = [None] * len(tokens), Counter()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i):
+        async with gate:
+            try:
+                sockets[i] = await Socket(handlers_for(i)).connect(host, port, tokens[i],
+                                                                   timeout)
+            except (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError) as e:
+                failures[type(e).__name__ + ": " + str(e)[:80]] += 1
+
+    await asyncio.gather(*(one(i) for i in range(len(tokens))))
+    return sockets, failures
+
+
+def totals(sockets):
+    """Frames and bytes received per event over these sockets."""
+    frames, size = defaultdict(int), defaultdict(int)
+    for sock in filter(None, sockets):
+        for event, count in sock.frames.items():
+            frames[event] += count
+            size[event] += sock.bytes[event]
+    return {"frames": dict(frames), "bytes": dict(size)}
+
+
+def percentiles(values, points=(50, 95, 99)):
+    """Nearest-rank percentiles (ms in, ms out) plus count and max; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    result = {f"p{p}": round(ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))], 2)
+              for p in points}
+    return {**result, "max": round(ordered[-1], 2), "n": len(ordered)}
+
+
+# Worker processes ------------------------------------------------------------------
+
+class Worker:
+    """Base of a scenario's load-client process: each `async def` method is a command."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    async def ping(self):
+        return True
+
+
+def _cpu_seconds():
+    times = os.times()
+    return round(times.user + times.system, 3)
+
+
+def _child_main(target, spec, conn):
+    module, _, name = target.partition(":")
+    worker = getattr(importlib.import_module(module), name)(spec)
+    asyncio.run(_serve(worker, conn))
+
+
+async def _serve(worker, conn):
+    loop = asyncio.get_running_loop()
+    while True:
+        message = await loop.run_in_executor(None, conn.recv)
+        if message is None:
+            return
+        command, kwargs = message
+        try:
+            result = await getattr(worker, command)(**kwargs)
+            conn.send(("ok", result, _cpu_seconds()))
+        except Exception:  # reported to the scenario, which fails loudly
+            conn.send(("error", traceback.format_exc(), _cpu_seconds()))
+
+
+class Fleet:
+    """`count` worker processes of `target` ("module:Class"), each given its own spec."""
+
+    def __init__(self, target, specs):
+        context = multiprocessing.get_context("spawn")
+        self.pipes, self.procs = [], []
+        for spec in specs:
+            parent, child = context.Pipe()
+            proc = context.Process(target=_child_main, args=(target, spec, child), daemon=True)
+            proc.start()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+        self.cpu = [0.0] * len(specs)
+        self.call("ping", timeout=120)  # started and imported: not part of any measurement
+
+    def call(self, command, per_worker=None, timeout=300.0, **kwargs):
+        """Run `command` in every worker at once (kwargs, plus per_worker[i] for worker
+        i); return the results in worker order."""
+        for i, pipe in enumerate(self.pipes):
+            pipe.send((command, {**kwargs, **(per_worker[i] if per_worker else {})}))
+        results, deadline = [], time.monotonic() + timeout
+        for i, pipe in enumerate(self.pipes):
+            if not pipe.poll(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"load worker {i}: {command} took over {timeout:.0f} s")
+            status, result, cpu = pipe.recv()
+            self.cpu[i] = cpu
+            if status == "error":
+                raise RuntimeError(f"load worker {i} failed in {command}:\n{result}")
+            results.append(result)
+        return results
+
+    def close(self):
+        for pipe in self.pipes:
+            try:
+                pipe.send(None)
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,212 @@
+"""Scenario 1: chat push latency.
+
+USERS users hold a websocket each (spread over load-client processes); PAIRS pairs
+of them write to each other over `POST /messages/send/<id>` (each sender names its
+own socket in X-Socket-ID, as a browser tab does, so one `newMessage` goes out per
+message). The offered rate steps up, open loop (sends are scheduled, not waited
+for); latency runs from a send's scheduled time to the receiver's `newMessage`, so a
+queue in the client or the server counts. The sustained rate is the highest step
+whose p99 stays under 100 ms with no message lost.
+
+With `processes=2` (scenario 6) two realtime processes share a Redis; every pair
+has its sender on one process and its receiver on the other.
+"""
+import asyncio
+import itertools
+import time
+from collections import Counter
+
+from bench import common
+from bench.loadclient import Fleet, Http, Worker, connect_many, percentiles, totals
+
+SIZES = {
+    "full": {"users": 1000, "pairs": 200, "workers": 2, "step_s": 5.0,
+             "rates": [50, 100, 200, 300, 400, 500, 600, 800]},
+    "tiny": {"users": 12, "pairs": 3, "workers": 2, "step_s": 1.0, "rates": [10]},
+}
+P99_LIMIT_MS = 100.0
+HTTP_POOL = 64
+
+
+class PushWorker(Worker):
+    """Holds its share of the sockets; sends for the senders among them."""
+
+    async def connect(self):
+        self.latencies = {}
+        started = time.monotonic()
+        self.sockets, failures = await self._connect(self.spec["users"])
+        return {"connected": sum(s is not None for s in self.sockets),
+                "failures": dict(failures), "seconds": round(time.monotonic() - started, 2)}
+
+    async def _connect(self, users):
+        by_port = {}
+        for i, user in enumerate(users):
+            by_port.setdefault(user["port"], []).append(i)
+        sockets, failures = [None] * len(users), Counter()
+        for port, indexes in by_port.items():
+            done, failed = await connect_many("127.0.0.1", port,
+                                              [users[i]["token"] for i in indexes],
+                                              lambda _i: {"newMessage": self._received})
+            for i, sock in zip(indexes, done, strict=True):
+                sockets[i] = sock
+            failures.update(failed)
+        return sockets, failures
+
+    def _received(self, message, received_at):
+        step, _, sent_at = (message.get("text") or "").partition("@")
+        self.latencies.setdefault(step, []).append((received_at - float(sent_at)) * 1000)
+
+    async def send(self, step, rate, duration):
+        """Send `rate * duration` messages at `rate` per second, round-robin over the
+        senders held here; return the POST outcomes."""
+        senders = [(self.spec["users"][i], self.sockets[i], partner)
+                   for i, partner in self.spec["senders"] if self.sockets[i] is not None]
+        pool = [Http("127.0.0.1", port) for port in self.spec["ports"] for _ in range(HTTP_POOL)]
+        free = {port: [h for h in pool if h.port == port] for port in self.spec["ports"]}
+        statuses, post_ms, tasks = {}, [], []
+        cycle, total = itertools.cycle(senders), int(rate * duration)
+        start = time.monotonic() + 0.05
+
+        async def one(sender, sock, partner, scheduled):
+            while not free[sender["port"]]:
+                await asyncio.sleep(0.001)
+            http = free[sender["port"]].pop()
+            try:
+                status, _ = await http.request(
+                    "POST", f"/messages/send/{partner}", {"text": f"{step}@{scheduled:.6f}"},
+                    {"Authorization": f"Bearer {sender['token']}", "X-Socket-ID": sock.sid})
+            except (ConnectionError, TimeoutError) as error:
+                status = type(error).__name__
+            free[sender["port"]].append(http)
+            statuses[status] = statuses.get(status, 0) + 1
+            post_ms.append((time.monotonic() - scheduled) * 1000)
+
+        for k in range(total):
+            scheduled = start + k / rate
+            await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+            tasks.append(asyncio.create_task(one(*next(cycle), scheduled)))
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+        elapsed = time.monotonic() - start
+        for http in pool:
+            http.close()
+        return {"statuses": {str(k): v for k, v in statuses.items()}, "post_ms": post_ms,
+                "elapsed": max(elapsed, duration)}
+
+    async def received(self, step):
+        return len(self.latencies.get(str(step), []))
+
+    async def collect(self, step):
+        return self.latencies.pop(str(step), [])
+
+    async def frames(self):
+        return totals(self.sockets)
+
+    async def close(self):
+        await asyncio.gather(*(s.close() for s in self.sockets if s is not None))
+
+
+def plan(users, pairs, workers, ports):
+    """Per-worker specs: user i is held by worker i % workers and connects to
+    ports[i % len(ports)]; pair k is users 2k and 2k+1, each writing to the other."""
+    specs = [{"users": [], "senders": [], "ports": ports} for _ in range(workers)]
+    for i, user in enumerate(users):
+        spec = specs[i % workers]
+        spec["users"].append({**user, "port": ports[i % len(ports)]})
+        if i < 2 * pairs:
+            partner = users[i + 1 if i % 2 == 0 else i - 1]["id"]
+            spec["senders"].append((len(spec["users"]) - 1, partner))
+    return specs
+
+
+def run(size="full", out_dir=None, processes=1, name="push_latency"):
+    cfg = SIZES[size]
+    with common.Stack(redis_server=processes > 1) as stack:
+        services = [stack.serve("realtime_service", PRESENCE_EVENTS="delta")
+                    for _ in range(processes)]
+        docs = stack.seed("user", cfg["users"])
+        users = [{"id": str(doc["_id"]), "token": token}
+                 for doc, token in zip(docs, common.tokens_for(docs, "user"), strict=True)]
+        specs = plan(users, cfg["pairs"], cfg["workers"], [s.port for s in services])
+        meters = {f"server{i}": common.worker_pid(s) for i, s in enumerate(services)}
+        cpu = common.CpuMeter(db=stack.db_server.proc.pid, **meters)
+        with Fleet("bench.push_latency:PushWorker", specs) as fleet:
+            connected = fleet.call("connect", timeout=180)
+            connect_s = max(r["seconds"] for r in connected)
+            settle_s = common.wait_idle(list(meters.values()))  # the userOnline storm
+            setup = {"connected": sum(r["connected"] for r in connected),
+                     "failures": [r["failures"] for r in connected if r["failures"]],
+                     "connect_s": connect_s, "settle_s": settle_s,
+                     "cpu": cpu.read(), "load_client_cpu_s": list(fleet.cpu),
+                     "frames": _merge_frames(fleet.call("frames"))}
+            print(f"[{name}] connected {setup['connected']}/{cfg['users']} users "
+                  f"in {connect_s} s, server settled {settle_s} s later; "
+                  f"cpu {setup['cpu']['cpu_s']} clients {setup['load_client_cpu_s']}", flush=True)
+            steps = [run_step(fleet, cpu, n, rate, cfg["step_s"], name)
+                     for n, rate in enumerate(cfg["rates"])]
+            frames = _merge_frames(fleet.call("frames"))
+            fleet.call("close")
+        server_rss = {name: common.proc_stats(pid)["rss_mb"] for name, pid in meters.items()}
+    ok = [s for s in steps if s["ok"]]
+    result = {"size": size, "config": cfg, "processes": processes,
+              "presence_events": "delta", "setup": setup, "steps": steps,
+              "sustained_msgs_per_s": max((s["achieved_rate"] for s in ok), default=None),
+              "server_rss_mb": server_rss, "frames_total": frames}
+    common.write_result(name, result, out_dir)
+    print(f"[{name}] sustained {result['sustained_msgs_per_s']} msg/s with p99 < "
+          f"{P99_LIMIT_MS:.0f} ms", flush=True)
+    return result
+
+
+def run_step(fleet, cpu, step, rate, duration, name):
+    if getattr(fleet, "stop_steps", False):
+        return {"step": step, "rate": rate, "skipped": True, "ok": False}
+    workers = len(fleet.procs)
+    client_cpu = list(fleet.cpu)
+    cpu.start()
+    sent = fleet.call("send", step=step, rate=rate / workers, duration=duration,
+                      timeout=duration + 120)
+    ok_posts = sum(r["statuses"].get("201", 0) for r in sent)
+    deadline = time.monotonic() + 5.0  # bounded drain
+    while time.monotonic() < deadline:
+        if sum(fleet.call("received", step=step)) >= ok_posts:
+            break
+        time.sleep(0.05)
+    usage = cpu.read()
+    latencies = [ms for part in fleet.call("collect", step=step) for ms in part]
+    statuses = {}
+    for r in sent:
+        for key, value in r["statuses"].items():
+            statuses[key] = statuses.get(key, 0) + value
+    elapsed = max(r["elapsed"] for r in sent)
+    push = percentiles(latencies)
+    result = {
+        "step": step, "offered_rate": rate, "achieved_rate": round(ok_posts / elapsed, 1),
+        "statuses": statuses, "delivered": len(latencies), "lost": ok_posts - len(latencies),
+        "push_ms": push, "post_ms": percentiles([ms for r in sent for ms in r["post_ms"]]),
+        "cpu": usage,
+        "load_client_cpu_pct": [round(100 * (after - before) / usage["wall_s"], 1)
+                                for before, after in zip(client_cpu, fleet.cpu, strict=True)],
+    }
+    result["ok"] = bool(push and push["p99"] < P99_LIMIT_MS and result["lost"] == 0
+                        and statuses.get("201", 0) == sum(statuses.values()))
+    if not result["ok"]:
+        fleet.stop_steps = True
+    print(f"[{name}] {rate:>4} msg/s offered, {result['achieved_rate']} achieved: push "
+          f"{push} lost {result['lost']} | cpu% {usage['cpu_pct']} "
+          f"clients {result['load_client_cpu_pct']}", flush=True)
+    return result
+
+
+def _merge_frames(parts):
+    merged = {"frames": {}, "bytes": {}}
+    for part in parts:
+        for kind in merged:
+            for event, value in part[kind].items():
+                merged[kind][event] = merged[kind].get(event, 0) + value
+    return merged
+
+
+if __name__ == "__main__":
+    import sys
+
+    run(sys.argv[1] if len(sys.argv) > 1 else "full")

@@ -1,0 +1,80 @@
+"""`make bench` cannot rot: every scenario runs once at a tiny size against its real
+stack (SecantusDB, gunicorn services, Redis, load-client processes) and writes its
+results. No timing is asserted: benchmarks are not timed tests."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    run = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return {name: json.loads((out / f"{name}.json").read_text()) for name in SCENARIOS}
+
+
+def assert_push_scenario(result, processes):
+    assert result["processes"] == processes
+    assert result["setup"]["connected"] == result["config"]["users"]
+    step = result["steps"][0]
+    assert step["statuses"] == {"201": step["delivered"]} and step["lost"] == 0
+    assert step["push_ms"]["n"] == step["delivered"] > 0
+    assert result["frames_total"]["frames"]["newMessage"] == step["delivered"]
+
+
+@pytest.mark.timeout(900)
+def test_push_latency(results):
+    assert_push_scenario(results["push_latency"], processes=1)
+
+
+@pytest.mark.timeout(900)
+def test_scaleout(results):
+    assert_push_scenario(results["scaleout"], processes=2)
+
+
+@pytest.mark.timeout(900)
+def test_dispatch(results):
+    result = results["dispatch"]
+    assert result["all_delivered"] and result["all_races_one_winner"]
+    for ride in result["rides"]:
+        assert ride["dispatchedTo"] == result["config"]["captains"]
+        assert ride["statuses"] in ([200, 409], [200])
+        assert ride["confirmed_ms"] is not None
+
+
+@pytest.mark.timeout(900)
+def test_connections(results):
+    result = results["connections"]
+    ramp = result["ramp"]
+    assert [step["open"] for step in ramp["steps"]] == result["config"]["steps"]
+    assert not any(step["failures"] for step in ramp["steps"])
+    broadcast = ramp["broadcast"]
+    assert broadcast["received"] == broadcast["recipients"] == ramp["steps"][-1]["open"]
+    users = result["config"]["storm_users"]
+    compat, delta = result["storm"]["compat"], result["storm"]["delta"]
+    assert compat["connected"] == delta["connected"] == users
+    # compat: the whole list to everyone on every connect; delta: once per newcomer
+    assert compat["frames"]["getOnlineUsers"] >= users * (users + 1) // 2
+    assert delta["frames"]["getOnlineUsers"] == users
+    assert delta["frames"]["userOnline"] >= users * (users - 1) // 2
+
+
+@pytest.mark.timeout(900)
+def test_login_storm(results):
+    result = results["login_storm"]
+    assert set(result["statuses"]) == {"200"} and result["logins_per_s"] > 0
+    assert result["bcrypt_limit_per_s"] > 0 and result["healthz_storm_ms"]["n"] > 0
+
+
+@pytest.mark.timeout(900)
+def test_profile(results):
+    result = results["profile"]
+    assert set(result["statuses"]) == {"200"} and result["requests_per_s"] > 0
