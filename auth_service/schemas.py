@@ -197,7 +197,8 @@ def check_meta(meta):
         raise ValidationError(f"Meta must be at most {META_MAX_BYTES} bytes of JSON")
 
     def walk(value, depth):
-        # BSON refuses NUL in keys and MongoDB nesting beyond 100 levels: 400, not 500.
+        # BSON refuses NUL in keys, integers past 64 bits and MongoDB nesting beyond
+        # 100 levels: 400, not 500.
         if depth > META_MAX_DEPTH:
             raise ValidationError(f"Meta must be nested at most {META_MAX_DEPTH} levels deep")
         if isinstance(value, dict):
@@ -209,5 +210,7 @@ def check_meta(meta):
         elif isinstance(value, list):
             for item in value:
                 walk(item, depth + 1)
+        elif isinstance(value, int) and not -2**63 <= value < 2**63:
+            raise ValidationError("Meta numbers must fit in 64 bits")  # BSON's int64
 
     walk(meta, 1)
