@@ -60,11 +60,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level="INFO"):
-    """Route every logger through one JSON handler on stderr (idempotent)."""
+    """Route every logger through one JSON handler on stderr (idempotent). Plain
+    stream handlers (logging.basicConfig's) are replaced; others, such as a test
+    runner's capture handlers, are left alone."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         for handler in list(root.handlers):
-            root.removeHandler(handler)
+            if type(handler) is logging.StreamHandler:
+                root.removeHandler(handler)
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
