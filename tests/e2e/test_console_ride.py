@@ -76,6 +76,14 @@ def test_full_ride_in_one_page(open_page):
     expect(ride_card.locator("[data-field=captain-location]")).to_contain_text(
         "12.96000, 77.61000")
     expect(log_entry(page, "rider", "captain-location")).to_have_count(1)
+
+    # "Drive" sends a location every second, closer to the destination each time.
+    captain.locator("[data-action=drive]").click()
+    expect(log_entry(page, "rider", "captain-location").nth(2)).to_be_attached()
+    captain.locator("[data-action=drive]").click()
+    expect(captain.locator("[data-action=drive]")).to_have_text("Drive")
+    expect(ride_card.locator("[data-field=captain-location]")).not_to_contain_text(
+        "12.96000, 77.61000")
     shot(page, "ride-ongoing-desktop")
 
     captain.locator("[data-action=end]").click()
@@ -85,6 +93,11 @@ def test_full_ride_in_one_page(open_page):
         source = "captain" if event == "new-ride" else "rider"
         expect(log_entry(page, source, event)).to_have_count(1)
     shot(page, "ride-completed-desktop")
+
+    # The log can be narrowed to one event.
+    page.locator("#log-filter").fill("ride-ended")
+    expect(page.locator("#log li:visible")).to_have_count(2)
+    page.locator("#log-filter").fill("")
 
     # Logging out closes the panel's socket and shows the sign-in form again.
     rider.locator("[data-action=logout]").click()

@@ -43,6 +43,7 @@ export function mountCaptain(session, chat) {
     const status = ride?.status;
     show(startForm, status === "accepted");
     show($("[data-action=end]", panel), status === "ongoing");
+    show($("[data-action=drive]", panel), status === "accepted" || status === "ongoing");
     show($("[data-action=cancel]", panel), status === "accepted");
   }
 
@@ -74,8 +75,7 @@ export function mountCaptain(session, chat) {
     renderStatus();
   }, session.fail));
 
-  locationForm.addEventListener("submit", (event) => {
-    event.preventDefault();
+  function sendLocation() {
     const values = formValues(locationForm);
     const location = { lat: Number(values.lat), lng: Number(values.lng) };
     const ack = $("[data-field=location-ack]", panel);
@@ -87,6 +87,45 @@ export function mountCaptain(session, chat) {
       ack.textContent = reply?.ok === false ? `Refused: ${reply.message}`
         : `Location sent ${time()}`;
     });
+  }
+
+  locationForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendLocation();
+  });
+
+  // "Drive": every second, cover a fifth of the way to the pickup (accepted ride) or the
+  // destination (ongoing ride) and send the location, for a live demo of captain-location.
+  let driving = null;
+  function stopDriving() {
+    clearInterval(driving);
+    driving = null;
+    driveButton.textContent = "Drive";
+  }
+  function driveStep() {
+    const target = current?.status === "accepted" ? current.pickup
+      : current?.status === "ongoing" ? current.destination : null;
+    if (!target) {
+      stopDriving();
+      return;
+    }
+    const step = (from, to) => {
+      const next = Number(from) + (to - Number(from)) / 5;
+      return (Math.abs(to - next) < 0.00005 ? to : next).toFixed(6);
+    };
+    locationForm.lat.value = step(locationForm.lat.value, target.lat);
+    locationForm.lng.value = step(locationForm.lng.value, target.lng);
+    sendLocation();
+  }
+  const driveButton = $("[data-action=drive]", panel);
+  driveButton.addEventListener("click", () => {
+    if (driving) {
+      stopDriving();
+      return;
+    }
+    driveButton.textContent = "Stop driving";
+    driveStep();
+    driving = setInterval(driveStep, 1000);
   });
 
   $("[data-action=near-pickup]", panel).addEventListener("click", () => {
@@ -135,6 +174,7 @@ export function mountCaptain(session, chat) {
     }
   });
   session.onSignOut(() => {
+    stopDriving();
     requests.clear();
     renderRequests();
     setCurrent(null);

@@ -11,6 +11,11 @@ function payloadText(payload) {
   return text.length > MAX_PAYLOAD ? `${text.slice(0, MAX_PAYLOAD)}…` : text;
 }
 
+function matches(item) {
+  const query = $("#log-filter").value.trim().toLowerCase();
+  return !query || `${item.dataset.source} ${item.dataset.event}`.toLowerCase().includes(query);
+}
+
 /** Add one entry: `source` is the panel, `kind` "event" (from the server) or "info". */
 export function logEvent(source, event, payload, kind = "event") {
   if ($("#log-pause").checked) return;
@@ -20,12 +25,16 @@ export function logEvent(source, event, payload, kind = "event") {
     h("span", { class: `tag ${source}` }, source),
     h("strong", {}, event),
     payload === undefined ? null : h("pre", {}, payloadText(payload))));
+  list.firstElementChild.hidden = !matches(list.firstElementChild);
   while (list.children.length > MAX_ENTRIES) list.lastElementChild.remove();
   count += 1;
   $("#log-count").textContent = String(count);
 }
 
 export function initLog() {
+  $("#log-filter").addEventListener("input", () => {
+    for (const item of $("#log").children) item.hidden = !matches(item);
+  });
   $("#log-clear").addEventListener("click", () => {
     $("#log").replaceChildren();
     count = 0;
