@@ -117,23 +117,27 @@ def _after_connect(app, role, account_id, sid, changed):
     if role != "user":
         return
     with app.app_context():
-        if delta_mode():
-            announce_online_users(to=sid)
-            if changed:
-                socketio.emit("userOnline", {"userId": account_id},
-                              to=presence.ROLE_ROOMS["user"], skip_sid=sid)
-        elif changed:
-            announce_online_users()
-        else:
-            announce_online_users(to=sid)
+        try:
+            _announce_connect(account_id, sid, changed)
+        except RedisError:
+            app.logger.warning("could not announce a connection: Redis unavailable")
+
+
+def _announce_connect(account_id, sid, changed):
+    if delta_mode():
+        announce_online_users(to=sid)
+        if changed:
+            socketio.emit("userOnline", {"userId": account_id}, to=presence.ROLE_ROOMS["user"],
+                          skip_sid=sid)
+    else:
+        announce_online_users(to=None if changed else sid)
 
 
 def start_background_tasks(app):
     """The revocation watcher, and the presence heartbeat with Redis: once per app."""
     if app.extensions.get("realtime_tasks"):
         return
-    app.extensions["realtime_tasks"] = [socketio.start_background_task(revocation.watch_forever,
-                                                                       app)]
+    tasks = app.extensions["realtime_tasks"] = [
+        socketio.start_background_task(revocation.watch_forever, app)]
     if app.extensions["presence"].heartbeat_seconds:
-        app.extensions["realtime_tasks"].append(
-            socketio.start_background_task(presence.beat_forever, app))
+        tasks.append(socketio.start_background_task(presence.beat_forever, app))

@@ -208,3 +208,5 @@ def beat_forever(app):
                     announce_online_users()
         except redis.RedisError as error:
             app.logger.warning("presence heartbeat failed: %s", type(error).__name__)
+        except Exception:  # keep beating whatever happens
+            app.logger.exception("presence heartbeat failed")

@@ -80,3 +80,5 @@ def watch_forever(app):
                     revoke(sid)
         except PyMongoError as error:
             app.logger.warning("revocation poll failed: %s", type(error).__name__)
+        except Exception:  # keep watching whatever happens
+            app.logger.exception("revocation poll failed")
