@@ -212,3 +212,10 @@ def test_unseen_counts_ignore_old_seen_and_own_messages(realtime_client, db):
     send(realtime_client, alice, bob)
     body = realtime_client.get("/messages/users", headers=auth_header(alice)).get_json()
     assert body["unseenMessages"] == {}
+
+
+def test_browsers_may_send_x_socket_id_cross_origin(realtime_client):
+    response = realtime_client.options("/messages/send/" + str(ObjectId()), headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, x-socket-id"})
+    assert "x-socket-id" in response.headers["Access-Control-Allow-Headers"].lower()
