@@ -40,9 +40,11 @@ def test_chat_between_two_pages(open_page):
     alice_in_bob = bob.locator(".contact", has_text="Alice Tester")
     expect(alice_in_bob).to_have_attribute("data-online", "true")
     expect(alice_in_bob.locator(".badge")).to_have_text("1")
+    expect(bob_page.locator("#tabs [data-tab=chat] [data-unseen]")).to_have_text("1")
     shot(bob_page, "chat-unseen-phone")
     alice_in_bob.click()
     expect(alice_in_bob.locator(".badge")).to_have_count(0)
+    expect(bob_page.locator("#tabs [data-tab=chat] [data-unseen]")).to_be_hidden()
     received = bob.locator("[data-field=messages] li.theirs")
     # Sent as text, shown as text.
     expect(received.locator(".text")).to_have_text("Hi Bobby <b>not bold</b>")

@@ -37,6 +37,11 @@ export function mountChat(session) {
       items.push(h("li", { class: "muted small" }, slot.dataset.hint || "No other users yet"));
     }
     contactList.replaceChildren(...items);
+    // Unseen messages on the panel's tab (phone layout), where they are easy to miss.
+    const total = Object.values(state.unseen).reduce((sum, n) => sum + n, 0);
+    const badge = $(`#tabs [data-tab=${session.name}] [data-unseen]`);
+    badge.textContent = String(total);
+    show(badge, total > 0);
   }
 
   function imageUrl(url) {
