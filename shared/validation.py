@@ -67,6 +67,7 @@ def json_body():
     app-wide (415) by `shared.http`; here a body that is not valid JSON is a 400."""
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return {}
+    _refuse_oversized_chunked_body()
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # json.loads recurses once per nesting level
@@ -76,6 +77,15 @@ def json_body():
     if not _encodable(data):
         raise ApiError(400, "JSON body contains invalid Unicode (an unpaired surrogate)")
     return data
+
+
+def _refuse_oversized_chunked_body():
+    """Without a Content-Length (chunked encoding) werkzeug stops reading at the size
+    limit without saying so, which would surface as malformed JSON: make it the 413."""
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None:
+        if len(request.get_data(cache=True)) >= limit:
+            request.stream.read(1)  # at the limit: raises RequestEntityTooLarge (413)
 
 
 def _encodable(data):
