@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.pages import PHONE, log_entry, register, shot
+from tests.e2e.pages import PHONE, log_entry, register, shot, tab
 
 
 def test_full_ride_in_one_page(open_page):
@@ -112,9 +112,11 @@ def test_phone_layout_shows_one_panel_at_a_time(open_page):
     expect(page.locator("#panel-captain")).to_be_hidden()
     register(page, "captain", "Meera", captain=True)
     expect(page.locator("#panel-rider")).to_be_hidden()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], "the page scrolls sideways on a phone"
     shot(page, "captain-phone")
+    for name in ("rider", "captain", "chat", "log"):
+        tab(page, name)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the {name} tab scrolls sideways on a phone"
 
 
 def test_bad_login_and_unreachable_auth_are_reported(open_page):
