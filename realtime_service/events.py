@@ -52,8 +52,8 @@ def on_connect(auth=None):
         changed = presence.connected(role, account_id, sid)
     except RedisError:
         refuse("Service unavailable, try again later")
-    revocation.watcher().track(
-        sid, revocation.SocketSession(account_id, role, claims["jti"], claims.get("ver", 0)))
+    revocation.watcher().track(sid, revocation.SocketSession(
+        account_id, role, claims["jti"], claims.get("ver", 0), claims["exp"]))
     set_socket_id(role, account["_id"], sid)
     app = current_app._get_current_object()
     start_background_tasks(app)

@@ -4,7 +4,8 @@ Each process remembers, per socket, the account, role, `jti` and `ver` of the to
 it connected with. A background task polls the database every REVOCATION_POLL_SECONDS
 for tokens blacklisted (logout) and accounts that bumped their tokenVersion (logout
 everywhere, password change) since its last poll, and sends `session-revoked` to,
-then disconnects, every local socket whose token that revoked. Polling the database
+then disconnects, every local socket whose token that revoked, or whose token
+expired while it was connected (`{"message": "...expired..."}`). Polling the database
 works whether the auth service runs in this process, in another one, or on another
 host, with or without Redis.
 """
@@ -23,6 +24,7 @@ from shared.serialize import now
 # clock skew between processes and a write that lands while a poll runs.
 OVERLAP = timedelta(seconds=5)
 REVOKED = {"message": "Your session has been revoked, please log in again"}
+EXPIRED = {"message": "Your session has expired, please log in again"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class SocketSession:
     role: str
     jti: str
     ver: int
+    exp: float  # the token's expiry, seconds since the epoch
 
 
 class RevocationWatcher:
@@ -45,14 +48,20 @@ class RevocationWatcher:
     def forget(self, sid):
         return self.sessions.pop(sid, None)
 
-    def revoked_sids(self):
-        """The local sockets whose token was revoked since the previous call."""
+    def ended(self):
+        """`(socket id, message)` of the local sockets whose token was revoked since the
+        previous call, or has expired."""
         started, cutoff = now(), self.since - OVERLAP
         jtis = revocations.revoked_jtis_since(cutoff)
         versions = revocations.token_versions_since(cutoff)
         self.since = started
-        return [sid for sid, session in list(self.sessions.items())
-                if session.jti in jtis or session.ver < versions.get(session.account_id, 0)]
+        ended = []
+        for sid, session in list(self.sessions.items()):
+            if session.jti in jtis or session.ver < versions.get(session.account_id, 0):
+                ended.append((sid, REVOKED))
+            elif session.exp <= started.timestamp():
+                ended.append((sid, EXPIRED))
+        return ended
 
 
 def init_app(app):
@@ -64,20 +73,21 @@ def watcher():
     return current_app.extensions["revocation"]
 
 
-def revoke(sid):
-    socketio.emit("session-revoked", REVOKED, to=sid)
+def end_session(sid, message):
+    socketio.emit("session-revoked", message, to=sid)
     socketio.server.disconnect(sid, namespace="/")
 
 
 def watch_forever(app):
-    """Background task: disconnect revoked sockets within about one poll interval."""
+    """Background task: disconnect revoked and expired sockets within about one poll
+    interval."""
     state = app.extensions["revocation"]
     while True:
         socketio.sleep(state.poll_seconds)
         try:
             with app.app_context():
-                for sid in state.revoked_sids():
-                    revoke(sid)
+                for sid, message in state.ended():
+                    end_session(sid, message)
         except PyMongoError as error:
             app.logger.warning("revocation poll failed: %s", type(error).__name__)
         except Exception:  # keep watching whatever happens

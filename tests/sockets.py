@@ -65,6 +65,11 @@ class RecordingClient:
                     raise TimeoutError(f"no {event!r} within {timeout}s; got {dict(self.events)}")
                 self._changed.wait(remaining)
 
+    def forget(self, event):
+        """Drop the payloads of `event` received so far, to wait for a later one."""
+        with self._changed:
+            self.events.pop(event, None)
+
     def emit(self, event, data=None):
         self.client.emit(event, data)
 

@@ -78,6 +78,7 @@ def test_one_online_list_across_processes(processes, db, clients):
     carol = make_user(db)
     clients(url_b, carol)
     assert b_id in alice_a.wait_for("getOnlineUsers", lambda ids: str(carol["_id"]) in ids)
+    alice_a.forget("getOnlineUsers")
     bob_a.disconnect()
     alice_a.wait_for("getOnlineUsers", lambda ids: b_id not in ids)
 
@@ -92,6 +93,7 @@ def test_crashed_process_users_go_offline(processes, mongo_uri, redis_url, tmp_p
     try:
         clients(doomed.url, bob)
         alice_a.wait_for("getOnlineUsers", lambda ids: b_id in ids)
+        alice_a.forget("getOnlineUsers")
         doomed.kill()  # SIGKILL: no disconnect handler runs
         # A notices the missing heartbeat and announces the new list by itself.
         alice_a.wait_for("getOnlineUsers", lambda ids: b_id not in ids,

@@ -141,8 +141,9 @@ def test_online_users_on_connect_and_disconnect(url, db, clients):
     b.wait_for("getOnlineUsers", lambda ids: {a_id, b_id} <= set(ids))
     a.wait_for("getOnlineUsers", lambda ids: b_id in ids)
     captain = clients(url, token_for(carol, "captain"))
+    a.forget("getOnlineUsers")
     b.disconnect()
-    a.wait_for("getOnlineUsers", lambda ids: a_id in ids and b_id not in ids)
+    assert a_id in a.wait_for("getOnlineUsers", lambda ids: b_id not in ids)
     # Captains are not in the list and do not get it.
     assert not any(str(carol["_id"]) in ids for ids in a.events["getOnlineUsers"])
     assert "getOnlineUsers" not in captain.events
@@ -161,6 +162,7 @@ def test_second_tab_gets_the_list_and_keeps_the_user_online(url, db, clients):
     # Still online through tab2 when the next change is announced.
     assert a_id in watcher.wait_for("getOnlineUsers", lambda ids: d_id in ids)
     assert db.users.find_one({"_id": alice["_id"]})["socketId"] == tab2.client.get_sid()
+    watcher.forget("getOnlineUsers")
     tab2.disconnect()
     watcher.wait_for("getOnlineUsers", lambda ids: a_id not in ids)
     assert db.users.find_one({"_id": alice["_id"]})["socketId"] is None
@@ -239,3 +241,17 @@ def test_database_down_refuses_cleanly(tmp_path, db):
             "message": "Service unavailable, try again later"}
     finally:
         no_db.stop()
+
+
+def test_socket_is_closed_when_its_token_expires(url, db):
+    user = make_user(db)
+    with _token_app.app_context():
+        short = create_access_token(identity=str(user["_id"]), expires_delta=timedelta(seconds=2),
+                                    additional_claims={"role": "user", "ver": 0})
+    client = RecordingClient().connect(url, short)
+    try:
+        assert client.wait_for("session-revoked", timeout=5) == {
+            "message": "Your session has expired, please log in again"}
+        assert wait_disconnected(client, 2)
+    finally:
+        client.disconnect()
