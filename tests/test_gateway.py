@@ -2,6 +2,7 @@
 in front of one auth and two realtime gunicorn processes (deploy/ configs) that share
 Redis, over the test database. Clients go through the gateway only."""
 import json
+import signal
 import time
 import uuid
 
@@ -187,3 +188,35 @@ def test_connection_without_a_token_is_refused_through_the_gateway(topology):
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect(topology["url"], None, transports=("polling",))
     assert client.connect_error and "message" in client.connect_error
+
+
+def test_clients_move_to_the_other_process_when_one_stops(topology, cookies, db):
+    """SIGTERM to a realtime process: its clients are disconnected at once, reconnect
+    through the gateway to the other process, and get their pushes there.
+    (Last in this module: it stops a process, then starts it again.)"""
+    base, leaving = topology["url"], topology["realtimes"][1]
+    rider, friend = make_user(db, "Rider"), make_user(db, "Friend")
+    client = socketio.Client(reconnection=True, reconnection_delay=0.2,
+                             reconnection_delay_max=0.5)
+    connects, messages = [], []
+    client.on("connect", lambda: connects.append(time.monotonic()))
+    client.on("newMessage", messages.append)
+    client.connect(base, auth={"token": token_for(rider)}, transports=["polling"],
+                   headers={"Cookie": f"rw_route={cookies[1]}"}, wait_timeout=5)
+    try:
+        leaving.proc.send_signal(signal.SIGTERM)
+        leaving.proc.wait(15)
+        deadline = time.monotonic() + 15
+        while (len(connects) < 2 or not client.connected) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(connects) >= 2 and client.connected
+        sent = requests.post(f"{base}/messages/send/{rider['_id']}", json={"text": "still here"},
+                             headers={"Authorization": f"Bearer {token_for(friend)}"}, timeout=5)
+        assert sent.status_code == 201, sent.text
+        deadline = time.monotonic() + 5
+        while not messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m["text"] for m in messages] == ["still here"]
+    finally:
+        client.disconnect()
+        start_all([leaving])
