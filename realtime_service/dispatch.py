@@ -1,6 +1,7 @@
 """Who gets a ride request, and the pushes and history entries of ride transitions."""
 from bson import ObjectId
 from flask import current_app
+from redis import RedisError
 
 from realtime_service import presence
 from shared.models import accounts, activity
@@ -10,8 +11,12 @@ from shared.models import rides as rides_model
 def nearby_captains(pickup, vehicle_type):
     """Ids of the captains to send `new-ride`, nearest first: active, connected now, of the
     ride's vehicle type, within DISPATCH_RADIUS_KM of the pickup, at most DISPATCH_MAX."""
-    online = [ObjectId(account_id) for account_id in presence.online_ids("captain")
-              if ObjectId.is_valid(account_id)]
+    try:
+        connected = presence.online_ids("captain")
+    except RedisError:  # keep serving: dispatch to the captains connected to this process
+        current_app.logger.warning("dispatch: Redis unavailable, local captains only")
+        connected = presence.local_ids("captain")
+    online = [ObjectId(account_id) for account_id in connected if ObjectId.is_valid(account_id)]
     if not online:
         return []
     config = current_app.config

@@ -40,6 +40,11 @@ def online_ids(role):
     return _store().online_ids(role)
 
 
+def local_ids(role):
+    """Like `online_ids`, counting only this process's connections (needs no Redis)."""
+    return _store().local.ids(role)
+
+
 def connected(role, account_id, sid):
     """Record a connection; True when the online set changed."""
     return _store().connected(role, str(account_id), sid)
