@@ -5,7 +5,6 @@ Socket.IO client), so nothing is fetched from the internet at run time. The page
 calls the auth service (this origin behind the gateway, else this host on
 AUTH_PORT, or `?auth=<url>`) and this service, with one account per panel.
 """
-from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app
@@ -25,9 +24,12 @@ PAGE_POLICY = (
 )
 
 
-@cache
-def page_template():
-    return (STATIC / "index.html").read_text(encoding="utf-8")
+@bp.after_request
+def revalidate(response):
+    """The page and its files are small: browsers always revalidate them (ETag), so an
+    upgraded page never runs with stale scripts."""
+    response.cache_control.no_cache = True
+    return response
 
 
 @bp.get("/")
@@ -37,10 +39,10 @@ def page_template():
 def index():
     """The console page: act as a rider, a captain and a chat user in one browser,
     with a live log of every socket event."""
-    html = page_template().replace("__AUTH_PORT__", str(current_app.config["AUTH_PORT"]))
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    html = html.replace("__AUTH_PORT__", str(current_app.config["AUTH_PORT"]))
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-cache"
     return response

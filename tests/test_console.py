@@ -91,3 +91,10 @@ def test_default_cors_origins_allow_the_console():
     assert port == 6102
     assert {"http://localhost:6102", "http://127.0.0.1:6102",
             "http://localhost:3000"} <= set(origins)
+
+
+def test_page_and_files_are_always_revalidated(realtime_client):
+    for path in ("/", "/console/app.js"):
+        response = realtime_client.get(path)
+        assert "no-cache" in response.headers["Cache-Control"], path
+        response.close()

@@ -32,9 +32,12 @@ def test_full_ride_in_one_page(open_page):
     # The captain sees new-ride (without the OTP) and accepts it.
     request = captain.locator("[data-field=requests] li")
     expect(request).to_have_count(1)
+    requests_badge = page.locator("#tabs [data-tab=captain] [data-requests]")
+    expect(requests_badge).to_have_text("1")
     expect(request.locator("[data-field=otp]")).to_have_count(0)
     request.locator("[data-action=accept]").click()
     expect(request).to_have_count(0)
+    expect(requests_badge).to_be_hidden()
     current = captain.locator("[data-field=current]")
     expect(current.locator("[data-field=ride-status]")).to_have_text("accepted")
     expect(current).not_to_contain_text(otp)
@@ -98,6 +101,10 @@ def test_full_ride_in_one_page(open_page):
     page.locator("#log-filter").fill("ride-ended")
     expect(page.locator("#log li:visible")).to_have_count(2)
     page.locator("#log-filter").fill("")
+
+    # The rider's own history has the ride.
+    rider.locator("[data-action=activity]").click()
+    expect(rider.locator("pre[data-field=profile]")).to_contain_text('"ride-completed"')
 
     # Logging out closes the panel's socket and shows the sign-in form again.
     rider.locator("[data-action=logout]").click()

@@ -63,4 +63,9 @@ async function main() {
   document.body.dataset.ready = "true";
 }
 
-main();
+main().catch((error) => {
+  document.body.prepend(Object.assign(document.createElement("p"), {
+    className: "error", textContent: `The console failed to start: ${error.message}`,
+  }));
+  throw error;
+});

@@ -31,6 +31,9 @@ export function mountCaptain(session, chat) {
     });
     list.replaceChildren(...items);
     $("[data-field=request-count]", panel).textContent = String(requests.size);
+    const tabBadge = $("#tabs [data-tab=captain] [data-requests]");
+    tabBadge.textContent = String(requests.size);
+    show(tabBadge, requests.size > 0);
     show($("[data-box=requests] .empty", panel), requests.size === 0);
   }
 

@@ -111,6 +111,7 @@ export class Session {
     Object.assign(this, { token, refreshToken: refreshToken || null, account });
     this.save();
     this.panel.classList.add("signed-in");
+    show($("[data-field=profile]", this.panel), false);
     this.error("");
     this.renderProfile();
     this.connect();
@@ -241,13 +242,24 @@ export class Session {
     });
     $("[data-action=logout]", slot).addEventListener("click", (event) =>
       busy(event.currentTarget, () => this.logout(), this.fail));
+    // Profile and Activity show the raw JSON (a second click hides it).
+    const pre = $("[data-field=profile]", slot);
+    const toggleJson = (what, value) => {
+      const hide = !pre.hidden && pre.dataset.showing === what;
+      pre.dataset.showing = what;
+      pre.textContent = JSON.stringify(value, null, 2);
+      show(pre, !hide);
+    };
     $("[data-action=profile]", slot).addEventListener("click", (event) =>
       busy(event.currentTarget, async () => {
         const data = await this.auth("GET", "~/profile");
         this.setAccount(data[this.role]);
-        const pre = $("[data-field=profile]", slot);
-        pre.textContent = JSON.stringify(data[this.role], null, 2);
-        show(pre, pre.hidden);
+        toggleJson("profile", data[this.role]);
+      }, this.fail));
+    $("[data-action=activity]", slot).addEventListener("click", (event) =>
+      busy(event.currentTarget, async () => {
+        const data = await this.auth("GET", "~/activity", { query: { limit: 10 } });
+        toggleJson("activity", data.activities);
       }, this.fail));
   }
 
