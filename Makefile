@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint bench serve up clean install install-dev
+.PHONY: run test lint bench soak serve up clean install install-dev
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,7 @@ up:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+
+## soak: ~10 minutes, 1,000 clients chatting and riding (bench/soak.py; SOAK_ARGS="--minutes 2")
+soak: install-dev
+	$(PY) -m bench.soak full $(SOAK_ARGS)

@@ -1,0 +1,357 @@
+"""Soak: CLIENTS connected clients chatting and riding for MINUTES against the realtime
+service under gunicorn (production config) with Redis presence; `make soak`.
+
+Most clients are users chatting in pairs (`POST /messages/send`, the receiver's
+`newMessage` must arrive); the others are rider/captain pairs, each pair in its own
+town (so a request is dispatched to its own captain only), looping through the whole
+ride: request, `new-ride`, accept, `ride-confirmed`, location updates forwarded as
+`captain-location`, start with the OTP, `ride-started`, end, `ride-ended`.
+
+It holds when: no error (every HTTP status as expected, every push within 10 s, no
+message lost, no ERROR line in the service log), the worker's memory at the end is
+within 10 % of its memory after the warm-up, and after every client disconnected no
+socket, presence entry or `socketId` is left behind.
+
+    .venv/bin/python -m bench.soak [full|tiny] [--minutes M] [--clients N]
+"""
+import argparse
+import asyncio
+import json
+import random
+import threading
+import time
+from collections import Counter
+
+import redis
+
+from bench import common
+from bench.loadclient import Fleet, Http, Worker, connect_many
+
+SIZES = {
+    "full": {"clients": 1000, "minutes": 10.0, "workers": 4, "ride_share": 0.2,
+             "chat_per_s": 40, "ride_pause_s": (8.0, 16.0)},
+    "tiny": {"clients": 20, "minutes": 0.15, "workers": 2, "ride_share": 0.4,
+             "chat_per_s": 10, "ride_pause_s": (0.5, 1.0)},
+}
+TOWN_SPACING_DEG = 0.06  # ~6.7 km between towns: more than the 3 km dispatch radius
+PUSH_TIMEOUT_S = 10.0
+MEMORY_TOLERANCE = 0.10
+WARMUP_SHARE = 0.25  # memory is compared from this point of the run on
+
+
+def town(n):
+    base = common.PICKUP
+    return {"lat": base["lat"] + n * TOWN_SPACING_DEG, "lng": base["lng"], "address": f"T{n}"}
+
+
+class SoakWorker(Worker):
+    """Holds its share of the clients and drives their chats and rides."""
+
+    async def connect(self):
+        self.seen = set()  # (client index, event, key)
+        self.errors, self.statuses = [], Counter()
+        self.sent, self.received = set(), set()
+        self.rides_done = 0
+        clients = self.spec["clients"]
+        handlers = [self._handlers(i) for i in range(len(clients))]
+        self.sockets, failures = await connect_many(
+            "127.0.0.1", self.spec["port"], [c["token"] for c in clients],
+            lambda i: handlers[i], concurrency=50)
+        return {"connected": sum(s is not None for s in self.sockets),
+                "failures": dict(failures)}
+
+    def _handlers(self, i):
+        def record(event, key_of):
+            return lambda data, _at: self.seen.add((i, event, key_of(data)))
+
+        def message(data, _at):
+            self.received.add(data["_id"])
+
+        ride_id = lambda data: data["_id"]  # noqa: E731
+        return {"newMessage": message, "new-ride": record("new-ride", ride_id),
+                "ride-confirmed": record("ride-confirmed", ride_id),
+                "ride-started": record("ride-started", ride_id),
+                "ride-ended": record("ride-ended", ride_id),
+                "captain-location": record("captain-location", lambda d: d["rideId"])}
+
+    async def run(self, seconds):
+        deadline = time.monotonic() + seconds
+        tasks = [asyncio.create_task(self._chat(deadline))]
+        tasks += [asyncio.create_task(self._ride_loop(pair, deadline))
+                  for pair in self.spec["pairs"]]
+        await asyncio.gather(*tasks)
+        return {"statuses": dict(self.statuses), "errors": self.errors[:20],
+                "error_count": len(self.errors), "sent": len(self.sent),
+                "rides": self.rides_done}
+
+    def _error(self, what):
+        self.errors.append(what)
+
+    async def _request(self, http, method, path, token, body=None, expect=200):
+        try:
+            status, data = await http.request(method, path, body,
+                                              {"Authorization": f"Bearer {token}"})
+        except (ConnectionError, TimeoutError) as error:
+            status, data = type(error).__name__, None
+        self.statuses[str(status)] += 1
+        if status != expect:
+            self._error(f"{method} {path}: {status} {str(data)[:120]}")
+            return None
+        return data
+
+    async def _chat(self, deadline):
+        chatters = self.spec["chatters"]
+        if len(chatters) < 2:
+            return
+        pool = [Http("127.0.0.1", self.spec["port"]) for _ in range(8)]
+        interval = 1.0 / self.spec["chat_per_s"]
+        rng, pending = random.Random(self.spec["seed"]), set()
+
+        async def one(http, sender, receiver):
+            data = await self._request(http, "POST", f"/messages/send/{receiver['id']}",
+                                       sender["token"], {"text": "soak"}, expect=201)
+            if data:
+                self.sent.add(data["newMessage"]["_id"])
+            pool.append(http)
+
+        while time.monotonic() < deadline:
+            a = rng.randrange(len(chatters) // 2) * 2
+            sender, receiver = chatters[a], chatters[a + 1]
+            if rng.random() < 0.5:
+                sender, receiver = receiver, sender
+            if pool:
+                task = asyncio.create_task(one(pool.pop(), sender, receiver))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            await asyncio.sleep(interval)
+        await asyncio.gather(*pending)
+        for http in pool:
+            http.close()
+
+    async def _wait(self, index, event, key):
+        limit = time.monotonic() + PUSH_TIMEOUT_S
+        while (index, event, key) not in self.seen:
+            if time.monotonic() > limit:
+                self._error(f"no {event} for {key} within {PUSH_TIMEOUT_S}s")
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def _ride_loop(self, pair, deadline):
+        rider, captain = pair["rider"], pair["captain"]
+        http = Http("127.0.0.1", self.spec["port"])
+        rng = random.Random(pair["town"])
+        place = town(pair["town"])
+        destination = {**place, "lat": place["lat"] + 0.02, "address": "Destination"}
+        try:
+            while time.monotonic() < deadline:
+                if not await self._one_ride(http, rider, captain, place, destination):
+                    await asyncio.sleep(1.0)
+                await asyncio.sleep(rng.uniform(*self.spec["ride_pause_s"]))
+        finally:
+            http.close()
+
+    async def _one_ride(self, http, rider, captain, place, destination):
+        created = await self._request(http, "POST", "/rides", rider["token"], {
+            "pickup": place, "destination": destination, "vehicleType": "car"}, expect=201)
+        if not created:
+            return False
+        ride = created["ride"]
+        ride_id, otp = ride["_id"], ride["otp"]
+        steps = [
+            self._wait(captain["index"], "new-ride", ride_id),
+            self._request(http, "POST", f"/rides/{ride_id}/accept", captain["token"]),
+            self._wait(rider["index"], "ride-confirmed", ride_id),
+        ]
+        for step in steps:
+            if not await step:
+                await self._request(http, "POST", f"/rides/{ride_id}/cancel", rider["token"])
+                return False
+        sock = self.sockets[captain["index"]]
+        sock.emit("update-location-captain", {"location": {"lat": place["lat"],
+                                                          "lng": place["lng"]}})
+        steps = [
+            self._wait(rider["index"], "captain-location", ride_id),
+            self._request(http, "POST", f"/rides/{ride_id}/start", captain["token"],
+                          {"otp": otp}),
+            self._wait(rider["index"], "ride-started", ride_id),
+            self._request(http, "POST", f"/rides/{ride_id}/end", captain["token"]),
+            self._wait(rider["index"], "ride-ended", ride_id),
+        ]
+        for step in steps:
+            if not await step:
+                return False
+        self.rides_done += 1
+        return True
+
+    async def verify(self):
+        """Messages acknowledged (201) by this worker's senders and never received."""
+        return {"sent": len(self.sent), "received": len(self.received)}
+
+    async def received_ids(self):
+        return sorted(self.received)
+
+    async def sent_ids(self):
+        return sorted(self.sent)
+
+    async def disconnect(self):
+        for sock in filter(None, self.sockets):
+            await sock.close()
+        await asyncio.sleep(0.5)
+        return sum(1 for s in self.sockets if s is not None)
+
+
+def split(seq, parts):
+    return [seq[i::parts] for i in range(parts)]
+
+
+def established(port):
+    """ESTABLISHED TCP connections to 127.0.0.1:`port` (the server side of sockets)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                        count += 1
+        except OSError:
+            continue
+    return count
+
+
+def presence_entries(redis_url):
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        keys = [k for k in client.scan_iter("ridewire:presence:*") if not k.endswith(":procs")]
+        return sum(client.scard(key) for key in keys)
+
+
+def sample_memory(pid, samples, stop, every):
+    while not stop.wait(every):
+        samples.append((time.monotonic(), common.proc_stats(pid)["rss_mb"]))
+
+
+def run(size="full", out_dir=None, minutes=None, clients=None):
+    cfg = dict(SIZES[size])
+    cfg["minutes"] = minutes or cfg["minutes"]
+    cfg["clients"] = clients or cfg["clients"]
+    name = "soak" if size == "full" else f"soak-{size}"
+    pairs_n = max(1, int(cfg["clients"] * cfg["ride_share"] / 2))
+    chatters_n = cfg["clients"] - 2 * pairs_n
+    with common.Stack(name, redis_server=True) as stack:
+        users = stack.seed("user", chatters_n + pairs_n)
+        captains = stack.seed("captain", pairs_n)
+        for n, captain in enumerate(captains):  # each pair in its own town
+            place = town(n)
+            stack.db.captains.update_one({"_id": captain["_id"]}, {"$set": {"location": {
+                "type": "Point", "coordinates": [place["lng"], place["lat"]]}}})
+        service = stack.serve("realtime_service", PRESENCE_EVENTS="delta")
+        user_tokens = common.tokens_for(users, "user")
+        captain_tokens = common.tokens_for(captains, "captain")
+        specs = _specs(cfg, service.port, users, user_tokens, captains, captain_tokens,
+                       chatters_n, pairs_n)
+        pid = common.worker_pid(service)
+        seconds = cfg["minutes"] * 60
+        samples, stop = [], threading.Event()
+        with Fleet("bench.soak:SoakWorker", specs) as fleet:
+            connected = fleet.call("connect", timeout=300)
+            sampler = threading.Thread(target=sample_memory,
+                                       args=(pid, samples, stop, max(1.0, seconds / 60)),
+                                       daemon=True)
+            started = time.monotonic()
+            sampler.start()
+            runs = fleet.call("run", seconds=seconds, timeout=seconds + 180)
+            stop.set()
+            time.sleep(2)  # drain the last pushes
+            sent = {i for ids in fleet.call("sent_ids") for i in ids}
+            received = {i for ids in fleet.call("received_ids") for i in ids}
+            fleet.call("disconnect", timeout=120)
+        leaks = _leaks(stack, service, users + captains)
+        memory = _memory(samples, started, seconds)
+        log_errors = _log_errors(stack, service)
+    result = {
+        "size": size, "config": cfg, "pairs": pairs_n, "chatters": chatters_n,
+        "connected": sum(c["connected"] for c in connected),
+        "connect_failures": [c["failures"] for c in connected if c["failures"]],
+        "statuses": dict(sum((Counter(r["statuses"]) for r in runs), Counter())),
+        "errors": [e for r in runs for e in r["errors"]][:40],
+        "error_count": sum(r["error_count"] for r in runs),
+        "messages_acknowledged": len(sent), "messages_lost": len(sent - received),
+        "rides_completed": sum(r["rides"] for r in runs),
+        "memory": memory, "leaks": leaks, "log_errors": log_errors,
+    }
+    result["ok"] = (result["connected"] == cfg["clients"] and result["error_count"] == 0
+                    and result["messages_lost"] == 0 and memory["flat"]
+                    and not any(leaks.values()) and not log_errors)
+    common.write_result(name, result, out_dir)
+    print(json.dumps({k: result[k] for k in ("connected", "statuses", "error_count",
+                                               "messages_acknowledged", "messages_lost",
+                                               "rides_completed", "memory", "leaks", "ok")}),
+          flush=True)
+    return result
+
+
+def _specs(cfg, port, users, user_tokens, captains, captain_tokens, chatters_n, pairs_n):
+    people = [{"id": str(u["_id"]), "token": t} for u, t in zip(users, user_tokens, strict=True)]
+    drivers = [{"id": str(c["_id"]), "token": t}
+               for c, t in zip(captains, captain_tokens, strict=True)]
+    chat_parts = split(people[:chatters_n], cfg["workers"])
+    pair_parts = split([(people[chatters_n + n], drivers[n], n) for n in range(pairs_n)],
+                       cfg["workers"])
+    specs = []
+    for w in range(cfg["workers"]):
+        clients = list(chat_parts[w])
+        pairs = []
+        for rider, captain, n in pair_parts[w]:
+            clients += [rider, captain]
+            pairs.append({"rider": {**rider, "index": len(clients) - 2},
+                          "captain": {**captain, "index": len(clients) - 1}, "town": n})
+        specs.append({"port": port, "clients": clients, "chatters": chat_parts[w],
+                      "pairs": pairs, "seed": w, "chat_per_s": cfg["chat_per_s"] / cfg["workers"],
+                      "ride_pause_s": cfg["ride_pause_s"]})
+    return specs
+
+
+def _memory(samples, started, seconds):
+    """RSS after the warm-up against the end of the run."""
+    after_warmup = [mb for at, mb in samples if at - started >= seconds * WARMUP_SHARE]
+    if len(after_warmup) < 2:
+        return {"samples": len(samples), "flat": True, "note": "run too short to compare"}
+    base, end = after_warmup[0], after_warmup[-1]
+    return {"samples": len(samples), "warm_mb": base, "end_mb": end,
+            "max_mb": max(after_warmup), "growth_pct": round(100 * (end - base) / base, 1),
+            "flat": end <= base * (1 + MEMORY_TOLERANCE)}
+
+
+def _leaks(stack, service, accounts):
+    deadline = time.monotonic() + 20  # a presence heartbeat, and the server closing sockets
+    while True:
+        leaks = {"sockets": established(service.port),
+                 "presence_entries": presence_entries(stack.redis_url),
+                 "socket_ids": stack.db.users.count_documents({"socketId": {"$ne": None}})
+                 + stack.db.captains.count_documents({"socketId": {"$ne": None}})}
+        if not any(leaks.values()) or time.monotonic() > deadline:
+            return leaks
+        time.sleep(0.5)
+
+
+def _log_errors(stack, service):
+    path = stack.tmp / f"realtime_service-{service.port}.log"
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    return [line[:300] for line in lines if '"level": "ERROR"' in line][:20]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("size", nargs="?", default="full", choices=sorted(SIZES))
+    parser.add_argument("--minutes", type=float)
+    parser.add_argument("--clients", type=int)
+    parser.add_argument("--out", help="results directory (default bench/results)")
+    args = parser.parse_args()
+    outcome = run(args.size, args.out, args.minutes, args.clients)
+    raise SystemExit(0 if outcome["ok"] else 1)
