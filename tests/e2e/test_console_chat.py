@@ -5,7 +5,7 @@ import zlib
 
 from playwright.sync_api import expect
 
-from tests.e2e.pages import DESKTOP, PHONE, log_entry, register, shot
+from tests.e2e.pages import DESKTOP, PHONE, log_entry, register, shot, tab
 
 
 def tiny_png():
@@ -59,6 +59,18 @@ def test_chat_between_two_pages(open_page):
     # Only Bobby's reply: X-Socket-ID kept Alice's own message from echoing back.
     expect(log_entry(alice_page, "rider", "newMessage")).to_have_count(1)
 
+    # What arrives while Bobby looks at another tab is seen only when he comes back.
+    tab(bob_page, "rider")
+    alice.locator("[data-form=send] input[name=text]").fill("Still there?")
+    alice.locator("[data-form=send] button").click()
+    chat_badge = bob_page.locator("#tabs [data-tab=chat] [data-unseen]")
+    expect(chat_badge).to_have_text("1")
+    last_mark = alice.locator("[data-field=messages] li.mine").last.locator(".mark")
+    expect(last_mark).to_have_attribute("data-seen", "false")
+    tab(bob_page, "chat")
+    expect(last_mark).to_have_attribute("data-seen", "true")
+    expect(chat_badge).to_be_hidden()
+
     # An image goes through the auth service's media store and shows on both sides.
     bob.locator("[data-form=send] input[name=image]").set_input_files(
         {"name": "dot.png", "mimeType": "image/png", "buffer": tiny_png()})
@@ -68,7 +80,7 @@ def test_chat_between_two_pages(open_page):
         image = panel.locator("[data-field=messages] li img")
         expect(image).to_have_count(1)
         expect(image).to_have_js_property("naturalWidth", 2)
-    expect(log_entry(alice_page, "rider", "messagesSeen")).to_have_count(1)
+    expect(log_entry(alice_page, "rider", "messagesSeen")).to_have_count(2)
     expect(log_entry(alice_page, "rider", "newMessage")).to_have_count(2)
     shot(alice_page, "chat-desktop")
     shot(bob_page, "chat-phone")

@@ -36,7 +36,11 @@ function initTabs() {
     for (const button of $$("#tabs [data-tab]")) {
       button.setAttribute("aria-selected", String(button.dataset.tab === name));
     }
-    for (const panel of $$(".panel")) panel.classList.toggle("active", panel.dataset.panel === name);
+    for (const panel of $$(".panel")) {
+      const shown = panel.dataset.panel === name;
+      panel.classList.toggle("active", shown);
+      if (shown) panel.dispatchEvent(new Event("panel-shown"));
+    }
   };
   for (const button of $$("#tabs [data-tab]")) {
     button.addEventListener("click", () => select(button.dataset.tab));

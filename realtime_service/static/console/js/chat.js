@@ -25,8 +25,8 @@ export function mountChat(session) {
           dataset: { user: user._id, online: String(online) },
           onclick: (event) => busy(event.currentTarget, () => open(user._id), session.fail),
         },
-        // The online list covers users only: a captain contact gets no dot.
-        user.label ? null : h("span", { class: "dot", dataset: { state: online ? "on" : "off" },
+        // The online list covers users, and only users receive it.
+        user.label || session.role !== "user" ? null : h("span", { class: "dot", dataset: { state: online ? "on" : "off" },
           title: online ? "online" : "offline" }),
         h("span", { class: "contact-name" }, fullName(user)),
         user.label ? h("span", { class: "pill" }, user.label) : null,
@@ -77,6 +77,7 @@ export function mountChat(session) {
 
   async function open(peerId) {
     state.peer = peerId;
+    unmarked.clear(); // opening the conversation marks everything in it seen
     const data = await session.realtime("GET", `/messages/${peerId}`);
     state.messages = data.messages;
     state.unseen[peerId] = 0;
@@ -127,12 +128,35 @@ export function mountChat(session) {
     }, session.fail);
   });
 
+  // A message counts as seen only once it is on screen: the panel is shown (phone tabs)
+  // and the browser tab is visible. Until then it waits here, and in the unseen count.
+  const unmarked = new Set();
+  const onScreen = () => document.visibilityState === "visible" &&
+    session.panel.getClientRects().length > 0;
+
+  function markShown() {
+    if (!onScreen() || !unmarked.size) return;
+    for (const id of unmarked) {
+      session.realtime("PUT", `/messages/mark/${id}`).catch(session.fail);
+    }
+    unmarked.clear();
+    state.unseen[state.peer] = 0;
+    renderContacts();
+  }
+  document.addEventListener("visibilitychange", markShown);
+  session.panel.addEventListener("panel-shown", markShown);
+
   session.on("newMessage", (message) => {
     const other = message.senderId === session.id ? message.receiverId : message.senderId;
     if (other === state.peer) {
       add(message);
       if (message.receiverId === session.id && !message.seen) {
-        session.realtime("PUT", `/messages/mark/${message._id}`).catch(session.fail);
+        unmarked.add(message._id);
+        if (onScreen()) markShown();
+        else {
+          state.unseen[other] = (state.unseen[other] || 0) + 1;
+          renderContacts();
+        }
       }
     } else if (message.senderId !== session.id) {
       state.unseen[other] = (state.unseen[other] || 0) + 1;
@@ -164,6 +188,7 @@ export function mountChat(session) {
 
   session.onSignIn(() => loadContacts().catch(session.fail));
   session.onSignOut(() => {
+    unmarked.clear();
     Object.assign(state, { users: [], unseen: {}, online: new Set(), peer: null, messages: [] });
     extra.clear();
     $("[data-field=peer]", slot).textContent = "Pick a user";
