@@ -6,11 +6,13 @@ from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+                 "--disable-dev-shm-usage"]  # containers often have a tiny /dev/shm
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-WAIT_MS = 10_000
+WAIT_MS = 15_000  # generous for a loaded 2-core CI machine
 
 
 def shot(page, name):
