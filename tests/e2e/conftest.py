@@ -21,7 +21,8 @@ def stack(mongo_uri, tmp_path_factory):
     realtime_url = f"http://127.0.0.1:{realtime_port}"
     services = [
         Service("realtime_service", realtime_port,
-                service_env(mongo_uri, REALTIME_PORT=realtime_port),
+                # AUTH_PORT: the page finds the auth service on it without `?auth=`.
+                service_env(mongo_uri, REALTIME_PORT=realtime_port, AUTH_PORT=auth_port),
                 log_path=logs / "realtime.log"),
         Service("auth_service", auth_port,
                 service_env(mongo_uri, AUTH_PORT=auth_port, CORS_ORIGINS=realtime_url),

@@ -140,3 +140,10 @@ def test_bad_login_and_unreachable_auth_are_reported(open_page):
     expect(page.locator("#auth-status")).to_have_text("unreachable")
     rider.locator("[data-field=auth-submit]").click()
     expect(rider.locator("[data-field=error]")).to_contain_text("Cannot reach")
+
+
+def test_auth_service_is_found_on_this_host_at_auth_port(open_page, stack):
+    page = open_page(url=f"{stack.realtime}/")
+
+    expect(page.locator("#auth-url")).to_have_value(f"http://127.0.0.1:{stack.auth_port}")
+    expect(page.locator("#auth-status")).to_have_text("reachable")
