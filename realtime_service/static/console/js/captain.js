@@ -53,6 +53,7 @@ export function mountCaptain(session, chat) {
   function act(button, path, body) {
     return busy(button, async () => {
       const data = await session.realtime("POST", `/rides/${current._id}/${path}`, { body });
+      startForm.reset();
       setCurrent(data.ride);
       session.error("");
     }, session.fail);
