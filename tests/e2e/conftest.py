@@ -1,5 +1,6 @@
 """Fixtures of the console's end-to-end tests: Debian's chromium, headless, driven by
 Playwright, against both services served as real processes."""
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -44,6 +45,7 @@ def stack(mongo_uri, tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def browser():
+    assert os.path.exists(CHROMIUM), "needs chromium (apt-get install chromium; .ci/run does it)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
