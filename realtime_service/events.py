@@ -55,10 +55,21 @@ def on_connect(auth=None):
     revocation.watcher().track(sid, revocation.SocketSession(
         account_id, role, claims["jti"], claims.get("ver", 0), claims["exp"]))
     set_socket_id(role, account["_id"], sid)
+    if not transport_open(sid):
+        # The client left while we were recording it; python-socketio skips the
+        # disconnect handler of a connection still in its connect handler, so undo here.
+        on_disconnect()
+        set_socket_id(role, account["_id"], None, only_if=sid)
+        raise ConnectionRefusedError("Connection closed during the handshake")
     app = current_app._get_current_object()
     start_background_tasks(app)
     # After the handler returns, so that the client is fully connected when it is told.
     socketio.start_background_task(_after_connect, app, role, account_id, sid, changed)
+
+
+def transport_open(sid):
+    """Whether the Engine.IO connection under this socket is still there."""
+    return socketio.server.manager.eio_sid_from_sid(sid, "/") in socketio.server.environ
 
 
 def refuse(message):
