@@ -14,6 +14,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,9 @@ def shared_servers():
 class Stack:
     """Database (+ Redis) + services for one scenario; a context manager."""
 
-    def __init__(self, redis_server=False):
+    def __init__(self, name, redis_server=False):
+        self.name = name
+        self.profilers = []
         self.own = not _shared
         self.servers = Servers() if self.own else _shared[-1]
         self.want_redis = redis_server
@@ -111,7 +114,7 @@ class Stack:
         port = free_port()
         port_var = "AUTH_PORT" if module == "auth_service" else "REALTIME_PORT"
         full_env = {"APP_ENV": "production", "JWT_SECRET_KEY": SECRET, "HOST": "127.0.0.1",
-                    "MONGO_URI": self.uri, "LOG_LEVEL": "WARNING",
+                    "MONGO_URI": self.uri, "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
                     "RATELIMIT_ENABLED": "false", port_var: str(port),
                     # A load test keeps more sockets than the default per worker.
                     "WORKER_CONNECTIONS": "12000"}
@@ -121,9 +124,27 @@ class Stack:
         log = self.tmp / f"{module}-{port}.log"
         service = GunicornService(module, port, full_env, log_path=log).start(timeout=60)
         self.services.append(service)
+        if os.environ.get("BENCH_PROFILE"):
+            self._profile(service, module)
         return service
 
+    def _profile(self, service, module):
+        """BENCH_PROFILE=1: sample the service's processes with py-spy for the whole
+        scenario, into bench/profiles/<scenario>-<service>-<n>.txt (collapsed
+        stacks: `python -m bench.hotspots FILE`, or any flame graph tool)."""
+        out = ROOT / "bench" / "profiles"
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{self.name}-{module}-{len(self.services)}.txt"
+        self.profilers.append(subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+             str(service.proc.pid), "--subprocesses", "--nonblocking", "--rate", "100",
+             "--format", "raw", "--output", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
     def __exit__(self, *exc):
+        for profiler in self.profilers:  # SIGINT: py-spy writes its file and exits
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
         for service in reversed(self.services):
             service.stop()
         self.client.drop_database(self.db.name)

@@ -21,7 +21,7 @@ from bench import common
 from bench.loadclient import Fleet, Worker, connect_many, percentiles, totals
 
 SIZES = {
-    "full": {"steps": [1000, 2500, 5000, 7500, 10000], "workers": 4, "storm_users": 500},
+    "full": {"steps": [1000, 2500, 5000, 7500, 10000], "workers": 4, "storm_users": 400},
     "tiny": {"steps": [6, 12], "workers": 2, "storm_users": 6},
 }
 BROADCAST = "getOnlineUsers"
@@ -67,7 +67,7 @@ def run(size="full", out_dir=None):
 
 def ramp(cfg):
     workers, total = cfg["workers"], cfg["steps"][-1]
-    with common.Stack(redis_server=True) as stack:
+    with common.Stack("connections-ramp", redis_server=True) as stack:
         service = stack.serve("realtime_service")
         pid = common.worker_pid(service)
         docs = stack.seed("captain", total)
@@ -134,7 +134,7 @@ def broadcast(fleet, redis_url, ids, alive):
 
 def storm(cfg, mode):
     users = cfg["storm_users"]
-    with common.Stack() as stack:
+    with common.Stack(f"connections-storm-{mode}") as stack:
         service = stack.serve("realtime_service", PRESENCE_EVENTS=mode)
         pid = common.worker_pid(service)
         docs = stack.seed("user", users)

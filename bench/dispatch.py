@@ -81,7 +81,7 @@ class DispatchWorker(Worker):
 def run(size="full", out_dir=None):
     cfg = SIZES[size]
     workers = cfg["workers"]
-    with common.Stack() as stack:
+    with common.Stack("dispatch") as stack:
         service = stack.serve("realtime_service", DISPATCH_MAX=cfg["captains"])
         captain_docs = stack.seed("captain", cfg["captains"])
         captains = [{"id": str(d["_id"]), "token": t} for d, t in

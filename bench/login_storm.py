@@ -89,7 +89,7 @@ def hash_seconds(rounds, samples=5):
 
 def run(size="full", out_dir=None):
     cfg = SIZES[size]
-    with common.Stack() as stack:
+    with common.Stack("login_storm") as stack:
         service = stack.serve("auth_service", BCRYPT_ROUNDS=cfg["rounds"])
         requests.post(f"{service.url}/users/register", json={
             "fullname": {"firstname": "Storm"}, "email": EMAIL, "password": common.PASSWORD},

@@ -45,7 +45,7 @@ class ProfileWorker(Worker):
 def run(size="full", out_dir=None):
     cfg = SIZES[size]
     workers = cfg["workers"]
-    with common.Stack() as stack:
+    with common.Stack("profile") as stack:
         service = stack.serve("auth_service")
         docs = stack.seed("user", cfg["connections"])
         tokens = common.tokens_for(docs, "user")
@@ -66,10 +66,13 @@ def run(size="full", out_dir=None):
     latency = percentiles([ms for part in parts for ms in part["latencies"]])
     result = {"size": size, "config": cfg, "statuses": statuses,
               "requests_per_s": round(statuses.get("200", 0) / elapsed, 1),
-              "latency_ms": latency, "cpu": usage, "load_client_cpu_pct": client_cpu}
+              "latency_ms": latency, "cpu": usage, "load_client_cpu_pct": client_cpu,
+              "cpu_ms_per_request": {who: round(1000 * cpu / max(1, statuses.get("200", 0)), 2)
+                                     for who, cpu in usage["cpu_s"].items()}}
     common.write_result("profile", result, out_dir)
     print(f"[profile] {cfg['connections']} connections: {result['requests_per_s']} req/s, "
           f"latency {latency}, statuses {statuses}, cpu% {usage['cpu_pct']} "
+          f"cpu ms/request {result['cpu_ms_per_request']} "
           f"clients {client_cpu}", flush=True)
     return result
 

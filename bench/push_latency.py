@@ -120,7 +120,7 @@ def plan(users, pairs, workers, ports):
 
 def run(size="full", out_dir=None, processes=1, name="push_latency"):
     cfg = SIZES[size]
-    with common.Stack(redis_server=processes > 1) as stack:
+    with common.Stack(name, redis_server=processes > 1) as stack:
         services = [stack.serve("realtime_service", PRESENCE_EVENTS="delta")
                     for _ in range(processes)]
         docs = stack.seed("user", cfg["users"])
@@ -184,6 +184,9 @@ def run_step(fleet, cpu, step, rate, duration, name):
         "statuses": statuses, "delivered": len(latencies), "lost": ok_posts - len(latencies),
         "push_ms": push, "post_ms": percentiles([ms for r in sent for ms in r["post_ms"]]),
         "cpu": usage,
+        # CPU per delivered message: steadier than latency on a busy machine.
+        "cpu_ms_per_msg": {who: round(1000 * cpu / len(latencies), 2) if latencies else None
+                           for who, cpu in usage["cpu_s"].items()},
         "load_client_cpu_pct": [round(100 * (after - before) / usage["wall_s"], 1)
                                 for before, after in zip(client_cpu, fleet.cpu, strict=True)],
     }
@@ -193,6 +196,7 @@ def run_step(fleet, cpu, step, rate, duration, name):
         fleet.stop_steps = True
     print(f"[{name}] {rate:>4} msg/s offered, {result['achieved_rate']} achieved: push "
           f"{push} lost {result['lost']} | cpu% {usage['cpu_pct']} "
+          f"cpu ms/msg {result['cpu_ms_per_msg']} "
           f"clients {result['load_client_cpu_pct']}", flush=True)
     return result
 
