@@ -15,11 +15,13 @@ the workers monkey-patch: keep its top-level imports to the standard library and
 import logging
 import os
 import signal
+import socket
 import time
 
 import gevent
 import gevent.event
 import gevent.pool
+import gevent.pywsgi
 from werkzeug.wsgi import ClosingIterator
 
 log = logging.getLogger("ridewire.serve")
@@ -85,6 +87,25 @@ class InFlight:
         deadline = time.monotonic() + timeout
         while self.count > 0 and time.monotonic() < deadline:
             gevent.sleep(0.05)
+
+
+class NoDelayHandler(gevent.pywsgi.WSGIHandler):
+    """pywsgi sends a response in several writes; with Nagle's algorithm on, every
+    response after the first on a keep-alive connection waits ~40 ms for the client's
+    delayed ACK. TCP_NODELAY sends at once (gunicorn sets it itself)."""
+
+    def __init__(self, sock, address, server, rfile=None):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not a TCP socket (e.g. a Unix socket)
+            pass
+        super().__init__(sock, address, server, rfile)
+
+
+def dev_server(address, app):
+    """The development server: gevent's WSGI server without its own access log (the
+    app logs requests as JSON) and with TCP_NODELAY."""
+    return gevent.pywsgi.WSGIServer(address, app, log=None, handler_class=NoDelayHandler)
 
 
 def serve_forever(server, name, grace_seconds=None):
