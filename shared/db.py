@@ -12,7 +12,6 @@ from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_MS = 10_000
 _clients = {}
 _clients_lock = threading.Lock()
 
@@ -25,12 +24,8 @@ def get_client(uri, timeout_ms=2000):
         if client is None:
             client = MongoClient(
                 uri,
-                # A dead server is noticed within `timeout_ms` (503) by server selection.
                 serverSelectionTimeoutMS=timeout_ms,
-                # Connecting (and the monitor's hello) may take longer on a busy server:
-                # a timeout there marks the server unknown and clears the whole pool,
-                # failing every request in flight (seen as bursts of 503 in the soak).
-                connectTimeoutMS=max(timeout_ms, CONNECT_TIMEOUT_MS),
+                connectTimeoutMS=timeout_ms,
                 tz_aware=True,
             )
             _clients[uri] = client
