@@ -119,10 +119,10 @@ def conversation(other_id):
     chat_rules.chat_partner(current_account(), g.role, other_id, writing=False)
     found, older = messages.conversation(me(), other_id, page["limit"], before)
     seen_ids = messages.mark_seen_from(other_id, me())
+    for message in found:  # all seen now, by this call or by a concurrent mark
+        if message["receiverId"] == me():
+            message["seen"] = True
     if seen_ids:
-        for message in found:
-            if message["_id"] in seen_ids:
-                message["seen"] = True
         presence.push(other_id, "messagesSeen",
                       {"by": str(me()), "messageIds": [str(i) for i in seen_ids]})
     return {"success": True, "messages": [messages.public(m) for m in found],
