@@ -21,7 +21,7 @@ from schemathesis import GenerationMode, checks
 from ..factories import make_captain, make_user, token_for
 from ..rides_support import DESTINATION, PICKUP, north_of
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 10))  # per operation and mode
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 6))  # per operation and mode
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 CAPTAIN_PATHS = re.compile(r"^/captains/|^/rides/\{ride_id\}/(accept|start|end)$")
 FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
