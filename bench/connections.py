@@ -21,7 +21,7 @@ from bench import common
 from bench.loadclient import Fleet, Worker, connect_many, percentiles, totals
 
 SIZES = {
-    "full": {"steps": [1000, 2500, 5000, 7500, 10000], "workers": 4, "storm_users": 400},
+    "full": {"steps": [1000, 2500, 5000, 7500, 10000], "workers": 4, "storm_users": 300},
     "tiny": {"steps": [6, 12], "workers": 2, "storm_users": 6},
 }
 BROADCAST = "getOnlineUsers"
