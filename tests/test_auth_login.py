@@ -86,6 +86,9 @@ def test_unknown_email_costs_as_much_bcrypt_work_as_a_wrong_password(mongo_uri, 
         return time.perf_counter() - started
 
     timed("warm-up@example.com", PASSWORD)  # builds the dummy hash once
-    wrong = statistics.median(timed(user["email"], "wrong-pass") for _ in range(5))
-    unknown = statistics.median(timed("ghost@example.com", PASSWORD) for _ in range(5))
-    assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)
+    # Interleaved, so that a busy machine slows both kinds alike.
+    samples = [(timed(user["email"], "wrong-pass"), timed("ghost@example.com", PASSWORD))
+               for _ in range(7)]
+    wrong = statistics.median(pair[0] for pair in samples)
+    unknown = statistics.median(pair[1] for pair in samples)
+    assert 0.4 < unknown / wrong < 2.5, (unknown, wrong)
