@@ -17,7 +17,9 @@ wsgi_app = "realtime_service.wsgi:production_app()"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('REALTIME_PORT', '5002')}"
 worker_class = "gevent"
 workers = 1
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+# Headroom above the 10,000 sockets of the capacity benchmark: each socket also holds
+# a connection slot while its handshake and upgrade requests are in flight.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "12000"))
 # SIGTERM: stop accepting, close every socket (clients reconnect elsewhere), give
 # in-flight requests this long, then stop.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))

@@ -31,6 +31,14 @@ def push(account_id, event, payload):
     socketio.emit(event, payload, to=str(account_id))
 
 
+def push_many(account_ids, event, payload):
+    """Emit one `event` to every connection of all these accounts: the payload is
+    encoded once, and crosses the message queue once."""
+    rooms = [str(account_id) for account_id in account_ids]
+    if rooms:
+        socketio.emit(event, payload, to=rooms)
+
+
 def is_online(account_id):
     return _store().is_online(str(account_id))
 
