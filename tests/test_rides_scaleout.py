@@ -1,45 +1,14 @@
 """Rides across two realtime processes sharing a real Redis: dispatch sees captains
 connected to the other process, and every ride push and location crosses over."""
-import shutil
-import subprocess
-import time
 
 import pytest
-import redis
 import requests
-
-from devserver.processes import free_port
 
 from .conftest import serve
 from .factories import auth_header, make_captain, make_user, token_for
 from .rides_support import PICKUP, north_of, ride_body
 from .sockets import RecordingClient
 from .test_rides_sockets import disconnect_all
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    port = free_port()
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
-         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield url
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.fixture(scope="module")
