@@ -20,7 +20,7 @@ from flask import current_app, g, request
 from flask_jwt_extended import JWTManager, create_access_token, decode_token
 
 from shared.errors import ApiError
-from shared.models import accounts, blacklist
+from shared.models import accounts
 
 jwt = JWTManager()
 
@@ -80,12 +80,10 @@ def authenticate(raw_token):
     if issued.get("type") != "access" or any(
             not _is_int(issued.get(name)) for name in ("exp", "iat", "ver")):
         raise TokenError("Invalid token")
-    if blacklist.is_revoked(claims["jti"]):
-        raise TokenError("Token has been revoked")
-    account = accounts.find_by_id(role, claims.get("sub"))
+    account, blacklisted = accounts.find_for_token(role, claims.get("sub"), claims["jti"])
     if account is None:
         raise TokenError("Invalid token")
-    if claims["ver"] < account.get("tokenVersion", 0):
+    if blacklisted or claims["ver"] < account.get("tokenVersion", 0):
         raise TokenError("Token has been revoked")
     return claims, account
 

@@ -31,10 +31,6 @@ def revoke(jti, account_id, role, expires_at):
         pass
 
 
-def is_revoked(jti):
-    return mongo.db[COLLECTION].find_one({"jti": jti}, {"_id": 1}) is not None
-
-
 def revoked_since(since):
     """Tokens blacklisted after `since` (for pushing `session-revoked`)."""
     return list(mongo.db[COLLECTION].find({"createdAt": {"$gt": since}}, {"jti": 1, "sub": 1,
