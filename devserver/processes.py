@@ -146,3 +146,32 @@ class Service(Child):
     def start(self, timeout=30.0):
         super().start()
         return self.wait_until(lambda: http_ok(f"{self.url}/healthz"), timeout)
+
+
+class RedisServer(Child):
+    """A throwaway redis-server on 127.0.0.1 (no persistence), for tests and benchmarks."""
+
+    def __init__(self, directory, port=None):
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = [shutil.which("redis-server") or "/usr/bin/redis-server",
+                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(directory)]
+        super().__init__("redis", argv, log_path=Path(directory) / "redis.log")
+
+    def start(self, timeout=15.0):
+        import redis
+
+        super().start()
+        client = redis.Redis.from_url(self.url)
+
+        def answers():
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
+
+        try:
+            return self.wait_until(answers, timeout)
+        finally:
+            client.close()

@@ -3,7 +3,7 @@ in-process apps for HTTP tests, and served processes for socket tests."""
 import pytest
 from pymongo import MongoClient
 
-from devserver.processes import EmbeddedMongo, Service, free_port
+from devserver.processes import EmbeddedMongo, RedisServer, Service, free_port
 from shared.config import TestingConfig
 
 TEST_DB = "ridewire_test"
@@ -113,30 +113,6 @@ def served_realtime(mongo_uri, tmp_path_factory):
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real redis-server on a free port for the session (scale-out tests)."""
-    import shutil
-    import subprocess
-    import time
-
-    import redis
-
-    port = free_port()
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
-         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    try:
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield url
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()

@@ -7,8 +7,6 @@ import shutil
 import signal
 from pathlib import Path
 
-import redis
-
 from devserver.processes import Child, free_port, http_ok, port_open
 from devserver.serve import GunicornService
 from tests.conftest import service_env
@@ -56,31 +54,6 @@ class Nginx(Child):
     def start(self, timeout=15.0):
         super().start()
         return self.wait_until(lambda: port_open(self.port), timeout)
-
-
-class RedisServer(Child):
-    def __init__(self, directory):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        argv = [shutil.which("redis-server") or "/usr/bin/redis-server",
-                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(directory)]
-        super().__init__("redis", argv, log_path=Path(directory) / "redis.log")
-
-    def start(self, timeout=15.0):
-        super().start()
-        client = redis.Redis.from_url(self.url)
-
-        def answers():
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
-        try:
-            return self.wait_until(answers, timeout)
-        finally:
-            client.close()
 
 
 def gunicorn(module, mongo_uri, directory, **env):

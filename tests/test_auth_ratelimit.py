@@ -1,14 +1,10 @@
 """Rate limits on login, register and refresh: per client IP and per email, 429 with
 Retry-After; counters shared through Redis when REDIS_URL is set."""
-import shutil
-import subprocess
 
-import pytest
 import redis
 import requests
 
 from auth_service.app import create_app
-from devserver.processes import free_port
 
 from .auth_api import captain_body, user_body
 from .conftest import make_config, serve
@@ -74,29 +70,6 @@ def test_limits_are_off_when_disabled(auth_client):
     body = {"email": "x@example.com", "password": "guess-123"}
     for _ in range(15):
         assert auth_client.post("/users/login", json=body).status_code == 401
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
-         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                subprocess.run(["sleep", "0.05"])
-        yield url
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
 
 
 def test_counters_are_shared_through_redis(mongo_uri, db, redis_url, tmp_path):

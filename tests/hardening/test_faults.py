@@ -2,19 +2,16 @@
 Redis killed and restarted under two realtime processes, and one of two realtime
 processes killed mid-conversation. Nothing that got a 201 is lost, the services
 recover without a restart of their own, and clients carry on."""
-import shutil
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import redis
 import requests
 import socketio
 from pymongo import MongoClient
 
-from devserver.processes import Child, EmbeddedMongo, free_port
+from devserver.processes import EmbeddedMongo, RedisServer
 
 from ..conftest import serve
 from ..factories import auth_header, make_user, token_for
@@ -22,33 +19,6 @@ from ..sockets import RecordingClient
 
 DB_TIMEOUT_MS = 1000
 FAIL_FAST_SECONDS = DB_TIMEOUT_MS / 1000 + 2.5  # a 503 arrives within the timeout, plus slack
-
-
-class RedisServer(Child):
-    """redis-server on a fixed port, so that it can be killed and started again."""
-
-    def __init__(self, directory):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        argv = [shutil.which("redis-server") or "/usr/bin/redis-server", "--port",
-                str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(directory)]
-        super().__init__("redis", argv, log_path=Path(directory) / "redis.log")
-
-    def start(self, timeout=15.0):
-        super().start()
-        client = redis.Redis.from_url(self.url)
-
-        def answers():
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
-        try:
-            return self.wait_until(answers, timeout)
-        finally:
-            client.close()
 
 
 def wait_until(check, timeout, what):
