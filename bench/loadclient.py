@@ -188,10 +188,14 @@ class Http:
                 try:
                     return await self._exchange(method, path, body, headers or {})
                 except (asyncio.IncompleteReadError, ConnectionError) as error:
-                    self.writer.close()
-                    self.writer = None
+                    self.close()
                     if attempt == 2:
                         raise ConnectionError(f"{method} {path}: {error!r}") from None
+                except BaseException:
+                    # Timed out or cancelled mid-exchange: the response may still come,
+                    # and the next request on this connection would read it as its own.
+                    self.close()
+                    raise
 
     async def _exchange(self, method, path, body, headers):
         data = b"" if body is None else json.dumps(body).encode()

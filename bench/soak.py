@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -25,7 +26,7 @@ from collections import Counter
 import redis
 
 from bench import common
-from bench.loadclient import Fleet, Http, Worker, connect_many
+from bench.loadclient import Fleet, Http, Worker, connect_many, percentiles
 
 SIZES = {
     "full": {"clients": 1000, "minutes": 10.0, "workers": 4, "ride_share": 0.2,
@@ -37,6 +38,8 @@ TOWN_SPACING_DEG = 0.06  # ~6.7 km between towns: more than the 3 km dispatch ra
 PUSH_TIMEOUT_S = 10.0
 MEMORY_TOLERANCE = 0.10
 WARMUP_SHARE = 0.25  # memory is compared from this point of the run on
+TIMELINE_BUCKETS = 20  # the run's latencies and CPU in this many slices
+ID = re.compile(r"/[0-9a-f]{24}")
 
 
 def town(n):
@@ -52,6 +55,7 @@ class SoakWorker(Worker):
         self.errors, self.statuses = [], Counter()
         self.sent, self.received = set(), set()
         self.rides_done = 0
+        self.latencies = []  # (seconds since the run started, ms, request kind, status)
         clients = self.spec["clients"]
         handlers = [self._handlers(i) for i in range(len(clients))]
         self.sockets, failures = await connect_many(
@@ -74,7 +78,8 @@ class SoakWorker(Worker):
                 "ride-ended": record("ride-ended", ride_id),
                 "captain-location": record("captain-location", lambda d: d["rideId"])}
 
-    async def run(self, seconds):
+    async def run(self, seconds, started_at):
+        self.started_at = started_at
         deadline = time.monotonic() + seconds
         tasks = [asyncio.create_task(self._chat(deadline))]
         tasks += [asyncio.create_task(self._ride_loop(pair, deadline))
@@ -82,17 +87,21 @@ class SoakWorker(Worker):
         await asyncio.gather(*tasks)
         return {"statuses": dict(self.statuses), "errors": self.errors[:20],
                 "error_count": len(self.errors), "sent": len(self.sent),
-                "rides": self.rides_done}
+                "rides": self.rides_done, "latencies": self.latencies}
 
     def _error(self, what):
         self.errors.append(what)
 
     async def _request(self, http, method, path, token, body=None, expect=200):
+        sent_at = time.time()
         try:
             status, data = await http.request(method, path, body,
                                               {"Authorization": f"Bearer {token}"})
         except (ConnectionError, TimeoutError) as error:
             status, data = type(error).__name__, None
+        self.latencies.append((round(sent_at - self.started_at, 2),
+                               round(1000 * (time.time() - sent_at), 1),
+                               f"{method} {ID.sub('/<id>', path)}", str(status)))
         self.statuses[str(status)] += 1
         if status != expect:
             self._error(f"{method} {path}: {status} {str(data)[:120]}")
@@ -228,9 +237,11 @@ def presence_entries(redis_url):
         return sum(client.scard(key) for key in keys)
 
 
-def sample_memory(pid, samples, stop, every):
+def sample_processes(pids, samples, stop, every):
+    """Every `every` seconds: (monotonic time, {name: proc_stats}) of each process."""
     while not stop.wait(every):
-        samples.append((time.monotonic(), common.proc_stats(pid)["rss_mb"]))
+        samples.append((time.monotonic(), {name: common.proc_stats(pid)
+                                           for name, pid in pids.items()}))
 
 
 def run(size="full", out_dir=None, minutes=None, clients=None):
@@ -252,24 +263,28 @@ def run(size="full", out_dir=None, minutes=None, clients=None):
         captain_tokens = common.tokens_for(captains, "captain")
         specs = _specs(cfg, service.port, users, user_tokens, captains, captain_tokens,
                        chatters_n, pairs_n)
-        pid = common.worker_pid(service)
+        pids = {"worker": common.worker_pid(service), "database": stack.db_server.proc.pid,
+                "redis": stack.servers.redis_proc.proc.pid}
         seconds = cfg["minutes"] * 60
         samples, stop = [], threading.Event()
         with Fleet("bench.soak:SoakWorker", specs) as fleet:
             connected = fleet.call("connect", timeout=300)
-            sampler = threading.Thread(target=sample_memory,
-                                       args=(pid, samples, stop, max(1.0, seconds / 60)),
+            pids.update({f"load{i}": proc.pid for i, proc in enumerate(fleet.procs)})
+            sampler = threading.Thread(target=sample_processes,
+                                       args=(pids, samples, stop, max(1.0, seconds / 60)),
                                        daemon=True)
             started = time.monotonic()
             sampler.start()
-            runs = fleet.call("run", seconds=seconds, timeout=seconds + 180)
+            runs = fleet.call("run", seconds=seconds, started_at=time.time(),
+                              timeout=seconds + 180)
             stop.set()
             time.sleep(2)  # drain the last pushes
             sent = {i for ids in fleet.call("sent_ids") for i in ids}
             received = {i for ids in fleet.call("received_ids") for i in ids}
             fleet.call("disconnect", timeout=120)
         leaks = _leaks(stack, service, users + captains)
-        memory = _memory(samples, started, seconds)
+        memory = _memory([(at, stats["worker"]["rss_mb"]) for at, stats in samples],
+                         started, seconds)
         log_errors = _log_errors(stack, service)
     result = {
         "size": size, "config": cfg, "pairs": pairs_n, "chatters": chatters_n,
@@ -281,6 +296,8 @@ def run(size="full", out_dir=None, minutes=None, clients=None):
         "messages_acknowledged": len(sent), "messages_lost": len(sent - received),
         "rides_completed": sum(r["rides"] for r in runs),
         "memory": memory, "leaks": leaks, "log_errors": log_errors,
+        "timeline": _timeline([row for r in runs for row in r["latencies"]], samples,
+                              started, seconds),
     }
     result["ok"] = (result["connected"] == cfg["clients"] and result["error_count"] == 0
                     and result["messages_lost"] == 0 and memory["flat"]
@@ -312,6 +329,35 @@ def _specs(cfg, port, users, user_tokens, captains, captain_tokens, chatters_n, 
                       "pairs": pairs, "seed": w, "chat_per_s": cfg["chat_per_s"] / cfg["workers"],
                       "ride_pause_s": cfg["ride_pause_s"]})
     return specs
+
+
+def _timeline(latencies, samples, started, seconds):
+    """The run in TIMELINE_BUCKETS slices: requests sent in each (count, latency
+    percentiles, failures) and the CPU share of each process over it, so that a stall
+    shows when it happened and who was busy."""
+    width = seconds / TIMELINE_BUCKETS
+    slices = []
+    for n in range(TIMELINE_BUCKETS):
+        start, end = n * width, (n + 1) * width
+        rows = [row for row in latencies if start <= row[0] < end]
+        failed = Counter(row[3] for row in rows if not row[3].isdigit())
+        slices.append({"from_s": round(start), "requests": len(rows),
+                       "latency_ms": percentiles([row[1] for row in rows]),
+                       "failed": dict(failed), "cpu_pct": _cpu_share(samples, started, start, end)})
+    by_kind = {}
+    for kind in sorted({row[2] for row in latencies}):
+        by_kind[kind] = percentiles([row[1] for row in latencies if row[2] == kind])
+    return {"slices": slices, "by_request": by_kind}
+
+
+def _cpu_share(samples, started, start, end):
+    """Per process, % of one core used between `start` and `end` seconds into the run."""
+    inside = [(at - started, stats) for at, stats in samples if start <= at - started <= end]
+    if len(inside) < 2:
+        return None
+    (t0, first), (t1, last) = inside[0], inside[-1]
+    return {name: round(100 * (last[name]["cpu_s"] - first[name]["cpu_s"]) / (t1 - t0))
+            for name in first if name in last and t1 > t0}
 
 
 def _memory(samples, started, seconds):

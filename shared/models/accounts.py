@@ -7,16 +7,16 @@ Stored fields beyond the public ones of API.md: `password` (bcrypt hash),
 """
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, GEOSPHERE, IndexModel, ReturnDocument
+from pymongo import ASCENDING, GEOSPHERE, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from shared.db import mongo
+from shared.db import REVISION, find_one_and_update, mongo
 from shared.errors import ApiError
 from shared.models import blacklist
 from shared.serialize import now, to_json
 
 COLLECTIONS = {"user": "users", "captain": "captains"}
-PRIVATE_FIELDS = frozenset({"password", "tokenVersion", "tokensRevokedAt"})
+PRIVATE_FIELDS = frozenset({"password", "tokenVersion", "tokensRevokedAt", REVISION})
 INDEXES = {
     "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
     "captains": [
@@ -112,18 +112,14 @@ def update(role, account_id, changes, unset=()):
     update_doc = {"$set": {**changes, "updatedAt": now()}}
     if unset:
         update_doc["$unset"] = {key: "" for key in unset}
-    return collection(role).find_one_and_update(
-        {"_id": account_id}, update_doc, return_document=ReturnDocument.AFTER
-    )
+    return find_one_and_update(collection(role), {"_id": account_id}, update_doc)
 
 
 def revoke_tokens(role, account_id, changes=None):
     """Bump `tokenVersion` (every access token issued so far stops working) and stamp
     `tokensRevokedAt`; optionally apply more `$set` changes in the same write."""
     timestamp = now()
-    return collection(role).find_one_and_update(
-        {"_id": account_id},
+    return find_one_and_update(
+        collection(role), {"_id": account_id},
         {"$inc": {"tokenVersion": 1},
-         "$set": {**(changes or {}), "tokensRevokedAt": timestamp, "updatedAt": timestamp}},
-        return_document=ReturnDocument.AFTER,
-    )
+         "$set": {**(changes or {}), "tokensRevokedAt": timestamp, "updatedAt": timestamp}})

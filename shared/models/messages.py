@@ -1,8 +1,8 @@
 """Chat messages between two accounts: users among users, or a rider and the captain
 of their ride. Sender and receiver ids are stored as ObjectIds."""
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from shared.db import mongo
+from shared.db import REVISION, find_one_and_update, mongo
 from shared.serialize import now, to_json
 
 COLLECTION = "messages"
@@ -14,13 +14,16 @@ INDEXES = [
 ]
 
 
+HIDDEN = frozenset({"seenAt", REVISION})
+
+
 def _collection():
     return mongo.db[COLLECTION]
 
 
 def public(message):
     """The message as the API shows it (the compatible QuickChat shape)."""
-    return to_json(message, hidden=frozenset({"seenAt"}))
+    return to_json(message, hidden=HIDDEN)
 
 
 def create(sender_id, receiver_id, text=None, image=None):
@@ -55,18 +58,17 @@ def mark_seen_from(sender_id, receiver_id):
     ids = [doc["_id"] for doc in _collection().find(query, {"_id": 1}).sort("_id", 1)]
     if ids:
         _collection().update_many({"_id": {"$in": ids}, "seen": False},
-                                  {"$set": {"seen": True, "seenAt": now()}})
+                                  {"$set": {"seen": True, "seenAt": now()},
+                                   "$inc": {REVISION: 1}})
     return ids
 
 
 def mark_one_seen(message_id, receiver_id):
     """Mark one message seen if `receiver_id` received it and had not seen it yet;
     return the message, or None when nothing changed."""
-    return _collection().find_one_and_update(
-        {"_id": message_id, "receiverId": receiver_id, "seen": False},
-        {"$set": {"seen": True, "seenAt": now()}},
-        return_document=ReturnDocument.AFTER,
-    )
+    return find_one_and_update(
+        _collection(), {"_id": message_id, "receiverId": receiver_id, "seen": False},
+        {"$set": {"seen": True, "seenAt": now()}})
 
 
 def unseen_counts(receiver_id):

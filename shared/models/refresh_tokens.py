@@ -12,9 +12,9 @@ import secrets
 from datetime import timedelta
 
 from bson import ObjectId
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 
-from shared.db import mongo
+from shared.db import find_one_and_update, mongo
 from shared.models import blacklist
 from shared.serialize import now
 
@@ -74,11 +74,10 @@ def spend(raw):
         raise RefreshError("Invalid refresh token")
     digest = _digest(raw)
     timestamp = now()
-    doc = _collection().find_one_and_update(
+    doc = find_one_and_update(
+        _collection(),
         {"hash": digest, "usedAt": None, "revokedAt": None, "expiresAt": {"$gt": timestamp}},
-        {"$set": {"usedAt": timestamp}},
-        return_document=ReturnDocument.AFTER,
-    )
+        {"$set": {"usedAt": timestamp}})
     if doc is not None:
         return doc
     stale = _collection().find_one({"hash": digest})

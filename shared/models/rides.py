@@ -5,18 +5,19 @@ rider), `otpFailures` (wrong start attempts), `dispatched` (ids of the captains
 that were sent `new-ride`, nearest first). `present()` is the only way a ride
 leaves the service.
 
-Every transition is one conditional `find_one_and_update` on the current status,
-so concurrent requests cannot both win. Two partial unique indexes back the
-"one open ride" rules even under races: a rider has at most one pending,
-accepted or ongoing ride, a captain at most one accepted or ongoing ride.
+Every transition is one conditional update on the current status
+(`shared.db.find_one_and_update`), so concurrent requests cannot both win. Two
+partial unique indexes back the "one open ride" rules even under races: a rider has
+at most one pending, accepted or ongoing ride, a captain at most one accepted or
+ongoing ride.
 Dispatch relies on the 2dsphere index on `captains.location` (shared/models/accounts.py).
 """
 import secrets
 
-from pymongo import DESCENDING, IndexModel, ReturnDocument
+from pymongo import DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from shared.db import mongo
+from shared.db import REVISION, find_one_and_update, mongo
 from shared.errors import ApiError
 from shared.models import accounts
 from shared.serialize import now, to_json
@@ -27,7 +28,7 @@ BUSY = ["accepted", "ongoing"]  # a captain's open rides
 TIMESTAMPS = {"accepted": "acceptedAt", "ongoing": "startedAt", "completed": "completedAt",
               "cancelled": "cancelledAt"}
 MAX_OTP_FAILURES = 5
-PRIVATE_FIELDS = frozenset({"otp", "otpFailures", "dispatched"})
+PRIVATE_FIELDS = frozenset({"otp", "otpFailures", "dispatched", REVISION})
 PROFILE_FIELDS = ("_id", "fullname", "profilePic", "bio", "vehicle")
 
 INDEXES = [
@@ -103,7 +104,7 @@ def transition(query, status, **fields):
     update = {"$set": {"status": status, TIMESTAMPS[status]: stamp, "updatedAt": stamp,
                        **fields}}
     try:
-        return rides().find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+        return find_one_and_update(rides(), query, update)
     except DuplicateKeyError:
         raise ApiError(409, "You already have an open ride") from None
 
@@ -129,7 +130,7 @@ def record_otp_failure(ride_id):
     """Count one wrong OTP; False when the ride was already locked (or left 'accepted')."""
     result = rides().update_one(
         {"_id": ride_id, "status": "accepted", "otpFailures": {"$lt": MAX_OTP_FAILURES}},
-        {"$inc": {"otpFailures": 1}, "$set": {"updatedAt": now()}},
+        {"$inc": {"otpFailures": 1, REVISION: 1}, "$set": {"updatedAt": now()}},
     )
     return result.modified_count == 1
 
