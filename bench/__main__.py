@@ -13,6 +13,7 @@ SCENARIOS = {
     "4": "bench.login_storm",
     "5": "bench.profile",
     "6": "bench.scaleout",
+    "7": "bench.query_costs",
 }
 
 

@@ -8,8 +8,9 @@
 from shared.db import mongo
 from shared.errors import ApiError
 from shared.models import accounts
+from shared.models import rides as rides_model
 
-ACTIVE_RIDE = ("accepted", "ongoing")
+ACTIVE_RIDE = tuple(rides_model.BUSY)
 
 
 def find_account(account_id):
@@ -46,5 +47,5 @@ def chat_partner(me, my_role, other_id, writing):
 def riders_of_active_rides(captain_id):
     """The ids of the riders of the captain's accepted or ongoing rides."""
     rides = mongo.db["rides"].find({"captain": captain_id, "status": {"$in": list(ACTIVE_RIDE)}},
-                                   {"user": 1})
+                                   {"user": 1}, hint=rides_model.OPEN_RIDE_OF_CAPTAIN)
     return [ride["user"] for ride in rides]

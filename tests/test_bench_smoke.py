@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout"]
+SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
+             "query_costs"]
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,12 @@ def test_login_storm(results):
 def test_profile(results):
     result = results["profile"]
     assert set(result["statuses"]) == {"200"} and result["requests_per_s"] > 0
+
+
+@pytest.mark.timeout(900)
+def test_query_costs(results):
+    result = results["query_costs"]
+    steps = result["steps"]
+    assert len(steps) == 2 and steps[1]["rides"] >= 50 and steps[1]["messages"] >= 200
+    for step in steps:
+        assert all(ms > 0 for ms in step["ms_per_query"].values())
