@@ -3,7 +3,8 @@ collections and after they grew (rides, messages, activities), one client, back 
 back. It shows which queries get slower as data piles up: the ones a long run
 (`make soak`) would end up waiting on.
 
-The conditional ride transition is measured both ways: with the driver's
+The open ride of a captain is measured with and without the hint the service gives,
+and the conditional ride transition both ways: with the driver's
 findAndModify, which SecantusDB answers with a scan of the whole collection, and with
 `shared.db.find_one_and_update` (a read and a guarded update_one), which the services
 use.
@@ -17,6 +18,7 @@ from pymongo import ReturnDocument
 from bench import common
 from shared.db import find_one_and_update
 from shared.models import all_indexes
+from shared.models.rides import OPEN_RIDE_OF_CAPTAIN
 from shared.serialize import now
 
 SIZES = {
@@ -80,6 +82,8 @@ def _queries(db, users, captains, step):
             {"account": user, "role": "user", "action": "x", "meta": {}}),
         "open ride of a captain": lambda: db.rides.find_one(
             {"captain": captain, "status": {"$in": BUSY}}),
+        "open ride of a captain, hinted": lambda: db.rides.find_one(
+            {"captain": captain, "status": {"$in": BUSY}}, hint=OPEN_RIDE_OF_CAPTAIN),
         "captain location update": lambda: db.captains.update_one(
             {"_id": captain}, {"$set": {"location": {"type": "Point",
                                                      "coordinates": [77.59, 13.2]}}}),

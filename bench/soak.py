@@ -9,8 +9,10 @@ ride: request, `new-ride`, accept, `ride-confirmed`, location updates forwarded 
 
 It holds when: no error (every HTTP status as expected, every push within 10 s, no
 message lost, no ERROR line in the service log), the worker's memory at the end is
-within 10 % of its memory after the warm-up, and after every client disconnected no
-socket, presence entry or `socketId` is left behind.
+within 10 % of its memory after the warm-up, request latency does not drift (p99 of
+the last quarter within 2x + 100 ms of the second quarter's), and after every client
+disconnected no socket, presence entry or `socketId` is left behind. The result also
+has a timeline: requests, latency and each process's CPU in 20 slices of the run.
 
     .venv/bin/python -m bench.soak [full|tiny] [--minutes M] [--clients N]
 """
@@ -37,6 +39,9 @@ SIZES = {
 TOWN_SPACING_DEG = 0.06  # ~6.7 km between towns: more than the 3 km dispatch radius
 PUSH_TIMEOUT_S = 10.0
 MEMORY_TOLERANCE = 0.10
+# Request latency must not drift either: the p99 of the last quarter of the run
+# within this factor (plus a small absolute allowance) of the second quarter's.
+LATENCY_DRIFT_FACTOR, LATENCY_DRIFT_MS, LATENCY_MIN_SAMPLES = 2.0, 100.0, 200
 WARMUP_SHARE = 0.25  # memory is compared from this point of the run on
 TIMELINE_BUCKETS = 20  # the run's latencies and CPU in this many slices
 ID = re.compile(r"/[0-9a-f]{24}")
@@ -286,6 +291,7 @@ def run(size="full", out_dir=None, minutes=None, clients=None):
         memory = _memory([(at, stats["worker"]["rss_mb"]) for at, stats in samples],
                          started, seconds)
         log_errors = _log_errors(stack, service)
+    latencies = [row for r in runs for row in r["latencies"]]
     result = {
         "size": size, "config": cfg, "pairs": pairs_n, "chatters": chatters_n,
         "connected": sum(c["connected"] for c in connected),
@@ -295,17 +301,19 @@ def run(size="full", out_dir=None, minutes=None, clients=None):
         "error_count": sum(r["error_count"] for r in runs),
         "messages_acknowledged": len(sent), "messages_lost": len(sent - received),
         "rides_completed": sum(r["rides"] for r in runs),
-        "memory": memory, "leaks": leaks, "log_errors": log_errors,
-        "timeline": _timeline([row for r in runs for row in r["latencies"]], samples,
-                              started, seconds),
+        "memory": memory, "latency": _latency_drift(latencies, seconds),
+        "leaks": leaks, "log_errors": log_errors,
+        "timeline": _timeline(latencies, samples, started, seconds),
     }
     result["ok"] = (result["connected"] == cfg["clients"] and result["error_count"] == 0
                     and result["messages_lost"] == 0 and memory["flat"]
+                    and result["latency"]["flat"]
                     and not any(leaks.values()) and not log_errors)
     common.write_result(name, result, out_dir)
     print(json.dumps({k: result[k] for k in ("connected", "statuses", "error_count",
                                                "messages_acknowledged", "messages_lost",
-                                               "rides_completed", "memory", "leaks", "ok")}),
+                                               "rides_completed", "memory", "latency", "leaks",
+                                               "ok")}),
           flush=True)
     return result
 
@@ -358,6 +366,21 @@ def _cpu_share(samples, started, start, end):
     (t0, first), (t1, last) = inside[0], inside[-1]
     return {name: round(100 * (last[name]["cpu_s"] - first[name]["cpu_s"]) / (t1 - t0))
             for name in first if name in last and t1 > t0}
+
+
+def _latency_drift(latencies, seconds):
+    """p99 of the requests sent in the second quarter of the run (after the warm-up)
+    against the last quarter: a query that slows down as data piles up shows here long
+    before requests time out."""
+    def p99(start, end):
+        rows = [row[1] for row in latencies if start * seconds <= row[0] < end * seconds]
+        return percentiles(rows, points=(99,)) if len(rows) >= LATENCY_MIN_SAMPLES else None
+
+    warm, end = p99(0.25, 0.5), p99(0.75, 1.0)
+    if warm is None or end is None:
+        return {"flat": True, "note": "run too short to compare"}
+    return {"warm_p99_ms": warm["p99"], "end_p99_ms": end["p99"],
+            "flat": end["p99"] <= warm["p99"] * LATENCY_DRIFT_FACTOR + LATENCY_DRIFT_MS}
 
 
 def _memory(samples, started, seconds):
