@@ -33,7 +33,7 @@ serve: install
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## bench: the load scenarios of BENCHMARKS.md (`make bench SCENARIO=n` for one), about 6 min
+## bench: the load scenarios of BENCHMARKS.md (`make bench SCENARIO=n` for one), about 9 min
 bench: install-dev
 	$(PY) -m bench $(SCENARIO)
 

@@ -23,6 +23,9 @@ def test_update_fullname_and_bio(auth_client, db):
         "fullname": {"lastname": None}, "bio": None})
     assert response.get_json()["user"]["fullname"] == {"firstname": "Alicia"}
     assert response.get_json()["user"]["bio"] == ""
+    # What the update answered is what is stored (the bookkeeping `_rev` hidden).
+    profile = auth_client.get("/users/profile", headers=bearer(user["token"])).get_json()
+    assert response.get_json() == profile and "_rev" not in profile["user"]
 
 
 def test_update_validation(auth_client):

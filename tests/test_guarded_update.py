@@ -8,7 +8,7 @@ import pytest
 from bson import ObjectId
 from pymongo import MongoClient, monitoring
 
-from shared.db import REVISION, apply_update, find_one_and_update
+from shared.db import GUARDED_ATTEMPTS, REVISION, apply_update, find_one_and_update
 
 
 class Commands(monitoring.CommandListener):
@@ -126,3 +126,27 @@ def test_a_condition_broken_by_a_plain_write_in_between_is_respected(watched):
 def test_apply_update_refuses_operators_it_cannot_mirror():
     with pytest.raises(ValueError, match=r"\$push"):
         apply_update({"_id": 1}, {"$push": {"a": 1}})
+
+
+def test_after_losing_every_race_it_falls_back_to_find_and_modify(watched):
+    collection, commands = watched
+    doc_id = collection.insert_one({"n": 0}).inserted_id
+
+    class AlwaysOvertaken:
+        """Between each read and write, another writer gets there first."""
+
+        def find_one(self, query):
+            return collection.find_one(query)
+
+        def update_one(self, guard, update):
+            collection.update_one({"_id": doc_id}, {"$inc": {"n": 10, REVISION: 1}})
+            return collection.update_one(guard, update)
+
+        def find_one_and_update(self, *args, **kwargs):
+            return collection.find_one_and_update(*args, **kwargs)
+
+    after = find_one_and_update(AlwaysOvertaken(), {"_id": doc_id}, {"$inc": {"n": 1}})
+    assert commands.names.count("update") == 2 * GUARDED_ATTEMPTS
+    assert commands.names[-1] == "findAndModify"
+    assert after == collection.find_one({"_id": doc_id})
+    assert after["n"] == 10 * GUARDED_ATTEMPTS + 1

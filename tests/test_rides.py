@@ -171,6 +171,22 @@ def test_otp_right(accepted, client, db):
     assert again.status_code == 409
 
 
+def test_each_transition_answers_the_ride_as_stored(accepted, client, db):
+    """Transitions return the document read plus the update applied (not re-read):
+    it must equal what the database holds, minus the private fields."""
+    user, captain, ride = accepted
+    started = start(client, captain, ride["_id"], ride["otp"]).get_json()["ride"]
+    ended = client.post(f"/rides/{ride['_id']}/end",
+                        headers=auth_header(captain, "captain")).get_json()["ride"]
+    stored = client.get(f"/rides/{ride['_id']}",
+                        headers=auth_header(captain, "captain")).get_json()["ride"]
+    assert ended == stored and ended["status"] == "completed"
+    assert started["startedAt"] == ended["startedAt"]
+    assert db.rides.find_one({"_id": ObjectId(ride["_id"])})["_rev"] == 3  # accept, start, end
+    for shown in (ride, started, ended):
+        assert not {"_rev", "otpFailures", "dispatched"} & set(shown)
+
+
 def test_otp_wrong_then_locked(accepted, client, db):
     user, captain, ride = accepted
     for _ in range(5):
