@@ -61,6 +61,19 @@ def test_redis_presence_is_shared_between_processes(stores):
     assert not a.is_online("u1") and a.online_ids("user") == set()
 
 
+def test_connect_and_disconnect_survive_a_redis_that_forgot_its_scripts(stores):
+    """A restarted Redis has no scripts cached: each call loads its script again."""
+    a, b = stores
+    a.redis.script_flush()
+    assert a.connected("captain", "c9", "a9") is True
+    a.redis.script_flush()
+    assert b.connected("captain", "c9", "b9") is False
+    a.redis.script_flush()
+    assert a.disconnected("captain", "c9", "a9") is False
+    assert b.disconnected("captain", "c9", "b9") is True
+    assert a.online_ids("captain") == set()
+
+
 def test_heartbeat_rewrites_this_process_and_drops_dead_ones(stores):
     a, b = stores
     a.connected("user", "u1", "a1")
