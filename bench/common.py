@@ -27,7 +27,7 @@ import redis
 from bson import ObjectId
 from pymongo import MongoClient
 
-from devserver.processes import Child, EmbeddedMongo, free_port
+from devserver.processes import EmbeddedMongo, RedisServer, free_port
 from devserver.serve import GunicornService
 from shared.serialize import now
 
@@ -54,15 +54,8 @@ class Servers:
         if not self.db_server.running():
             self.db_server.start()
         if redis_server and self.redis_proc is None:
-            port = free_port()
-            self.redis_proc = Child("redis", [
-                shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
-                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(self.tmp)], log_path=self.tmp / "redis.log").start()
-            self.redis_url = f"redis://127.0.0.1:{port}/0"
-            client = redis.Redis.from_url(self.redis_url)
-            self.redis_proc.wait_until(lambda: _pings(client), timeout=10)
-            client.close()
+            self.redis_proc = RedisServer(self.tmp).start(timeout=10)
+            self.redis_url = self.redis_proc.url
         return self
 
     def stop(self):
@@ -174,13 +167,6 @@ class Stack:
         for start in range(0, len(docs), 1000):
             collection.insert_many(docs[start:start + 1000], ordered=False)
         return docs
-
-
-def _pings(client):
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
 
 
 def _point_near(center, radius_km, rng):
