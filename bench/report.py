@@ -73,6 +73,11 @@ def rows(results):
                      f"p50 {r['latency_ms']['p50']} / p99 {r['latency_ms']['p99']} ms"))
     if "scaleout" in results:
         out += push_rows("scaleout", results["scaleout"], "6")
+    if "query_costs" in results:
+        first, last = results["query_costs"]["steps"][0], results["query_costs"]["steps"][-1]
+        for query, cost in last["ms_per_query"].items():
+            out.append((f"7: {query}, ms per query", f"{first['ms_per_query'][query]} -> {cost}",
+                        f"empty -> {last['rides']} rides, {last['messages']} messages"))
     return out
 
 
