@@ -10,7 +10,7 @@ from shared.errors import ApiError
 from shared.models import accounts
 from shared.models import rides as rides_model
 
-ACTIVE_RIDE = tuple(rides_model.BUSY)
+ACTIVE_RIDE = rides_model.BUSY
 
 
 def find_account(account_id):
@@ -25,7 +25,7 @@ def find_account(account_id):
 def ride_between(rider_id, captain_id, statuses=None):
     query = {"user": rider_id, "captain": captain_id}
     if statuses:
-        query["status"] = {"$in": list(statuses)}
+        query["status"] = {"$in": statuses}
     return mongo.db["rides"].find_one(query, {"_id": 1}) is not None
 
 
@@ -45,7 +45,7 @@ def chat_partner(me, my_role, other_id, writing):
 
 
 def riders_of_active_rides(captain_id):
-    """The ids of the riders of the captain's accepted or ongoing rides."""
-    rides = mongo.db["rides"].find({"captain": captain_id, "status": {"$in": list(ACTIVE_RIDE)}},
-                                   {"user": 1}, hint=rides_model.OPEN_RIDE_OF_CAPTAIN)
-    return [ride["user"] for ride in rides]
+    """The ids of the riders of the captain's accepted or ongoing rides (at most one:
+    a unique index holds a captain to one open ride)."""
+    ride = rides_model.open_ride_of_captain(captain_id)
+    return [ride["user"]] if ride else []

@@ -25,11 +25,12 @@ from shared.config import env_float
 ROLES = ("user", "captain")
 ROLE_ROOMS = {"user": "role:user", "captain": "role:captain"}
 
-# Connect and disconnect each take one Redis round trip (they took five and four as
-# separate commands). The scripts read the sets of every live process, keys they
-# derive rather than receive in KEYS: right for the one Redis server of REDIS_URL,
-# not for Redis Cluster. KEYS: the process list, this process's set for the role.
-# ARGV: key prefix, TTL, account id, then (connect) the set's expiry and process id.
+# Connect, disconnect and the online check each take one Redis round trip (they took
+# five, four and three as separate commands). The scripts read the sets of every live
+# process, keys they derive rather than receive in KEYS: right for the one Redis server
+# of REDIS_URL, not for Redis Cluster. KEYS: the process list, then (connect and
+# disconnect) this process's set for the role. ARGV: key prefix, TTL, account id, then
+# (connect) the set's expiry and process id.
 _ONLINE_LUA = """
 local function online(prefix, procs_key, ttl, account)
   local t = redis.call('TIME')
@@ -50,6 +51,9 @@ redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 return was_online and 0 or 1
+"""
+IS_ONLINE_LUA = _ONLINE_LUA + """
+return online(ARGV[1], KEYS[1], tonumber(ARGV[2]), ARGV[3]) and 1 or 0
 """
 DISCONNECT_LUA = _ONLINE_LUA + """
 redis.call('SREM', KEYS[2], ARGV[3])
@@ -173,6 +177,7 @@ class RedisPresence:
         self.local = LocalSockets()
         self._connect = self.redis.register_script(CONNECT_LUA)
         self._disconnect = self.redis.register_script(DISCONNECT_LUA)
+        self._is_online = self.redis.register_script(IS_ONLINE_LUA)
 
     def _key(self, proc, role):
         return f"{self.prefix}:{proc}:{role}"
@@ -203,11 +208,8 @@ class RedisPresence:
                                      args=[self.prefix, self.ttl, account_id]))
 
     def is_online(self, account_id):
-        pipe = self.redis.pipeline()
-        for proc in self._live_procs():
-            for role in ROLES:
-                pipe.sismember(self._key(proc, role), account_id)
-        return any(pipe.execute())
+        return bool(self._is_online(keys=[self.procs_key],
+                                    args=[self.prefix, self.ttl, account_id]))
 
     def online_ids(self, role):
         keys = [self._key(proc, role) for proc in self._live_procs()]

@@ -112,7 +112,7 @@ def find_one_and_update(collection, query, update):
 
     Why not the driver's own: SecantusDB, the embedded default database, re-checks a
     matched findAndModify with a filter its planner cannot use an index for, so each one
-    scans the whole collection (37 ms at 3,000 rides, 110 ms at 9,000; BENCHMARKS.md,
+    scans the whole collection (37 ms at 3,000 rides, 104 ms at 9,000; BENCHMARKS.md,
     "Query costs"). Under the soak that made every ride transition slower as rides
     piled up, until requests timed out.
 
