@@ -1,149 +1,202 @@
-"""What the user and captain routes share: each handler of `users.py` and
-`captains.py` calls one of these with its role. They return Flask responses."""
-from datetime import UTC, datetime
-
-from flask import current_app, jsonify, request
-from flask_jwt_extended import decode_token
+"""/users/... and /captains/...: `account_blueprint(Role.USER)` and
+`account_blueprint(Role.CAPTAIN)` build the same routes for each role; captains also
+get /captains/status. Each route parses, calls shared.services.accounts and responds."""
+from flask import after_this_request, request
 
 from auth_service.schemas import (
+    ROLE_SCHEMAS,
     ActivityCreateSchema,
+    ActivityPageResponse,
     ActivityQuerySchema,
+    ActivityResponse,
+    CaptainResponse,
     LoginSchema,
     LogoutSchema,
     PasswordChangeSchema,
     ProfileUpdateSchema,
+    StatusSchema,
 )
-from shared import media
-from shared.errors import ApiError, ValidationFailed
-from shared.models import accounts, activity, blacklist, refresh_tokens
-from shared.passwords import check_password, hash_password
+from shared.ratelimit import limit_per_ip_and_email
+from shared.roles import Role
+from shared.schemas import Message
+from shared.services import accounts, activity
 from shared.tokens import (
+    auth_required,
     clear_token_cookie,
     current_account,
     current_claims,
-    issue_access_token,
     set_token_cookie,
 )
-from shared.validation import json_body, load, load_query, object_id
-
-INVALID_LOGIN = "Invalid email or password"
-
-
-def start_session(role, account, family=None):
-    """A new access token and refresh token (in `family`, or a new one) for `account`."""
-    token = issue_access_token(account, role)
-    claims = decode_token(token)
-    refresh = refresh_tokens.issue(
-        account["_id"], role, current_app.config["REFRESH_TOKEN_TTL"],
-        access_claims=claims, family=family,
-    )
-    return token, refresh
-
-
-def session_response(role, account, status=200, **extra):
-    """`{role: account, token, refreshToken}` with the `token` cookie set."""
-    token, refresh = start_session(role, account)
-    response = jsonify({**extra, role: accounts.public(account), "token": token,
-                        "refreshToken": refresh})
-    response.status_code = status
-    return set_token_cookie(response, token, role)
+from shared.validation import image_body
+from shared.web import Blueprint
 
 
 def client_meta():
+    """Who is asking, for the activity history."""
     return {"ip": request.remote_addr, "userAgent": request.user_agent.string[:200]}
 
 
-def register(role, schema):
-    data = load(schema, json_body())
-    account = accounts.create(role, data, hash_password(data["password"]))
-    activity.record(account["_id"], role, "register", client_meta())
-    return session_response(role, account, 201)
+def session_body(session, **extra):
+    """`{role: account, token, refreshToken}`, with the `token` cookie set on the way out."""
+
+    @after_this_request
+    def set_cookie(response):
+        return set_token_cookie(response, session.token, session.role)
+
+    return {**extra, str(session.role): session.account, "token": session.token,
+            "refreshToken": session.refresh_token}
 
 
-def login(role):
-    data = load(LoginSchema(), json_body())
-    account = accounts.find_by_email(role, data["email"])
-    # Unknown email: check against a dummy hash so both failures take as long.
-    matched = check_password(data["password"], account["password"] if account else None)
-    if account is None or not matched:
-        raise ApiError(401, INVALID_LOGIN)
-    activity.record(account["_id"], role, "login", client_meta())
-    return session_response(role, account)
+def logged_out(message):
+    after_this_request(clear_token_cookie)
+    return {"message": message}
 
 
-def profile(role):
-    return {role: accounts.public(current_account())}
+def account_blueprint(role):
+    """A blueprint at /<role>s with register, login, profile, logout, logout-all,
+    password and activity routes for accounts of `role`."""
+    register_schema, auth_schema, account_schema = ROLE_SCHEMAS[role]
+    key = str(role)
+    bp = Blueprint(role.plural, __name__, url_prefix=f"/{role.plural}",
+                   description=f"{role.capitalize()} accounts")
+
+    def own_limits(view):
+        # flask-limiter keys its counters by the view's qualified name, which is the
+        # same for both roles' handlers built here: make it the blueprint's own.
+        view.__qualname__ = f"{role.plural}.{view.__name__}"
+        return view
+
+    @bp.post("/register")
+    @limit_per_ip_and_email("REGISTER_RATE_LIMIT")
+    @own_limits
+    @bp.arguments(register_schema)
+    @bp.response(201, auth_schema)
+    @bp.alt_response(409, response="CONFLICT")
+    @bp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def register(data):
+        """Create an account and start a session.
+
+        Returns the account, an access token and a refresh token, and sets the
+        `token` cookie. The email is stored lower-cased and must not be registered yet
+        (409); a captain's vehicle plate (stored upper-cased) must be unique too. A new
+        captain is `inactive`, with no location."""
+        return session_body(accounts.register(role, data, client_meta()))
+
+    @bp.post("/login")
+    @limit_per_ip_and_email("LOGIN_RATE_LIMIT")
+    @own_limits
+    @bp.arguments(LoginSchema)
+    @bp.response(200, auth_schema)
+    @bp.alt_response(401, response="UNAUTHORIZED")
+    @bp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def login(data):
+        """Log in with email and password.
+
+        The email is matched case-insensitively. Success returns the account, an access
+        token and a refresh token, and sets the HttpOnly `token` cookie. An unknown
+        email and a wrong password get the same 401 after the same work."""
+        return session_body(accounts.login(role, data["email"], data["password"],
+                                           client_meta()))
+
+    @bp.get("/profile")
+    @auth_required(role)
+    @bp.response(200, account_schema)
+    def get_profile():
+        """The authenticated account's own profile."""
+        return {key: current_account()}
+
+    @bp.patch("/profile")
+    @image_body
+    @auth_required(role)
+    @bp.arguments(ProfileUpdateSchema)
+    @bp.response(200, account_schema)
+    def update_profile(data):
+        """Change any of `fullname`, `bio` and `profilePic`.
+
+        A new `profilePic` is a data URL of a PNG, JPEG or WebP image (the body is at
+        most 5 MiB); it is stored and replaced by its `/media/<id>` URL. `null` removes
+        the picture."""
+        return {key: accounts.update_profile(role, current_account(), data)}
+
+    @bp.post("/logout")
+    @auth_required(role)
+    @bp.arguments(LogoutSchema)
+    @bp.response(200, Message)
+    def logout(data):
+        """Log out this session.
+
+        Revokes this access token and this session's refresh tokens (plus the
+        `refreshToken` of the body, if given) and clears the `token` cookie."""
+        accounts.logout(role, current_account(), current_claims(), data.get("refreshToken"),
+                        client_meta())
+        return logged_out("Logged out successfully")
+
+    @bp.get("/logout")
+    @auth_required(role)
+    @bp.response(200, Message)
+    def logout_get():
+        """Log out this session (the tutorials' GET form of POST /logout)."""
+        accounts.logout(role, current_account(), current_claims(), None, client_meta())
+        return logged_out("Logged out successfully")
+
+    @bp.post("/logout-all")
+    @auth_required(role)
+    @bp.response(200, Message)
+    def logout_all():
+        """Log out every session.
+
+        Revokes every access and refresh token of the account issued until now; open
+        sockets are disconnected within 2 seconds."""
+        accounts.logout_all(role, current_account(), client_meta())
+        return logged_out("Logged out of all sessions")
+
+    @bp.put("/password")
+    @auth_required(role)
+    @bp.arguments(PasswordChangeSchema)
+    @bp.response(200, auth_schema)
+    def change_password(data):
+        """Change the password.
+
+        400 when `currentPassword` is wrong. Every earlier token of the account is
+        revoked, this one included, so the response carries a fresh `token` and
+        `refreshToken` (and sets the cookie) for the calling session."""
+        session = accounts.change_password(role, current_account(), data["currentPassword"],
+                                           data["newPassword"], client_meta())
+        return session_body(session, message="Password changed")
+
+    @bp.get("/activity")
+    @auth_required(role)
+    @bp.arguments(ActivityQuerySchema, location="query")
+    @bp.response(200, ActivityPageResponse)
+    def list_activity(query):
+        """The account's own activity history, newest first.
+
+        Pass `next` as `before` for the next page."""
+        entries, cursor = activity.page(current_account()["_id"], role, query["limit"],
+                                        query["before"])
+        return {"activities": entries, "next": cursor}
+
+    @bp.post("/activity")
+    @auth_required(role)
+    @bp.arguments(ActivityCreateSchema)
+    @bp.response(201, ActivityResponse)
+    def add_activity(data):
+        """Record a client-side activity (e.g. a visited place) in the own history."""
+        entry = activity.add_from_client(current_account()["_id"], role, data["action"],
+                                         data["meta"])
+        return {"activity": entry}
+
+    return bp
 
 
-def update_profile(role):
-    account = current_account()
-    data = load(ProfileUpdateSchema(), json_body())
-    changes, unset = {}, []
-    for name, value in data.get("fullname", {}).items():
-        if value is None:
-            unset.append(f"fullname.{name}")
-        else:
-            changes[f"fullname.{name}"] = value
-    if "bio" in data:
-        changes["bio"] = data["bio"] or ""
-    old_picture = account.get("profilePic")
-    if "profilePic" in data and data["profilePic"] != old_picture:
-        picture = data["profilePic"]
-        if picture is not None:
-            picture = media.save_image(picture, account["_id"], param="profilePic")
-        changes["profilePic"] = picture
-    updated = accounts.update(role, account["_id"], changes, unset)
-    if "profilePic" in changes and old_picture:
-        media.delete_image(old_picture, account["_id"])
-    return {role: accounts.public(updated)}
+users = account_blueprint(Role.USER)
+captains = account_blueprint(Role.CAPTAIN)
 
 
-def logout(role):
-    """Blacklist this access token, revoke its session's refresh tokens (and the one
-    in the body, if any), clear the cookie."""
-    account, claims = current_account(), current_claims()
-    data = load(LogoutSchema(), json_body())
-    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-    blacklist.revoke(claims["jti"], account["_id"], role, expires_at)
-    refresh_tokens.revoke_session(claims["jti"])
-    if data.get("refreshToken"):
-        refresh_tokens.revoke(data["refreshToken"], account["_id"], role)
-    activity.record(account["_id"], role, "logout", client_meta())
-    return clear_token_cookie(jsonify({"message": "Logged out successfully"}))
-
-
-def logout_all(role):
-    account = current_account()
-    accounts.revoke_tokens(role, account["_id"])
-    refresh_tokens.revoke_all(account["_id"], role)
-    activity.record(account["_id"], role, "logout-all", client_meta())
-    return clear_token_cookie(jsonify({"message": "Logged out of all sessions"}))
-
-
-def change_password(role):
-    account = current_account()
-    data = load(PasswordChangeSchema(), json_body())
-    if not check_password(data["currentPassword"], account["password"]):
-        raise ValidationFailed([{"msg": "Current password is incorrect",
-                                 "param": "currentPassword", "location": "body"}])
-    new_hash = hash_password(data["newPassword"])
-    updated = accounts.revoke_tokens(role, account["_id"], {"password": new_hash})
-    refresh_tokens.revoke_all(account["_id"], role)
-    activity.record(account["_id"], role, "password-change", client_meta())
-    return session_response(role, updated, message="Password changed")
-
-
-def list_activity(role):
-    query = load_query(ActivityQuerySchema())
-    before = query.get("before")
-    if before is not None:
-        before = object_id(before, param="before", location="query")
-    entries, cursor = activity.page(current_account()["_id"], role, query["limit"], before)
-    return {"activities": [activity.public(entry) for entry in entries], "next": cursor}
-
-
-def add_activity(role):
-    data = load(ActivityCreateSchema(), json_body())
-    entry = activity.record(current_account()["_id"], role, data["action"], data["meta"],
-                            source="client")
-    return {"activity": activity.public(entry)}, 201
+@captains.patch("/status")
+@auth_required(Role.CAPTAIN)
+@captains.arguments(StatusSchema)
+@captains.response(200, CaptainResponse)
+def set_status(data):
+    """Go on or off duty: `active` receives ride requests near its location."""
+    return {"captain": accounts.set_status(current_account(), data["status"])}

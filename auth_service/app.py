@@ -1,4 +1,6 @@
 """The auth service's app factory."""
+from auth_service import accounts, auth, media
+from shared.cli import register_cli
 from shared.config import Config
 from shared.http import make_app
 from shared.ratelimit import init_ratelimit
@@ -9,11 +11,8 @@ def create_app(config=Config):
     app = make_app("auth_service", config)
     init_tokens(app)
     init_ratelimit(app)
-
-    from auth_service import auth, captains, media, users
-
-    app.register_blueprint(users.bp)
-    app.register_blueprint(captains.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(media.bp)
+    api = app.extensions["api"]
+    for blueprint in (accounts.users, accounts.captains, auth.bp, media.bp):
+        api.register_blueprint(blueprint)
+    register_cli(app)
     return app

@@ -1,12 +1,12 @@
-"""Stored images: GET /media/<id>."""
-from flask import Blueprint, make_response, request
+"""GET /media/<id>: images stored by the API."""
+from flask import make_response, request
 
-from shared import media as store
-from shared.errors import ApiError
-from shared.openapi import doc
+from shared.errors import NotFound
+from shared.services import media as store
 from shared.validation import object_id
+from shared.web import Blueprint
 
-bp = Blueprint("media", __name__, url_prefix="/media")
+bp = Blueprint("media", __name__, url_prefix="/media", description="Stored images")
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 IMAGE = {"description": "The image bytes", "content": {
     kind: {"schema": {"type": "string", "format": "binary"}}
@@ -14,11 +14,12 @@ IMAGE = {"description": "The image bytes", "content": {
 
 
 @bp.get("/<media_id>")
-@doc(responses={200: IMAGE, 304: "Not modified (If-None-Match matched the ETag)",
-                400: None, 404: None},
-     summary="A stored image", tags=["media"])
+@bp.doc(responses={"200": IMAGE, "304": {"description": "Not modified (ETag matched)"},
+                   "400": "BAD_REQUEST", "404": "NOT_FOUND"})
 def get_media(media_id):
-    """The bytes of an image stored by the API (profile pictures, chat images) with its
+    """A stored image.
+
+    The bytes of an image stored by the API (profile pictures, chat images) with its
     sniffed Content-Type. Images never change, so they are cached for a year and
     `If-None-Match` gets a 304."""
     file_id = object_id(media_id)
@@ -28,7 +29,7 @@ def get_media(media_id):
     else:
         found = store.load_image(file_id)
         if found is None:
-            raise ApiError(404, "Image not found")
+            raise NotFound("Image not found")
         data, content_type = found
         response = make_response(data)
         response.headers["Content-Type"] = content_type

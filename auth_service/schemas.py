@@ -1,11 +1,12 @@
-"""Request and response schemas of the auth service. Messages follow the tutorials'
-express-validator wording where API.md shows it."""
+"""Request and response schemas of the auth service: the schema that loads a request
+validates it (messages in the tutorials' express-validator wording where API.md shows
+it); the schema that dumps a response is the allow-list of what is sent."""
 import json
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from shared.passwords import MAX_BYTES
-from shared.validation import Schema
+from shared.schemas import CursorQuery, Id, Schema, Timestamp
 
 VEHICLE_TYPES = ("car", "motorcycle", "auto")
 
@@ -167,13 +168,8 @@ class LogoutSchema(Schema):
     refreshToken = fields.String(metadata={"description": "also revoke this refresh token"})
 
 
-class ActivityQuerySchema(Schema):
-    limit = fields.Integer(
-        load_default=20,
-        validate=validate.Range(min=1, max=100, error="Limit must be between 1 and 100"),
-        error_messages={"invalid": "Limit must be between 1 and 100"},
-    )
-    before = fields.String(metadata={"description": "the `next` cursor of the previous page"})
+class ActivityQuerySchema(CursorQuery):
+    pass
 
 
 class ActivityCreateSchema(Schema):
@@ -214,3 +210,86 @@ def check_meta(meta):
             raise ValidationError("Meta numbers must fit in 64 bits")  # BSON's int64
 
     walk(meta, 1)
+
+
+# Responses.
+
+class FullnameOut(Schema):
+    firstname = fields.String()
+    lastname = fields.String()
+
+
+class VehicleOut(Schema):
+    color = fields.String()
+    plate = fields.String()
+    capacity = fields.Integer()
+    vehicleType = fields.String()
+
+
+class PointOut(Schema):
+    type = fields.String(metadata={"examples": ["Point"]})
+    coordinates = fields.List(fields.Float(), metadata={"description": "[lng, lat]"})
+
+
+class UserOut(Schema):
+    _id = Id()
+    fullname = fields.Nested(FullnameOut)
+    email = fields.String()
+    bio = fields.String()
+    profilePic = fields.String(allow_none=True)
+    socketId = fields.String(allow_none=True)
+    createdAt = Timestamp()
+    updatedAt = Timestamp()
+
+
+class CaptainOut(UserOut):
+    vehicle = fields.Nested(VehicleOut)
+    status = fields.String(metadata={"enum": ["active", "inactive"]})
+    location = fields.Nested(PointOut, allow_none=True,
+                             metadata={"description": "GeoJSON Point, or null"})
+
+
+class UserResponse(Schema):
+    user = fields.Nested(UserOut)
+
+
+class CaptainResponse(Schema):
+    captain = fields.Nested(CaptainOut)
+
+
+class TokensResponse(Schema):
+    token = fields.String()
+    refreshToken = fields.String()
+
+
+class UserAuthResponse(TokensResponse):
+    user = fields.Nested(UserOut)
+    message = fields.String(metadata={"description": "after a password change"})
+
+
+class CaptainAuthResponse(TokensResponse):
+    captain = fields.Nested(CaptainOut)
+    message = fields.String(metadata={"description": "after a password change"})
+
+
+class ActivityOut(Schema):
+    _id = Id()
+    action = fields.String()
+    meta = fields.Dict()
+    source = fields.String(metadata={"description": "server or client"})
+    createdAt = Timestamp()
+
+
+class ActivityResponse(Schema):
+    activity = fields.Nested(ActivityOut)
+
+
+class ActivityPageResponse(Schema):
+    activities = fields.List(fields.Nested(ActivityOut))
+    next = fields.String(allow_none=True)
+
+
+ROLE_SCHEMAS = {
+    "user": (RegisterUserSchema, UserAuthResponse, UserResponse),
+    "captain": (RegisterCaptainSchema, CaptainAuthResponse, CaptainResponse),
+}

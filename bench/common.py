@@ -188,7 +188,7 @@ def tokens_for(docs, role):
     app.config["JWT_SECRET_KEY"] = SECRET
     init_tokens(app)
     with app.app_context():
-        return [issue_access_token(doc, role) for doc in docs]
+        return [issue_access_token(doc, role)[0] for doc in docs]
 
 
 # Measuring -------------------------------------------------------------------------

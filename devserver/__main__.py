@@ -1,14 +1,16 @@
-"""`make run`: the embedded database (unless MONGO_URI is set) and both services.
+"""`make run`: the embedded database (unless MONGO_URI is set) and both services, then
+demo accounts in an empty database (`flask seed-demo`).
 
 Stops all of them on Ctrl-C or SIGTERM; if any child dies, stops the rest and exits
 non-zero.
 """
 import os
 import signal
+import subprocess
 import sys
 import time
 
-from devserver.processes import EmbeddedMongo, Service, http_ok
+from devserver.processes import EmbeddedMongo, Service, flask_command, http_ok
 from shared.config import Config
 
 
@@ -36,6 +38,7 @@ def main(service_class=Service):
         for name, port in (("auth", Config.AUTH_PORT), ("realtime", Config.REALTIME_PORT)):
             ready = http_ok(f"http://127.0.0.1:{port}/readyz")
             print(f"  {name:9} http://{Config.HOST}:{port}  ready={ready}")
+        print_demo_accounts(env)
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             if any(not child.running() for child in children):
@@ -46,6 +49,22 @@ def main(service_class=Service):
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def print_demo_accounts(env):
+    """Run `seed-demo` (it creates the demo accounts only when there are no accounts)
+    and show what it says: the demo accounts and their passwords, when they exist."""
+    try:
+        result = flask_command("auth_service", "seed-demo", env=env)
+    except subprocess.TimeoutExpired:
+        print("  seed-demo did not finish in time", file=sys.stderr)
+        return
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        print(f"  seed-demo failed: {lines[-1]}", file=sys.stderr)
+        return
+    for line in result.stdout.splitlines():
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -134,6 +134,14 @@ def http_ok(url):
         return False
 
 
+def flask_command(module, *args, env=None, timeout=120):
+    """`flask --app <module> <args>` (e.g. `seed-demo`) with `env` added to this process's
+    environment; the CompletedProcess, output captured as text."""
+    return subprocess.run([sys.executable, "-m", "flask", "--app", module, *args],
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=_die_with_parent, check=False)
+
+
 class Service(Child):
     """`python -m <module>` with the given environment, ready when /healthz answers."""
 

@@ -1,6 +1,7 @@
 from flask_socketio import SocketIO
 
 from realtime_service import console
+from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
@@ -30,4 +31,5 @@ def create_app(config=Config):
     app.register_blueprint(messages.bp)
     app.register_blueprint(rides.bp)
     app.register_blueprint(console.bp)
+    register_cli(app)
     return app

@@ -1,8 +1,6 @@
 """CORS from CORS_ORIGINS: flask-cors for HTTP routes, an origin check for the
 Socket.IO handshake (which the HTTP middleware does not cover)."""
-from flask_cors import CORS
-
-cors = CORS()
+from shared.extensions import cors
 
 
 def enable_cors(app):

@@ -1,15 +1,24 @@
 """The MongoDB connection: one client per process and URI, and the indexes.
 
 `mongo` is created here and bound to an app in its factory (`mongo.init_app(app)`).
-Models use `mongo.db` (the database named in MONGO_URI).
+Models use `mongo.db` (the database named in MONGO_URI); guarded updates are in
+shared/storage.py.
 """
-import copy
 import logging
+import re
 import threading
 
 from flask import current_app
-from pymongo import MongoClient, ReturnDocument
-from pymongo.errors import PyMongoError
+from pymongo import MongoClient
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from shared import storage
+from shared.storage import (  # noqa: F401  (re-exported until the models import storage)
+    GUARDED_ATTEMPTS,
+    REVISION,
+    apply_update,
+    find_one_and_update,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +50,10 @@ def close_clients():
 
 
 class _MongoState:
-    def __init__(self, client, db):
+    def __init__(self, client, db, uri):
         self.client = client
         self.db = db
+        self.uri = uri
         self.indexes_ready = False
 
 
@@ -55,13 +65,21 @@ class Mongo:
             self.init_app(app)
 
     def init_app(self, app):
-        client = get_client(app.config["MONGO_URI"], app.config["MONGO_TIMEOUT_MS"])
-        app.extensions["mongo"] = _MongoState(client, client.get_default_database())
-        ensure_indexes(app.extensions["mongo"])
-
-        @app.before_request
-        def _retry_indexes():
-            ensure_indexes(app.extensions["mongo"])
+        """Bind the client, pick the storage strategy and create the indexes, once. With
+        the database down the app still starts (one warning); `ready()` retries."""
+        uri = app.config["MONGO_URI"]
+        client = get_client(uri, app.config["MONGO_TIMEOUT_MS"])
+        state = app.extensions["mongo"] = _MongoState(client, client.get_default_database(), uri)
+        try:
+            storage.strategy_for(client)
+            create_indexes(state.db)
+            state.indexes_ready = True
+        except ConnectionFailure as exc:
+            log.warning("cannot reach MongoDB at %s (%s); indexes will be created when it "
+                        "answers", mask_uri(uri), type(exc).__name__)
+        except PyMongoError as exc:
+            log.warning("could not create indexes on %s (%s: %s); readiness retries",
+                        mask_uri(uri), type(exc).__name__, exc)
 
     @property
     def _state(self):
@@ -78,89 +96,39 @@ class Mongo:
     def ping(self):
         self.client.admin.command("ping")
 
+    def ready(self):
+        """Readiness: ping, then create the indexes if start-up could not. Raises
+        ConnectionFailure while the database does not answer."""
+        self.ping()
+        state = self._state
+        if not state.indexes_ready:
+            storage.strategy_for(state.client)
+            create_indexes(state.db)
+            state.indexes_ready = True
+            log.info("indexes created on %s", mask_uri(state.uri))
 
-def ensure_indexes(state):
-    """Create every collection's indexes (idempotent). If the database is down at
-    start-up the service still starts (readyz says 503) and the next request retries."""
-    if state.indexes_ready:
-        return
+
+def create_indexes(db):
+    """Create every collection's indexes (idempotent): {collection: [index names]}."""
     from shared.models import all_indexes
 
-    try:
-        for collection, indexes in all_indexes().items():
-            if indexes:
-                state.db[collection].create_indexes(indexes)
-    except PyMongoError as exc:
-        log.warning("could not create indexes yet: %s", type(exc).__name__)
-        return
-    state.indexes_ready = True
+    return {collection: db[collection].create_indexes(indexes)
+            for collection, indexes in all_indexes().items() if indexes}
 
+
+def mask_uri(uri):
+    """`uri` with its password (and any password option) replaced by ***."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    before_query, qmark, query = rest.partition("?")
+    userinfo, at, hosts = before_query.rpartition("@")
+    if at and ":" in userinfo:
+        before_query = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
+    query = _PASSWORD_OPTION.sub(r"\1***", query)
+    return f"{scheme}://{before_query}{qmark}{query}"
+
+
+_PASSWORD_OPTION = re.compile(r"((?:^|&)[^=&]*password=)[^&]*", re.IGNORECASE)
 
 mongo = Mongo()
-
-
-# Bumped by every update made through `find_one_and_update` below (and by any other
-# write to such a document that must not be missed); models hide it from the API.
-REVISION = "_rev"
-GUARDED_ATTEMPTS = 5
-
-
-def find_one_and_update(collection, query, update):
-    """What `collection.find_one_and_update(query, update, return_document=AFTER)`
-    does, as a read and a guarded `update_one`: the document after the update, or None
-    when none matches `query`. `update` may use `$set`, `$unset` and `$inc`.
-
-    Why not the driver's own: SecantusDB, the embedded default database, re-checks a
-    matched findAndModify with a filter its planner cannot use an index for, so each one
-    scans the whole collection (37 ms at 3,000 rides, 104 ms at 9,000; BENCHMARKS.md,
-    "Query costs"). Under the soak that made every ride transition slower as rides
-    piled up, until requests timed out.
-
-    Still atomic: the write names the document read, repeats `query` (so it lands only
-    if the document still matches) and the REVISION read (so it lands only if no
-    update through here came in between); a lost race reads again. The document
-    returned is the one read with `update` applied. On real MongoDB this costs one more
-    round trip; after GUARDED_ATTEMPTS lost races it falls back to findAndModify."""
-    guarded_update = {**update, "$inc": {**update.get("$inc", {}), REVISION: 1}}
-    for _ in range(GUARDED_ATTEMPTS):
-        before = collection.find_one(query)
-        if before is None:
-            return None
-        guard = {**query, "_id": before["_id"], REVISION: before.get(REVISION)}
-        if collection.update_one(guard, guarded_update).modified_count:
-            return apply_update(before, guarded_update)
-    return collection.find_one_and_update(query, guarded_update,
-                                          return_document=ReturnDocument.AFTER)
-
-
-def apply_update(document, update):
-    """A copy of `document` with the `$set`, `$unset` and `$inc` of `update` applied
-    (dotted paths allowed), as the server applies them."""
-    unsupported = set(update) - {"$set", "$unset", "$inc"}
-    if unsupported:
-        raise ValueError(f"apply_update: unsupported operators {sorted(unsupported)}")
-    result = copy.deepcopy(document)
-    for path, value in update.get("$set", {}).items():
-        parent, key = _parent(result, path, create=True)
-        parent[key] = copy.deepcopy(value)
-    for path in update.get("$unset", {}):
-        parent, key = _parent(result, path, create=False)
-        if parent is not None:
-            parent.pop(key, None)
-    for path, amount in update.get("$inc", {}).items():
-        parent, key = _parent(result, path, create=True)
-        parent[key] = parent.get(key, 0) + amount
-    return result
-
-
-def _parent(document, path, create):
-    """(the dict holding the last part of a dotted `path`, that last part)."""
-    *parents, key = path.split(".")
-    node = document
-    for part in parents:
-        if not isinstance(node.get(part), dict):
-            if not create:
-                return None, key
-            node[part] = {}
-        node = node[part]
-    return node, key

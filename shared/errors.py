@@ -1,11 +1,9 @@
-"""Every exception becomes the JSON error shape of API.md.
+"""Domain errors and the one place that turns every exception into API.md's shapes.
 
-- `ApiError(status, message)`: raise it from any handler or model.
-- `ValidationFailed(errors)`: 400 with express-validator's `{"errors": [...]}`.
-- werkzeug HTTP errors (404, 405, 413, 415, 429, ...): `{"message": ...}`.
-- pymongo connection failures: 503 `{"message": "Database unavailable"}`.
-- anything else: 500 `{"message": "Internal server error"}`; the traceback goes to the
-  log, never to the client.
+Services raise `NotFound`, `Conflict`, `Forbidden`, `Invalid`, ... (never a response);
+`register_error_handlers` maps them, werkzeug's HTTP errors and database outages to
+`{"message"}` (or `{"errors": [...]}` for `Invalid`). Anything unexpected is a 500
+whose traceback goes to the log, never to the client.
 """
 import logging
 
@@ -34,19 +32,56 @@ MESSAGES = {
 
 
 class ApiError(Exception):
-    def __init__(self, status, message=None, headers=None):
-        super().__init__(message or MESSAGES.get(status, "Error"))
-        self.status = status
-        self.message = message or MESSAGES.get(status, "Error")
+    """An error with an HTTP status and a message that is safe to show."""
+
+    status = 400
+
+    def __init__(self, *args, headers=None):
+        # ApiError(404, "msg") or, in subclasses with a fixed status, NotFound("msg").
+        if args and isinstance(args[0], int):
+            self.status, args = args[0], args[1:]
+        self.message = args[0] if args and args[0] else MESSAGES.get(self.status, "Error")
         self.headers = headers or {}
+        super().__init__(self.message)
 
 
-class ValidationFailed(Exception):
-    """400 with a list of `{"msg", "param", "location"}` entries."""
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+
+class Invalid(Exception):
+    """400 with express-validator's `{"errors": [{"msg", "param", "location"}]}`."""
 
     def __init__(self, errors):
         super().__init__("validation failed")
         self.errors = errors
+
+    @classmethod
+    def field(cls, param, msg, location="body"):
+        return cls([{"msg": msg, "param": param, "location": location}])
+
+
+ValidationFailed = Invalid
 
 
 def error_response(status, message=None, headers=None):
@@ -62,8 +97,8 @@ def register_error_handlers(app):
     def api_error(error):
         return error_response(error.status, error.message, error.headers)
 
-    @app.errorhandler(ValidationFailed)
-    def validation_failed(error):
+    @app.errorhandler(Invalid)
+    def invalid(error):
         return jsonify({"errors": error.errors}), 400
 
     @app.errorhandler(HTTPException)

@@ -1,7 +1,8 @@
 """What every HTTP app of the project has in common, applied by each app factory:
 config, JSON logs with request ids, JSON-only bodies (415), error handlers, Mongo,
 the health routes and the API docs (/openapi.json, /docs)."""
-from flask import Blueprint, Flask, request
+from flask import Flask, request
+from marshmallow import fields
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.apidocs import bp as apidocs
@@ -9,23 +10,31 @@ from shared.cors import enable_cors
 from shared.db import mongo
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
 from shared.logging import configure_logging, log_request
+from shared.schemas import Schema
+from shared.web import Blueprint, init_api
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
-health = Blueprint("health", __name__)
+health = Blueprint("health", __name__, description="Liveness and readiness probes")
+
+
+class Health(Schema):
+    status = fields.String()
 
 
 @health.get("/healthz")
+@health.response(200, Health)
 def healthz():
     """Liveness: the process is up and serving."""
     return {"status": "ok"}
 
 
 @health.get("/readyz")
+@health.response(200, Health)
 def readyz():
-    """Readiness: the database answers a ping (503 otherwise)."""
+    """Readiness: the database answers a ping and has its indexes (503 otherwise)."""
     try:
-        mongo.ping()
+        mongo.ready()
     except DB_DOWN_ERRORS:
         return error_response(503)
     return {"status": "ready"}
@@ -60,10 +69,11 @@ def make_app(name, config):
     if hops:
         # Behind the gateway: the client address (rate limits, logs) is in X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    api = init_api(app)
     register_error_handlers(app)
     app.before_request(require_json)
     enable_cors(app)
     mongo.init_app(app)
-    app.register_blueprint(health)
-    app.register_blueprint(apidocs)
+    api.register_blueprint(health)
+    api.register_blueprint(apidocs)
     return app

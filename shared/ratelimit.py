@@ -9,11 +9,9 @@ RATELIMIT_ENABLED=false turns them off (the test default). A limited request get
     def login(): ...
 """
 from flask import current_app, request
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True,
-                  key_prefix="ridewire")
+from shared.extensions import limiter
 
 
 def init_ratelimit(app):
@@ -25,7 +23,10 @@ def init_ratelimit(app):
 
 def email_key():
     """The (lower-cased) email of the JSON body, or the client IP when there is none."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # a deeply nested body: the route itself answers 400
+        data = None
     email = data.get("email") if isinstance(data, dict) else None
     if isinstance(email, str) and email.strip():
         return "email:" + email.strip().lower()

@@ -1,30 +1,46 @@
-"""Access tokens: issued by the auth service, checked identically by both services.
+"""Access tokens through flask-jwt-extended's own hooks, checked alike by both services.
 
-An access token is an HS256 JWT (flask-jwt-extended) with `sub` (account id),
-`role` (`user` | `captain`), `type` = `access`, `jti`, `iat`, `exp`, and `ver`:
-the account's `tokenVersion` when it was issued. A token is refused when it is
-malformed, badly signed, expired, not an access token, blacklisted (its `jti` in
-`blacklisted_tokens`), of an account that no longer exists, or older than the
-account's last "log out everywhere" (its `ver` below the account's `tokenVersion`).
+An access token is an HS256 JWT with `sub` (account id), `role` (a `Role`), `type` =
+`access`, `jti`, `iat`, `exp`, and `ver`: the account's `tokenVersion` when it was
+issued. It is refused when it is malformed, badly signed, expired, not an access token,
+lacks a claim we always issue, is blacklisted (its `jti` in `blacklisted_tokens`), is of
+an account that no longer exists, or is older than the account's last "log out
+everywhere" (`ver` below `tokenVersion`). One decode and one database round trip per
+request: the blocklist hook looks up the account and the blacklist together and hands
+the account to the user-lookup hook.
 
-    @bp.get("/profile")
-    @auth_required("user")
+    @blp.get("/profile")
+    @auth_required(Role.USER)
     def profile():
         account = current_account()
 """
+import copy
 import functools
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 from flask import current_app, g, request
-from flask_jwt_extended import JWTManager, create_access_token, decode_token
+from flask_jwt_extended import (
+    create_access_token,
+    decode_token,
+    get_current_user,
+    get_jwt,
+    jwt_required,
+    set_access_cookies,
+    unset_access_cookies,
+)
+from flask_jwt_extended.config import config as jwt_config
 
-from shared.errors import ApiError
+from shared.errors import Forbidden, error_response
+from shared.extensions import jwt
 from shared.models import accounts
+from shared.roles import Role
+from shared.web import AUTH_DOC
 
-jwt = JWTManager()
-
-ROLE_COLLECTIONS = accounts.COLLECTIONS
+INT_CLAIMS = ("exp", "iat", "ver")
+LOOKED_UP = "_token_account"
+SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 class TokenError(Exception):
@@ -37,32 +53,100 @@ class TokenError(Exception):
 
 
 def init_tokens(app):
+    production = app.config["APP_ENV"] == "production"
     app.config.setdefault("JWT_ALGORITHM", "HS256")
     app.config.setdefault("JWT_DECODE_ALGORITHMS", ["HS256"])
     app.config.setdefault("JWT_TOKEN_LOCATION", ["headers", "cookies"])
     app.config.setdefault("JWT_ACCESS_COOKIE_NAME", "token")
-    # The compatible frontends send the `token` cookie without a CSRF header;
-    # the cookie is HttpOnly and SameSite, see README "Security".
+    app.config.setdefault("JWT_ACCESS_COOKIE_PATH", "/")
+    # The compatible frontends send the `token` cookie without a CSRF header; the
+    # cookie is HttpOnly and SameSite (docs/security.md).
     app.config.setdefault("JWT_COOKIE_CSRF_PROTECT", False)
+    app.config.setdefault("JWT_COOKIE_SECURE", production)
+    app.config.setdefault("JWT_COOKIE_SAMESITE", "None" if production and cross_site_origins(
+        app.config["CORS_ORIGINS"]) else "Lax")
     jwt.init_app(app)
 
 
-def token_ttl(role):
-    seconds = current_app.config["USER_TOKEN_TTL" if role == "user" else "CAPTAIN_TOKEN_TTL"]
-    return timedelta(seconds=seconds)
+def cross_site_origins(origins):
+    """True when a configured CORS origin is on another site than ours (needs SameSite=None)."""
+    return any(not origin.startswith(("http://localhost", "http://127.0.0.1"))
+               for origin in origins)
 
 
-def issue_access_token(account, role):
-    """A signed access token for `account` (a user or captain document)."""
-    return create_access_token(
-        identity=str(account["_id"]),
-        additional_claims={"role": role, "ver": account.get("tokenVersion", 0)},
-        expires_delta=token_ttl(role),
-    )
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def well_formed(claims):
+    """Whether `claims` carry every claim we issue, each of the type we issue it with.
+    (flask-jwt-extended fills in a missing `type`, so this looks at them as sent.)"""
+    return (claims.get("type") == "access" and Role.parse(claims.get("role")) is not None
+            and isinstance(claims.get("sub"), str) and isinstance(claims.get("jti"), str)
+            and claims["jti"] != "" and all(_is_int(claims.get(name)) for name in INT_CLAIMS))
+
+
+@jwt.decode_key_loader
+def decode_key(_header, unverified_claims):
+    if unverified_claims.get("type") == "access" and not well_formed(unverified_claims):
+        raise pyjwt.InvalidTokenError("unexpected claims")
+    if "type" not in unverified_claims:
+        raise pyjwt.InvalidTokenError("missing type")
+    return jwt_config.decode_key
+
+
+def lookup(claims):
+    """`(account or None, revoked)` for decoded, well-formed access-token claims."""
+    account, blacklisted = accounts.find_for_token(Role(claims["role"]), claims["sub"],
+                                                   claims["jti"])
+    revoked = blacklisted or (account is not None
+                              and claims["ver"] < account.get("tokenVersion", 0))
+    return account, revoked
+
+
+@jwt.token_in_blocklist_loader
+def is_revoked(_header, claims):
+    account, revoked = lookup(claims)
+    setattr(g, LOOKED_UP, account)
+    return revoked
+
+
+@jwt.user_lookup_loader
+def looked_up_account(_header, _claims):
+    return g.pop(LOOKED_UP, None)
+
+
+@jwt.unauthorized_loader
+def no_token(_reason):
+    header = request.headers.get("Authorization")
+    if header and not header.startswith("Bearer "):
+        return error_response(401, "Authorization header must be 'Bearer <token>'")
+    return error_response(401, "Authentication required")
+
+
+@jwt.invalid_token_loader
+def invalid_token(_reason):
+    return error_response(401, "Invalid token")
+
+
+@jwt.expired_token_loader
+def expired_token(_header, _claims):
+    return error_response(401, "Token has expired")
+
+
+@jwt.revoked_token_loader
+def revoked_token(_header, _claims):
+    return error_response(401, "Token has been revoked")
+
+
+@jwt.user_lookup_error_loader
+def unknown_account(_header, _claims):
+    return error_response(401, "Invalid token")
 
 
 def authenticate(raw_token):
-    """Check `raw_token` completely; return `(claims, account)` or raise TokenError."""
+    """The check of `jwt_required`, for a raw token that is not in the request (the
+    Socket.IO handshake): `(claims, account)`, or TokenError."""
     if not raw_token:
         raise TokenError("Authentication required")
     try:
@@ -71,90 +155,73 @@ def authenticate(raw_token):
         raise TokenError("Token has expired") from None
     except Exception:  # any decoding or signature failure
         raise TokenError("Invalid token") from None
-    role = claims.get("role")
-    if claims.get("type") != "access" or role not in ROLE_COLLECTIONS or not claims.get("jti"):
+    if claims.get("type") != "access":
         raise TokenError("Invalid token")
-    # Signed by us but lacking a claim we always issue: never ours, refuse it anyway.
-    # (flask-jwt-extended fills in a missing `type` as "access", so read the payload.)
-    issued = pyjwt.decode(raw_token, options={"verify_signature": False})
-    if issued.get("type") != "access" or any(
-            not _is_int(issued.get(name)) for name in ("exp", "iat", "ver")):
-        raise TokenError("Invalid token")
-    account, blacklisted = accounts.find_for_token(role, claims.get("sub"), claims["jti"])
+    account, revoked = lookup(claims)
     if account is None:
         raise TokenError("Invalid token")
-    if blacklisted or claims["ver"] < account.get("tokenVersion", 0):
+    if revoked:
         raise TokenError("Token has been revoked")
     return claims, account
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+def token_ttl(role):
+    seconds = current_app.config["USER_TOKEN_TTL" if role == Role.USER else "CAPTAIN_TOKEN_TTL"]
+    return timedelta(seconds=seconds)
 
 
-def token_from_request():
-    """The raw token from `Authorization: Bearer ...` or else the `token` cookie."""
-    header = request.headers.get("Authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise TokenError("Authorization header must be 'Bearer <token>'")
-        return value.strip()
-    return request.cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"])
+def issue_access_token(account, role):
+    """`(token, claims)`: a signed access token for `account` and what it claims, so
+    that callers need not decode it again."""
+    issued = datetime.now(UTC).replace(microsecond=0)
+    claims = {"jti": uuid.uuid4().hex, "iat": int(issued.timestamp()),
+              "nbf": int(issued.timestamp()),
+              "exp": int((issued + token_ttl(role)).timestamp()),
+              "role": str(role), "ver": account.get("tokenVersion", 0)}
+    token = create_access_token(identity=str(account["_id"]), additional_claims=claims)
+    return token, claims
 
 
-def auth_required(role):
-    """Decorator: 401 without a usable token, 403 with a valid token of the other role.
-    `role="any"` lets both roles in; `g.role` says which one called."""
+def auth_required(*roles):
+    """Decorator: 401 without a usable token, 403 with a valid token of another role
+    than `roles` (no roles: either role). Documents the token in the spec."""
 
     def decorator(view):
         @functools.wraps(view)
+        @jwt_required()
         def wrapper(*args, **kwargs):
-            try:
-                claims, account = authenticate(token_from_request())
-            except TokenError as error:
-                raise ApiError(error.status, error.message) from None
-            if role != "any" and claims["role"] != role:
-                raise ApiError(403, f"This route is for {role}s only")
-            g.claims, g.account, g.role = claims, account, claims["role"]
+            if roles and current_role() not in roles:
+                raise Forbidden(f"This route is for {roles[0]}s only")
             return view(*args, **kwargs)
 
+        apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
+        apidoc[AUTH_DOC] = [str(role) for role in roles]
+        apidoc.setdefault("manual_doc", {})["security"] = SECURITY
+        wrapper._apidoc = apidoc
         return wrapper
 
     return decorator
 
 
 def current_account():
-    return g.account
+    return get_current_user()
 
 
 def current_claims():
-    return g.claims
+    return get_jwt()
 
 
-def cross_site_origins():
-    """True when a configured CORS origin is on another site than ours (needs SameSite=None)."""
-    return any(not origin.startswith(("http://localhost", "http://127.0.0.1"))
-               for origin in current_app.config["CORS_ORIGINS"])
+def current_role():
+    return Role(get_jwt()["role"])
 
 
 def set_token_cookie(response, token, role):
-    """The compatible `token` cookie: HttpOnly; Secure and SameSite=None in production
-    when a cross-site frontend origin is configured, SameSite=Lax otherwise."""
-    production = current_app.config["APP_ENV"] == "production"
-    cross_site = production and cross_site_origins()
-    response.set_cookie(
-        current_app.config["JWT_ACCESS_COOKIE_NAME"],
-        token,
-        max_age=int(token_ttl(role).total_seconds()),
-        httponly=True,
-        secure=production,
-        samesite="None" if cross_site else "Lax",
-        path="/",
-    )
+    """The compatible HttpOnly `token` cookie; Secure and SameSite=None in production
+    with a cross-site frontend origin, SameSite=Lax otherwise (see init_tokens)."""
+    set_access_cookies(response, token, max_age=int(token_ttl(role).total_seconds()))
     return response
 
 
 def clear_token_cookie(response):
-    response.delete_cookie(current_app.config["JWT_ACCESS_COOKIE_NAME"], path="/")
+    unset_access_cookies(response)
     return response

@@ -1,7 +1,9 @@
-"""Request parsing with marshmallow, errors reshaped into express-validator's format.
+"""Request bodies and ids, with errors in express-validator's format.
 
-    data = load(RegisterSchema(), json_body())        # 400 {"errors": [...]} on failure
-    ride_id = object_id(ride_id)                       # 400 for a malformed path id
+flask-smorest's `@blp.arguments` parses routes (shared.web.Parser uses `json_object`
+and `flatten_errors` from here); socket handlers call `load` directly:
+
+    data = load(LocationSchema(), payload)   # Invalid (400 shape) on failure
 
 Every failing field is reported at once, nested fields with a dotted `param`
 ("fullname.firstname"), list items with their index ("stops.0.lat").
@@ -12,17 +14,12 @@ import json
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import current_app, request
-from marshmallow import EXCLUDE, ValidationError
-from marshmallow import Schema as _Schema
+from marshmallow import ValidationError
 
 from shared.errors import ApiError, ValidationFailed
+from shared.schemas import Schema  # noqa: F401  (re-exported for older imports)
 
-
-class Schema(_Schema):
-    """Base schema: unknown fields are ignored (frontends send extra keys)."""
-
-    class Meta:
-        unknown = EXCLUDE
+NOT_AN_OBJECT = "Expected a JSON object"
 
 
 def flatten_errors(messages, location="body", prefix=""):
@@ -50,16 +47,12 @@ def load(schema, data, location="body"):
     """Validate and deserialize `data` with `schema`; raise ValidationFailed (400)."""
     if not isinstance(data, dict):
         raise ValidationFailed(
-            [{"msg": "Expected a JSON object", "param": "", "location": location}]
+            [{"msg": NOT_AN_OBJECT, "param": "", "location": location}]
         )
     try:
         return schema.load(data)
     except ValidationError as error:
         raise ValidationFailed(flatten_errors(error.messages, location)) from None
-
-
-def load_query(schema):
-    return load(schema, request.args.to_dict(), location="query")
 
 
 def json_body():
@@ -76,6 +69,14 @@ def json_body():
         raise ApiError(400, "Malformed JSON body")
     if not _encodable(data):
         raise ApiError(400, "JSON body contains invalid Unicode (an unpaired surrogate)")
+    return data
+
+
+def json_object():
+    """The request's JSON body, which must be an object ({} when there is none)."""
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ValidationFailed([{"msg": NOT_AN_OBJECT, "param": "", "location": "body"}])
     return data
 
 

@@ -63,7 +63,7 @@ def make_captain(db, firstname=None, vehicle_type="car", status="active", locati
 def token_for(account, role="user"):
     """An access token for `account`, signed with the test secret."""
     with _token_app.app_context():
-        return issue_access_token(account, role)
+        return issue_access_token(account, role)[0]
 
 
 def auth_header(account, role="user"):

@@ -1,7 +1,7 @@
 """GridFS images: `shared.media.save_image` and `GET /media/<id>`."""
 import pytest
 
-from shared import media
+from shared.services import media
 from shared.errors import ValidationFailed
 
 from .auth_api import PNG_1PX, data_url

@@ -3,20 +3,18 @@
 Stored fields beyond the public ones of API.md: `password` (bcrypt hash),
 `tokenVersion` (int; bumping it revokes every earlier access token),
 `tokensRevokedAt` (when it was last bumped; the realtime service polls it).
-`public()` is the only way an account leaves the service.
+What leaves the service is decided by the response schemas (an allow-list).
 """
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, GEOSPHERE, IndexModel
-from pymongo.errors import DuplicateKeyError
 
-from shared.db import REVISION, find_one_and_update, mongo
-from shared.errors import ApiError
+from shared.db import find_one_and_update, mongo
 from shared.models import blacklist
-from shared.serialize import now, to_json
+from shared.roles import Role
+from shared.serialize import now
 
-COLLECTIONS = {"user": "users", "captain": "captains"}
-PRIVATE_FIELDS = frozenset({"password", "tokenVersion", "tokensRevokedAt", REVISION})
+COLLECTIONS = {role: role.collection for role in Role}
 INDEXES = {
     "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
     "captains": [
@@ -67,14 +65,9 @@ def find_for_token(role, account_id, jti):
     return found, bool(found.pop("revokedBy"))
 
 
-def public(account):
-    """The account as the API shows it: no password hash, no token bookkeeping."""
-    return to_json(account, hidden=PRIVATE_FIELDS)
-
-
 def create(role, fields, password_hash):
-    """Insert a new account; 409 when its email (or a captain's plate) is taken.
-    The unique indexes decide, so concurrent duplicates get exactly one winner."""
+    """Insert a new account. The unique indexes decide whether its email (or a
+    captain's plate) is taken: DuplicateKeyError, exactly one winner under races."""
     timestamp = now()
     account = {
         "_id": ObjectId(),
@@ -89,22 +82,18 @@ def create(role, fields, password_hash):
         "createdAt": timestamp,
         "updatedAt": timestamp,
     }
-    if role == "captain":
+    if role == Role.CAPTAIN:
         account.update(vehicle=fields["vehicle"], status="inactive", location=None)
-    try:
-        collection(role).insert_one(account)
-    except DuplicateKeyError as error:
-        raise ApiError(409, _duplicate_message(error)) from None
+    collection(role).insert_one(account)
     return account
 
 
-def _duplicate_message(error):
+def duplicate_field(error):
+    """Which unique field a DuplicateKeyError of `create` is about: plate or email."""
     details = error.details or {}
     which = " ".join([str(details.get("keyPattern", "")), str(details.get("errmsg", "")),
                       str(error)])
-    if "plate" in which:
-        return "Vehicle plate already registered"
-    return "Email already registered"
+    return "plate" if "plate" in which else "email"
 
 
 def update(role, account_id, changes, unset=()):

@@ -1,0 +1,107 @@
+"""The building blocks of every request and response schema.
+
+- `Schema`: unknown request fields are ignored (frontends send extra keys); on
+  dump, only declared fields are ever sent.
+- `Id`: an ObjectId in, a 24-hex string out. `Timestamp`: ISO 8601 UTC with
+  milliseconds and `Z`, like the tutorials' `Date.toJSON()`.
+- `Error`, `ValidationErrors`, `Message`: the error and message shapes of API.md.
+- `CursorQuery` and `cursor_page`: the one pager (newest first, `before` = the
+  `next` of the previous page).
+"""
+from datetime import UTC, datetime
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from marshmallow import EXCLUDE, fields, validate
+from marshmallow import Schema as _Schema
+
+
+class Schema(_Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+def iso(value):
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Id(fields.Field):
+    """A 24-hex ObjectId string: loads to an ObjectId, dumps ObjectIds as strings."""
+
+    default_error_messages = {"invalid": "Invalid id"}
+
+    def __init__(self, **kwargs):
+        metadata = {"type": "string", "pattern": "^[0-9a-fA-F]{24}$",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return ObjectId(value)
+        except (InvalidId, TypeError):
+            raise self.make_error("invalid") from None
+
+
+class Timestamp(fields.DateTime):
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, datetime):
+            return iso(value)
+        return value
+
+
+class Error(Schema):
+    message = fields.String(required=True)
+
+
+class ValidationError(Schema):
+    msg = fields.String(required=True)
+    param = fields.String(required=True, metadata={"examples": ["fullname.firstname"]})
+    location = fields.String(required=True, validate=validate.OneOf(["body", "query",
+                                                                     "params"]))
+
+
+class ValidationErrors(Schema):
+    errors = fields.List(fields.Nested(ValidationError), required=True)
+
+
+class Message(Schema):
+    message = fields.String()
+
+
+class Success(Schema):
+    success = fields.Boolean()
+
+
+def limit_field(default):
+    return fields.Integer(
+        load_default=default,
+        validate=validate.Range(min=1, max=100, error="Limit must be between 1 and 100"),
+        error_messages={"invalid": "Limit must be between 1 and 100"},
+    )
+
+
+class CursorQuery(Schema):
+    """`?limit=` (1-100) and `?before=` (the `next` of the previous page)."""
+
+    limit = limit_field(20)
+    before = Id(load_default=None, metadata={
+        "description": "the `next` cursor of the previous page"})
+
+
+def cursor_page(collection, query, limit, before=None, **find_options):
+    """`(documents, next)`: up to `limit` documents matching `query` older than the id
+    `before`, newest first; `next` is the id to pass as `before` for the following
+    page, or None on the last one."""
+    if before is not None:
+        # A plain field keeps the query indexable on SecantusDB (no top-level `$and`).
+        older = {"$lt": before}
+        query = {**query, "_id": older} if "_id" not in query else {
+            "$and": [query, {"_id": older}]}
+    found = list(collection.find(query, **find_options).sort("_id", -1).limit(limit + 1))
+    page = found[:limit]
+    return page, (str(page[-1]["_id"]) if len(found) > limit else None)
