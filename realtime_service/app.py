@@ -1,13 +1,15 @@
-from flask_socketio import SocketIO
+"""The realtime service's app factory."""
+from werkzeug.routing import Rule
 
-from realtime_service import console
+from realtime_service import console, messages, presence, revocation, rides
+from realtime_service.extensions import socketio
+from realtime_service.socket_doc import socketio_operations
+from realtime_service.sockets import RealtimeNamespace
 from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
 from shared.tokens import init_tokens
-
-socketio = SocketIO()
 
 
 def create_app(config=Config):
@@ -21,15 +23,13 @@ def create_app(config=Config):
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=socket_origin_check(app.config["CORS_ORIGINS"]),
     )
-    # Socket event handlers register themselves on import.
-    import realtime_service.events  # noqa: F401
-    import realtime_service.locations  # noqa: F401  (update-location-captain)
-    from realtime_service import messages, presence, revocation, rides
-
+    socketio.on_namespace(RealtimeNamespace("/"))
     presence.init_app(app)
     revocation.init_app(app)
-    app.register_blueprint(messages.bp)
-    app.register_blueprint(rides.bp)
-    app.register_blueprint(console.bp)
+    api = app.extensions["api"]
+    for blueprint in (messages.bp, rides.bp, console.bp):
+        api.register_blueprint(blueprint)
+    # Engine.IO answers /socket.io/, not a Flask route: document it with a rule of its own.
+    api.spec.path(rule=Rule("/socket.io/"), operations=socketio_operations(), parameters=[])
     register_cli(app)
     return app

@@ -7,13 +7,14 @@ AUTH_PORT, or `?auth=<url>`) and this service, with one account per panel.
 """
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app
+from flask import Response, current_app
 
-from shared.openapi import doc
+from shared.web import Blueprint
 
 STATIC = Path(__file__).parent / "static" / "console"
 
-bp = Blueprint("console", __name__, static_folder=STATIC, static_url_path="/console")
+bp = Blueprint("console", __name__, static_folder=STATIC, static_url_path="/console",
+               description="The browser console")
 
 # The page loads only its own files; it talks to the two services, which may be on
 # other ports of the same host, over HTTP and WebSocket.
@@ -33,12 +34,13 @@ def revalidate(response):
 
 
 @bp.get("/")
-@doc(responses={200: {"description": "The console page",
-                      "content": {"text/html": {"schema": {"type": "string"}}}}},
-     summary="Browser console (HTML page)", tags=["console"])
+@bp.doc(responses={"200": {"description": "The console page",
+                           "content": {"text/html": {"schema": {"type": "string"}}}}})
 def index():
-    """The console page: act as a rider, a captain and a chat user in one browser,
-    with a live log of every socket event."""
+    """Browser console (HTML page).
+
+    Act as a rider, a captain and a chat user in one browser, with a live log of every
+    socket event."""
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     html = html.replace("__AUTH_PORT__", str(current_app.config["AUTH_PORT"]))
     response = Response(html, mimetype="text/html")

@@ -1,11 +1,5 @@
-"""Presence: which accounts are connected, and pushing events to them.
+"""Presence: which accounts are connected (pushes go through realtime_service.notifier).
 
-Every connection of an account joins the room `str(account_id)`, so
-
-    push(account_id, "ride-confirmed", ride)
-
-reaches every tab and device of the account, from a socket handler, an HTTP handler
-or a background task, and from any process through the Redis message queue.
 `is_online(account_id)` and `online_ids(role)` answer for both roles.
 
 Without REDIS_URL the online set is this process's own connections. With REDIS_URL
@@ -19,11 +13,10 @@ import uuid
 import redis
 from flask import current_app
 
-from realtime_service.app import socketio
+from realtime_service.extensions import socketio
 from shared.config import env_float
 
 ROLES = ("user", "captain")
-ROLE_ROOMS = {"user": "role:user", "captain": "role:captain"}
 
 # Connect, disconnect and the online check each take one Redis round trip (they took
 # five, four and three as separate commands). The scripts read the sets of every live
@@ -60,19 +53,6 @@ redis.call('SREM', KEYS[2], ARGV[3])
 local still_online = online(ARGV[1], KEYS[1], tonumber(ARGV[2]), ARGV[3])
 return still_online and 0 or 1
 """
-
-
-def push(account_id, event, payload):
-    """Emit `event` to every connection of the account (in any process)."""
-    socketio.emit(event, payload, to=str(account_id))
-
-
-def push_many(account_ids, event, payload):
-    """Emit one `event` to every connection of all these accounts: the payload is
-    encoded once, and crosses the message queue once."""
-    rooms = [str(account_id) for account_id in account_ids]
-    if rooms:
-        socketio.emit(event, payload, to=rooms)
 
 
 def is_online(account_id):
@@ -238,11 +218,10 @@ class RedisPresence:
         return dead
 
 
-def beat_forever(app):
-    """Background task: keep this process's presence alive in Redis; announce when a
-    crashed process's users drop out of the online set."""
-    from realtime_service.events import announce_online_users
-
+def beat_forever(app, announce_online_users):
+    """Background task: keep this process's presence alive in Redis; announce (with
+    `announce_online_users`, the notifier's) when a crashed process's users drop out
+    of the online set."""
     store = app.extensions["presence"]
     while True:
         socketio.sleep(store.heartbeat_seconds)

@@ -15,7 +15,8 @@ from datetime import timedelta
 from flask import current_app
 from pymongo.errors import PyMongoError
 
-from realtime_service.app import socketio
+from realtime_service import notifier
+from realtime_service.extensions import socketio
 from shared.config import env_float
 from shared.models import revocations
 from shared.serialize import now
@@ -74,7 +75,7 @@ def watcher():
 
 
 def end_session(sid, message):
-    socketio.emit("session-revoked", message, to=sid)
+    notifier.to_socket(sid, "session-revoked", message)
     socketio.server.disconnect(sid, namespace="/")
 
 

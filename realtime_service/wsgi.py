@@ -3,7 +3,8 @@ the app, plus what a graceful stop must do for Socket.IO (see shared/serve.py).
 
     gunicorn -c deploy/gunicorn_realtime.py 'realtime_service.wsgi:production_app()'
 """
-from realtime_service.app import create_app, socketio
+from realtime_service.app import create_app
+from realtime_service.extensions import socketio
 from shared.config import Config
 from shared.logging import adopt_loggers
 from shared.serve import on_close, on_shutdown

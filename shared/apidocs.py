@@ -10,7 +10,7 @@ import flask_swagger_ui
 from flask import current_app, jsonify, send_from_directory
 from werkzeug.exceptions import NotFound
 
-from shared.web import Blueprint
+from shared.web import Blueprint, without_database
 
 SWAGGER_DIST = os.path.join(os.path.dirname(flask_swagger_ui.__file__), "dist")
 ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png"}
@@ -55,6 +55,7 @@ def spec_for(app):
 @bp.get("/openapi.json")
 @bp.doc(responses={"200": {"description": "The OpenAPI document", "content": {
     "application/json": {"schema": {"type": "object"}}}}})
+@without_database
 def openapi_json():
     """The OpenAPI 3.1 document of this service."""
     return jsonify(spec_for(current_app._get_current_object()))
@@ -63,6 +64,7 @@ def openapi_json():
 @bp.get("/docs")
 @bp.doc(responses={"200": {"description": "The docs page", "content": {
     "text/html": {"schema": {"type": "string"}}}}})
+@without_database
 def docs():
     """Interactive API documentation (Swagger UI) rendering `/openapi.json`."""
     title = spec_for(current_app._get_current_object())["info"]["title"]
@@ -71,6 +73,7 @@ def docs():
 
 @bp.get("/docs/<path:filename>")
 @bp.doc(responses={"200": {"description": "A file of the docs page"}, "404": "NOT_FOUND"})
+@without_database
 def docs_asset(filename):
     """A static file of the documentation page."""
     if filename not in ASSETS:

@@ -11,7 +11,7 @@ from shared.db import mongo
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
 from shared.logging import configure_logging, log_request
 from shared.schemas import Schema
-from shared.web import Blueprint, init_api
+from shared.web import Blueprint, init_api, without_database
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -24,6 +24,7 @@ class Health(Schema):
 
 @health.get("/healthz")
 @health.response(200, Health)
+@without_database
 def healthz():
     """Liveness: the process is up and serving."""
     return {"status": "ok"}

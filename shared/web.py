@@ -20,6 +20,13 @@ from shared.validation import flatten_errors, json_object
 LOCATIONS = {"json": "body", "query": "query", "querystring": "query", "view_args": "params",
              "path": "params"}
 AUTH_DOC = "_auth"  # key in a view's `_apidoc`: the roles its token must have ([] = any)
+NO_DATABASE_DOC = "_no_database"
+
+
+def without_database(view):
+    """Mark a route that never touches the database (so it documents no 503)."""
+    view._apidoc = {**getattr(view, "_apidoc", {}), NO_DATABASE_DOC: True}
+    return view
 
 
 class Parser(FlaskParser):
@@ -45,7 +52,7 @@ class Blueprint(flask_smorest.Blueprint):
     @staticmethod
     def _prepare_error_doc(doc, doc_info, *, method, **kwargs):
         """Add the error responses implied by the operation's body, query and token."""
-        codes = {500, 503}
+        codes = {500} if doc_info.get(NO_DATABASE_DOC) else {500, 503}
         if "requestBody" in doc:
             codes |= {400, 413, 415}
         if any(param.get("in") == "query" for param in doc.get("parameters", [])):

@@ -1,8 +1,8 @@
 """GridFS images: `shared.media.save_image` and `GET /media/<id>`."""
 import pytest
 
-from shared.services import media
 from shared.errors import ValidationFailed
+from shared.services import media
 
 from .auth_api import PNG_1PX, data_url
 

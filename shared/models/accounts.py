@@ -9,7 +9,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, GEOSPHERE, IndexModel
 
-from shared.db import find_one_and_update, mongo
+from shared.db import mongo
+from shared.storage import find_one_and_update
 from shared.models import blacklist
 from shared.roles import Role
 from shared.serialize import now

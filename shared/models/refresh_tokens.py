@@ -14,9 +14,11 @@ from datetime import timedelta
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 
-from shared.db import find_one_and_update, mongo
+from shared import storage
+from shared.db import mongo
 from shared.models import blacklist
 from shared.serialize import now
+from shared.storage import find_one_and_update
 
 COLLECTION = "refresh_tokens"
 INDEXES = [
@@ -90,8 +92,8 @@ def spend(raw):
 def revoke_family(family):
     """Revoke every token of a family and blacklist the access tokens it issued."""
     timestamp = now()
-    _collection().update_many({"family": family, "revokedAt": None},
-                              {"$set": {"revokedAt": timestamp}})
+    storage.update_many(_collection(), {"family": family, "revokedAt": None},
+                        {"$set": {"revokedAt": timestamp}})
     for doc in _collection().find({"family": family, "accessJti": {"$exists": True}}):
         if doc["accessExp"] > timestamp.timestamp():
             expires = timestamp + timedelta(seconds=doc["accessExp"] - timestamp.timestamp())
@@ -102,7 +104,8 @@ def revoke(raw, account_id, role):
     """Revoke one token, only if it belongs to this account (logout)."""
     if not isinstance(raw, str) or not raw:
         return
-    _collection().update_one(
+    storage.update_one(
+        _collection(),
         {"hash": _digest(raw), "account": account_id, "role": role, "revokedAt": None},
         {"$set": {"revokedAt": now()}},
     )
@@ -110,13 +113,14 @@ def revoke(raw, account_id, role):
 
 def revoke_all(account_id, role):
     """Revoke every refresh token of the account (logout-all, password change)."""
-    _collection().update_many({"account": account_id, "role": role, "revokedAt": None},
-                              {"$set": {"revokedAt": now()}})
+    storage.update_many(_collection(),
+                        {"account": account_id, "role": role, "revokedAt": None},
+                        {"$set": {"revokedAt": now()}})
 
 
 def revoke_session(access_jti):
     """Revoke the refresh tokens of the session that issued this access token (logout)."""
     doc = _collection().find_one({"accessJti": access_jti}, {"family": 1})
     if doc is not None:
-        _collection().update_many({"family": doc["family"], "revokedAt": None},
-                                  {"$set": {"revokedAt": now()}})
+        storage.update_many(_collection(), {"family": doc["family"], "revokedAt": None},
+                            {"$set": {"revokedAt": now()}})

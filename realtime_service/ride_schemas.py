@@ -1,0 +1,144 @@
+"""Request and response schemas of /rides and of the ride events: the schema that loads
+a request validates it; `Ride` dumps a ride (the HTTP answers and every push) and is
+the allow-list of what a client sees of it."""
+from flask import current_app
+from marshmallow import ValidationError, fields, pre_load, validate
+
+from shared.schemas import CursorQuery, Id, Schema, Timestamp
+
+STATUSES = ("pending", "accepted", "ongoing", "completed", "cancelled")
+LAT = validate.Range(min=-90, max=90, error="Latitude must be between -90 and 90")
+LNG = validate.Range(min=-180, max=180, error="Longitude must be between -180 and 180")
+
+
+def known_vehicle_type(value):
+    """One of the vehicle types of the configured fare table."""
+    if value not in current_app.config["FARES"]:
+        kinds = ", ".join(current_app.config["FARES"])
+        raise ValidationError(f"Vehicle type must be one of: {kinds}")
+
+
+class PlaceSchema(Schema):
+    """A point with an optional address; `ltd` is accepted for `lat` (the tutorials'
+    spelling). Also used by the `update-location-captain` socket handler."""
+
+    lat = fields.Float(required=True, validate=LAT)
+    lng = fields.Float(required=True, validate=LNG)
+    address = fields.String(load_default="", validate=validate.Length(max=300))
+
+    @pre_load
+    def accept_ltd(self, data, **kwargs):
+        if isinstance(data, dict) and "lat" not in data and "ltd" in data:
+            data = {**data, "lat": data["ltd"]}
+        return data
+
+
+class FareQuerySchema(Schema):
+    pickupLat = fields.Float(required=True, validate=LAT)
+    pickupLng = fields.Float(required=True, validate=LNG)
+    destinationLat = fields.Float(required=True, validate=LAT)
+    destinationLng = fields.Float(required=True, validate=LNG)
+
+
+class RideRequestSchema(Schema):
+    pickup = fields.Nested(PlaceSchema, required=True)
+    destination = fields.Nested(PlaceSchema, required=True)
+    vehicleType = fields.String(required=True, validate=known_vehicle_type,
+                                metadata={"description": "a type of the fare table: "
+                                          "car, motorcycle or auto by default"})
+
+
+class StartSchema(Schema):
+    otp = fields.String(required=True, validate=validate.Regexp(
+        r"^\d{6}$", error="OTP must be 6 digits"), metadata={"examples": ["042917"]})
+
+    @pre_load
+    def accept_number(self, data, **kwargs):
+        """A JSON number loses leading zeros; put them back."""
+        otp = data.get("otp") if isinstance(data, dict) else None
+        if isinstance(otp, int) and not isinstance(otp, bool):
+            data = {**data, "otp": f"{otp:06d}"}
+        return data
+
+
+class HistoryQuerySchema(CursorQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        STATUSES, error="Status must be one of: " + ", ".join(STATUSES)))
+
+
+# Responses and events.
+
+class FareResponse(Schema):
+    fares = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                        metadata={"description": "fare per vehicle type"})
+    distanceKm = fields.Float()
+    durationMin = fields.Float(metadata={"description": "the longest of `durations`"})
+    durations = fields.Dict(keys=fields.String(), values=fields.Float(),
+                            metadata={"description": "minutes per vehicle type"})
+
+
+class FullnameOut(Schema):
+    firstname = fields.String()
+    lastname = fields.String()
+
+
+class VehicleOut(Schema):
+    color = fields.String()
+    plate = fields.String()
+    capacity = fields.Integer()
+    vehicleType = fields.String()
+
+
+class RiderProfile(Schema):
+    """What the other party sees of an account: never its email, location or tokens."""
+
+    _id = Id()
+    fullname = fields.Nested(FullnameOut)
+    profilePic = fields.String(allow_none=True)
+    bio = fields.String()
+
+
+class CaptainProfile(RiderProfile):
+    vehicle = fields.Nested(VehicleOut)
+
+
+class Ride(Schema):
+    _id = Id()
+    user = fields.Nested(RiderProfile)
+    captain = fields.Nested(CaptainProfile, allow_none=True,
+                            metadata={"description": "null until accepted"})
+    pickup = fields.Nested(PlaceSchema)
+    destination = fields.Nested(PlaceSchema)
+    vehicleType = fields.String()
+    fare = fields.Integer()
+    distanceKm = fields.Float()
+    durationMin = fields.Float()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    otp = fields.String(metadata={"description": "only to the ride's own rider"})
+    cancelledBy = fields.String(metadata={"enum": ["user", "captain"],
+                                          "description": "once cancelled"})
+    createdAt = Timestamp()
+    acceptedAt = Timestamp()
+    startedAt = Timestamp()
+    completedAt = Timestamp()
+    cancelledAt = Timestamp()
+
+
+class RideResponse(Schema):
+    ride = fields.Nested(Ride)
+
+
+class RideCreatedResponse(RideResponse):
+    dispatchedTo = fields.Integer(metadata={"description": "captains sent `new-ride`"})
+
+
+class RidePageResponse(Schema):
+    rides = fields.List(fields.Nested(Ride))
+    next = fields.String(allow_none=True, metadata={
+        "description": "`before` of the next page, null on the last one"})
+
+
+class RideTaken(Schema):
+    """`ride-taken`: to the dispatched captains that did not win the ride."""
+
+    rideId = Id()

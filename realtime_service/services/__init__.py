@@ -1,0 +1,1 @@
+"""The realtime service layer: rides, messages and captain locations (rules, no requests)."""

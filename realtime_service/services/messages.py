@@ -1,0 +1,115 @@
+"""Chat: who may talk to whom, the sidebar, conversations, seen marks and sending.
+
+- users message users freely;
+- a rider and a captain write to each other only while a ride between them is
+  `accepted` or `ongoing`, and may read their conversation after any ride together;
+- captains never message captains; nobody messages themselves.
+
+A new message is stored before it is pushed. Pushes are dumped with the schemas of
+realtime_service.message_schemas and go through the notifier.
+"""
+from realtime_service import notifier
+from realtime_service.message_schemas import MessageOut, MessagesSeenEvent
+from shared.errors import BadRequest, Forbidden, NotFound
+from shared.models import accounts, messages
+from shared.models import rides as rides_model
+from shared.roles import Role
+from shared.schemas import cursor_page
+from shared.services import media
+
+SIDEBAR_FIELDS = {"fullname": 1, "profilePic": 1, "bio": 1}
+
+
+def find_role(account_id):
+    """The role of the account with this id (a user or a captain), or 404."""
+    for role in Role:
+        if accounts.collection(role).find_one({"_id": account_id}, {"_id": 1}):
+            return role
+    raise NotFound("User not found")
+
+
+def ride_between(rider_id, captain_id, writing):
+    """Writing: the captain's accepted or ongoing ride is the rider's. Reading: any ride
+    of theirs ever."""
+    if writing:
+        ride = rides_model.open_ride_of_captain(captain_id)
+        return ride is not None and ride["user"] == rider_id
+    query = {"user": rider_id, "captain": captain_id}
+    return rides_model.collection().find_one(query, {"_id": 1}) is not None
+
+
+def check_partner(me_id, my_role, other_id, writing):
+    """400 when `other_id` is the caller, 404 when it is nobody, 403 when the rules
+    above forbid the conversation; the other account's role otherwise."""
+    if other_id == me_id:
+        raise BadRequest("You cannot message yourself")
+    role = find_role(other_id)
+    if my_role == role == Role.CAPTAIN:
+        raise Forbidden("Captains cannot message each other")
+    if my_role != role:
+        rider, captain = (me_id, other_id) if my_role == Role.USER else (other_id, me_id)
+        if not ride_between(rider, captain, writing):
+            raise Forbidden("Riders and captains can only message during their ride")
+    return role
+
+
+def sidebar(me_id, my_role):
+    """`(accounts, unseen counts by sender)`: every other user for a user; the rider
+    of its accepted or ongoing ride for a captain."""
+    if my_role == Role.USER:
+        query = {"_id": {"$ne": me_id}}
+    else:
+        ride = rides_model.open_ride_of_captain(me_id)
+        query = {"_id": {"$in": [ride["user"]] if ride else []}}
+    users = accounts.collection(Role.USER).find(query, SIDEBAR_FIELDS).sort("_id", 1)
+    return list(users), messages.unseen_counts(me_id)
+
+
+def tell_sender(sender_id, reader_id, message_ids):
+    """`messagesSeen` to the sender of messages that `reader_id` has just read."""
+    payload = MessagesSeenEvent().dump({"by": reader_id, "messageIds": message_ids})
+    notifier.push(sender_id, "messagesSeen", payload)
+
+
+def conversation(me_id, my_role, other_id, limit, before=None):
+    """`(messages oldest first, next)`: a page of the conversation with `other_id`
+    (the latest one, or the one older than the message id `before`). The messages
+    received from `other_id` are marked seen and their sender told."""
+    check_partner(me_id, my_role, other_id, writing=False)
+    page, next_before = cursor_page(messages.collection(), messages.between(me_id, other_id),
+                                    limit, before)
+    seen_ids = messages.mark_seen_from(other_id, me_id)
+    for message in page:  # all seen now, by this call or by a concurrent one
+        if message["receiverId"] == me_id:
+            message["seen"] = True
+    if seen_ids:
+        tell_sender(other_id, me_id, seen_ids)
+    return page[::-1], next_before
+
+
+def mark_seen(me_id, message_id):
+    """Mark one message seen: only its receiver may (403 for its sender, 404 for
+    anyone else). Its sender is told when it was not seen yet."""
+    marked = messages.mark_one_seen(message_id, me_id)
+    if marked is not None:
+        tell_sender(marked["senderId"], me_id, [message_id])
+        return
+    message = messages.find(message_id)
+    if message is None or me_id not in (message["senderId"], message["receiverId"]):
+        raise NotFound("Message not found")
+    if message["receiverId"] != me_id:
+        raise Forbidden("Only the receiver can mark a message seen")
+
+
+def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None):
+    """Store a message (an image data URL is stored in GridFS and replaced by its
+    URL), then push `newMessage` to the receiver's connections and to the sender's
+    other ones (all but the socket `skip_sid`). Returns the stored message."""
+    check_partner(me_id, my_role, other_id, writing=True)
+    if image:
+        image = media.save_image(image, me_id, param="image")
+    message = messages.create(me_id, other_id, text, image or None)
+    payload = MessageOut().dump(message)
+    notifier.push(other_id, "newMessage", payload)
+    notifier.push(me_id, "newMessage", payload, skip_sid=skip_sid)
+    return message

@@ -1,0 +1,201 @@
+"""The Socket.IO namespace `/`: authenticated connections, presence announcements and
+the captain's live location.
+
+A client connects with its access token in `auth.token`, the `token` query parameter
+or an `Authorization: Bearer` header; the check is shared.tokens.authenticate, the same
+as every HTTP route's. Each connection joins the room of its account and of its role;
+the socket's Flask session holds `account_id`, `role` and `jti` for the handlers.
+"""
+from bson import ObjectId
+from flask import current_app, request, session
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from marshmallow import fields
+from pymongo.errors import PyMongoError
+from redis import RedisError
+
+from realtime_service import notifier, presence, revocation
+from realtime_service.extensions import socketio
+from realtime_service.ride_schemas import PlaceSchema
+from realtime_service.services.locations import update_captain_location
+from shared.errors import Invalid
+from shared.models import accounts
+from shared.roles import Role
+from shared.schemas import Schema
+from shared.storage import update_one
+from shared.tokens import TokenError, authenticate
+from shared.validation import load
+
+REFUSED_GRACE_SECONDS = 0.1
+UNAVAILABLE = "Service unavailable, try again later"
+
+
+class LocationUpdateSchema(Schema):
+    location = fields.Nested(PlaceSchema(only=("lat", "lng")), required=True)
+
+
+def handshake_token(auth):
+    """The raw token from `auth.token`, the `token` query parameter or the
+    Authorization header, in that order."""
+    if isinstance(auth, dict) and auth.get("token"):
+        return str(auth["token"])
+    if request.args.get("token"):
+        return request.args["token"]
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class RealtimeNamespace(Namespace):
+    def trigger_event(self, event, *args):
+        """Events are named with dashes (`update-location-captain`); handlers with
+        underscores."""
+        return super().trigger_event(event.replace("-", "_"), *args)
+
+    def on_connect(self, auth=None):
+        claims, account = self._authenticate(auth)
+        sid, role, account_id = request.sid, Role(claims["role"]), str(account["_id"])
+        session.update(account_id=account_id, role=str(role), jti=claims["jti"])
+        join_room(account_id)
+        join_room(notifier.ROLE_ROOMS[role])
+        try:
+            changed = presence.connected(role, account_id, sid)
+        except RedisError:
+            refuse(UNAVAILABLE)
+        revocation.watcher().track(sid, revocation.SocketSession(
+            account_id, role, claims["jti"], claims.get("ver", 0), claims["exp"]))
+        set_socket_id(role, account["_id"], sid)
+        if not transport_open(sid):
+            # The client left while we were recording it; python-socketio skips the
+            # disconnect handler of a connection still in its connect handler.
+            forget(sid)
+            raise ConnectionRefusedError("Connection closed during the handshake")
+        app = current_app._get_current_object()
+        start_background_tasks(app)
+        # After the handler returns, so that the client is fully connected when told.
+        socketio.start_background_task(_after_connect, app, role, account_id, sid, changed)
+
+    @staticmethod
+    def _authenticate(auth):
+        try:
+            return authenticate(handshake_token(auth))
+        except TokenError as error:
+            refuse(error.message)
+        except PyMongoError:
+            refuse(UNAVAILABLE)
+
+    def on_disconnect(self, *_reason):
+        if socketio.server.manager.is_connected(request.sid, "/"):
+            return  # an event a client named "disconnect", not a disconnection
+        forget(request.sid)
+
+    def on_update_location_captain(self, data=None):
+        """Store the captain's position and forward it to the rider of their open
+        ride. Acknowledged with {"ok": true} or {"ok": false, "message"}."""
+        if session.get("role") != Role.CAPTAIN:
+            return refuse_event("Only captains can update their location")
+        try:
+            location = parse_location(data)
+        except ValueError as error:
+            return refuse_event(str(error))
+        try:
+            update_captain_location(ObjectId(session["account_id"]), location)
+        except PyMongoError:
+            return refuse_event(UNAVAILABLE)
+        return {"ok": True}
+
+
+def forget(sid):
+    """Undo what the connection recorded; tell the users when one went offline."""
+    tracked = revocation.watcher().forget(sid)
+    if tracked is None:
+        return
+    role, account_id = tracked.role, tracked.account_id
+    try:
+        changed = presence.disconnected(role, account_id, sid)
+    except RedisError:  # the next heartbeat rewrites this process's entries
+        current_app.logger.warning("presence update failed on disconnect")
+        changed = True
+    set_socket_id(role, ObjectId(account_id), None, only_if=sid)
+    if changed and role == Role.USER:
+        if delta_mode():
+            notifier.to_role("user", "userOffline", {"userId": account_id})
+        else:
+            notifier.announce_online_users()
+
+
+def parse_location(data):
+    """{"lat", "lng"} from the payload; ValueError with a readable message otherwise."""
+    if not isinstance(data, dict):
+        raise ValueError("Expected {\"location\": {\"lat\", \"lng\"}}")
+    try:
+        return load(LocationUpdateSchema(), data)["location"]
+    except Invalid as error:
+        raise ValueError("; ".join(f"{e['param']}: {e['msg']}" for e in error.errors)) from None
+
+
+def refuse_event(message):
+    """Bad data is answered with `error` {"message"} and changes nothing."""
+    notifier.to_socket(request.sid, "error", {"message": message})
+    return {"ok": False, "message": message}
+
+
+def transport_open(sid):
+    """Whether the Engine.IO connection under this socket is still there."""
+    return socketio.server.manager.eio_sid_from_sid(sid, "/") in socketio.server.environ
+
+
+def refuse(message):
+    """Refuse the connection (`connect_error` with `{"message"}`), then close the
+    transport: an unauthenticated Engine.IO connection is not kept open."""
+    eio_sid = socketio.server.manager.eio_sid_from_sid(request.sid, "/")
+    socketio.start_background_task(_close_transport, eio_sid)
+    raise ConnectionRefusedError(message)
+
+
+def _close_transport(eio_sid):
+    socketio.sleep(REFUSED_GRACE_SECONDS)  # a polling client needs a poll to read the error
+    socketio.server.eio.disconnect(eio_sid)
+
+
+def set_socket_id(role, account_id, value, only_if=None):
+    """The compatible `socketId` field: the last connection's id, null once it closes."""
+    query = {"_id": account_id} if only_if is None else {"_id": account_id, "socketId": only_if}
+    try:
+        update_one(accounts.collection(role), query, {"$set": {"socketId": value}})
+    except PyMongoError:
+        current_app.logger.warning("could not update socketId")
+
+
+def delta_mode():
+    return current_app.config.get("PRESENCE_EVENTS") == "delta"
+
+
+def _after_connect(app, role, account_id, sid, changed):
+    if role != Role.USER:
+        return
+    with app.app_context():
+        try:
+            _announce_connect(account_id, sid, changed)
+        except RedisError:
+            app.logger.warning("could not announce a connection: Redis unavailable")
+
+
+def _announce_connect(account_id, sid, changed):
+    if delta_mode():
+        notifier.announce_online_users(to=sid)
+        if changed:
+            notifier.to_role("user", "userOnline", {"userId": account_id}, skip_sid=sid)
+    else:
+        notifier.announce_online_users(to=None if changed else sid)
+
+
+def start_background_tasks(app):
+    """The revocation watcher, and the presence heartbeat with Redis: once per app."""
+    if app.extensions.get("realtime_tasks"):
+        return
+    tasks = app.extensions["realtime_tasks"] = [
+        socketio.start_background_task(revocation.watch_forever, app)]
+    if app.extensions["presence"].heartbeat_seconds:
+        tasks.append(socketio.start_background_task(
+            presence.beat_forever, app, notifier.announce_online_users))

@@ -1,0 +1,143 @@
+"""The `flask` commands (shared/cli.py), run as real subprocesses against the test
+database, and index creation when the database comes up after the service."""
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from devserver.processes import EmbeddedMongo, free_port
+from shared.cli import DEMO_ACCOUNTS
+from shared.db import mask_uri
+
+from .conftest import make_config, service_env
+
+FLASK = str(Path(sys.executable).with_name("flask"))
+
+
+def flask(app, *args, uri, **env):
+    environment = {**os.environ, **service_env(uri, **env)}
+    return subprocess.run([FLASK, "--app", app, *args], env=environment, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def dead_uri():
+    port = free_port()  # nothing listens there
+    return f"mongodb://demo:s3cret@127.0.0.1:{port}/x?directConnection=true&retryWrites=false"
+
+
+@pytest.fixture
+def fresh_db(mongo_server, db_client):
+    """(the URI of a database of its own, the database), dropped afterwards."""
+    name = f"ridewire_cli_{uuid.uuid4().hex[:8]}"
+    yield mongo_server.uri(name), db_client[name]
+    db_client.drop_database(name)
+
+
+@pytest.mark.parametrize("app", ["auth_service", "realtime_service"])
+def test_create_indexes_creates_every_index_and_says_so(app, fresh_db):
+    from shared.models import all_indexes
+
+    uri, database = fresh_db
+    result = flask(app, "create-indexes", uri=uri)
+    assert result.returncode == 0, result.stderr
+    for collection, models in all_indexes().items():
+        names = [model.document["name"] for model in models]
+        assert set(names) <= set(database[collection].index_information())
+        assert f"{collection}: {', '.join(names)}" in result.stdout
+    assert "users: email_unique" in result.stdout
+    assert "captains: email_unique, plate_unique, location_2dsphere" in result.stdout
+    again = flask(app, "create-indexes", uri=uri)  # idempotent
+    assert again.returncode == 0 and again.stdout == result.stdout
+
+
+@pytest.mark.parametrize("command", ["create-indexes", "seed-demo"])
+def test_an_unreachable_database_is_one_clear_line_and_a_failure(command):
+    uri = dead_uri()
+    started = time.monotonic()
+    result = flask("auth_service", command, uri=uri, MONGO_TIMEOUT_MS=300)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "s3cret" not in output
+    masked = uri.replace("s3cret", "***")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot reach MongoDB at {masked} (ServerSelectionTimeoutError)")
+    # and the app's start-up said it once, naming the same masked URI
+    assert output.count(f"cannot reach MongoDB at {masked} (ServerSelectionTimeoutError); "
+                        "indexes will be created when it answers") == 1
+    assert time.monotonic() - started < 30
+
+
+def test_seed_demo_creates_the_demo_accounts_once(mongo_uri, db):
+    result = flask("auth_service", "seed-demo", uri=mongo_uri)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "created demo accounts:"
+    for demo in DEMO_ACCOUNTS:
+        assert demo["email"] in result.stdout and demo["password"] in result.stdout
+        stored = db[{"user": "users", "captain": "captains"}[demo["role"]]].find_one(
+            {"email": demo["email"]})
+        assert bcrypt.checkpw(demo["password"].encode(), stored["password"].encode())
+    assert db.users.count_documents({}) == 2 and db.captains.count_documents({}) == 1
+    captain = db.captains.find_one()
+    assert captain["status"] == "active"
+    assert captain["vehicle"]["vehicleType"] == "car" and captain["vehicle"]["plate"]
+    assert captain["location"] == {"type": "Point", "coordinates": [77.5946, 12.9716]}
+
+    again = flask("auth_service", "seed-demo", uri=mongo_uri)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    assert lines[:2] == ["accounts exist; nothing seeded", "demo accounts:"]
+    assert lines[2:] == result.stdout.splitlines()[1:]  # the same accounts and passwords
+    assert db.users.count_documents({}) == 2 and db.captains.count_documents({}) == 1
+
+
+def test_seed_demo_leaves_a_database_with_accounts_alone(mongo_uri, db):
+    db.captains.insert_one({"email": "someone@example.com", "password": "x"})
+    result = flask("auth_service", "seed-demo", uri=mongo_uri)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "accounts exist; nothing seeded\n"
+    assert db.users.count_documents({}) == 0 and db.captains.count_documents({}) == 1
+
+
+def test_mask_uri_hides_passwords_only():
+    assert mask_uri("mongodb://user:pa%40ss@h1:27017,h2/db?authSource=admin") == (
+        "mongodb://user:***@h1:27017,h2/db?authSource=admin")
+    assert mask_uri("mongodb+srv://u:p@cluster.example.net/db?tlsCertificateKeyFilePassword=k"
+                    "&w=1") == ("mongodb+srv://u:***@cluster.example.net/db?"
+                                "tlsCertificateKeyFilePassword=***&w=1")
+    plain = "mongodb://127.0.0.1:27018/ridewire?directConnection=true&retryWrites=false"
+    assert mask_uri(plain) == plain
+    assert mask_uri("mongodb://user@host/db") == "mongodb://user@host/db"
+
+
+def test_indexes_wait_for_the_database_and_readiness_creates_them(tmp_path, caplog):
+    """Started with the database down: one warning, 503; once it answers, the readiness
+    check creates the indexes and says ready."""
+    from shared.http import make_app
+
+    server = EmbeddedMongo(storage=tmp_path / "data")
+    with caplog.at_level(logging.WARNING, logger="shared.db"):
+        app = make_app("late", make_config(server.uri("late"), MONGO_TIMEOUT_MS=300))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "shared.db"]
+    assert warnings == [f"cannot reach MongoDB at {server.uri('late')} "
+                        "(ServerSelectionTimeoutError); indexes will be created when it answers"]
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 503
+    server.start()
+    try:
+        deadline = time.monotonic() + 15
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "readyz did not recover"
+            time.sleep(0.2)
+        with app.app_context():
+            from shared.db import mongo
+
+            assert "email_unique" in mongo.db.users.index_information()
+            assert "jti_1" in mongo.db.blacklisted_tokens.index_information()
+    finally:
+        server.stop()
