@@ -16,10 +16,10 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from bench import common
-from shared.db import find_one_and_update
 from shared.models import all_indexes
 from shared.models.rides import OPEN_RIDE_OF_CAPTAIN
 from shared.serialize import now
+from shared.storage import find_one_and_update
 
 SIZES = {
     # (rides, messages and activities each) after each growth step

@@ -9,7 +9,8 @@ from flask.cli import with_appcontext
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared import storage
-from shared.db import create_indexes, mask_uri, mongo
+from shared.db import create_indexes, mask_uri
+from shared.extensions import mongo
 from shared.models import accounts
 from shared.passwords import check_password, hash_password
 

@@ -1,6 +1,7 @@
 """The MongoDB connection: one client per process and URI, and the indexes.
 
-`mongo` is created here and bound to an app in its factory (`mongo.init_app(app)`).
+`Mongo` is the extension (its one instance, `mongo`, is in shared.extensions, bound
+to an app in its factory).
 Models use `mongo.db` (the database named in MONGO_URI); guarded updates are in
 shared/storage.py.
 """
@@ -13,12 +14,6 @@ from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared import storage
-from shared.storage import (  # noqa: F401  (re-exported until the models import storage)
-    GUARDED_ATTEMPTS,
-    REVISION,
-    apply_update,
-    find_one_and_update,
-)
 
 log = logging.getLogger(__name__)
 
@@ -131,4 +126,3 @@ def mask_uri(uri):
 
 _PASSWORD_OPTION = re.compile(r"((?:^|&)[^=&]*password=)[^&]*", re.IGNORECASE)
 
-mongo = Mongo()

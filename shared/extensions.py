@@ -7,6 +7,9 @@ from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from shared.db import Mongo
+
+mongo = Mongo()
 jwt = JWTManager()
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True, key_prefix="ridewire")
 cors = CORS()

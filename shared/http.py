@@ -7,8 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.apidocs import bp as apidocs
 from shared.cors import enable_cors
-from shared.db import mongo
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
+from shared.extensions import mongo
 from shared.logging import configure_logging, log_request
 from shared.schemas import Schema
 from shared.web import Blueprint, init_api, without_database

@@ -135,7 +135,7 @@ def test_indexes_wait_for_the_database_and_readiness_creates_them(tmp_path, capl
             assert time.monotonic() < deadline, "readyz did not recover"
             time.sleep(0.2)
         with app.app_context():
-            from shared.db import mongo
+            from shared.extensions import mongo
 
             assert "email_unique" in mongo.db.users.index_information()
             assert "jti_1" in mongo.db.blacklisted_tokens.index_information()

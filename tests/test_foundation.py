@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 
 from devserver.processes import EmbeddedMongo, free_port
 from shared.config import Config
-from shared.db import mongo
+from shared.extensions import mongo
 from shared.http import make_app
 from shared.validation import Schema, image_body, json_body, load, object_id
 

@@ -251,10 +251,3 @@ def test_after_losing_every_race_it_falls_back_to_find_and_modify(watched):
     assert commands.names[-1] == "findAndModify"
     assert after == collection.find_one({"_id": doc_id})
     assert after["n"] == 10 * GUARDED_ATTEMPTS + 1
-
-
-def test_shared_db_still_re_exports_the_helpers():
-    from shared import db
-
-    assert db.find_one_and_update is find_one_and_update and db.apply_update is apply_update
-    assert (db.REVISION, db.GUARDED_ATTEMPTS) == (REVISION, GUARDED_ATTEMPTS)

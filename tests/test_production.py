@@ -159,7 +159,7 @@ def test_the_wheel_ships_the_static_files(tmp_path):
     assert result.returncode == 0, result.stderr
     wheel = next(tmp_path.glob("ridewire-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("shared/openapi.py", "shared/serve.py", "realtime_service/wsgi.py",
+    for required in ("shared/web.py", "shared/serve.py", "realtime_service/wsgi.py",
                      "auth_service/app.py", "realtime_service/static/console/index.html"):
         assert required in names
     assert not any(name.startswith("tests/") for name in names)

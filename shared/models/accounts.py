@@ -9,11 +9,11 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, GEOSPHERE, IndexModel
 
-from shared.db import mongo
-from shared.storage import find_one_and_update
+from shared.extensions import mongo
 from shared.models import blacklist
 from shared.roles import Role
 from shared.serialize import now
+from shared.storage import find_one_and_update
 
 COLLECTIONS = {role: role.collection for role in Role}
 INDEXES = {

@@ -3,7 +3,7 @@
 from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 
-from shared.db import mongo
+from shared.extensions import mongo
 from shared.serialize import now
 
 COLLECTION = "activities"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from shared.db import mongo
+from shared.extensions import mongo
 
 COLLECTION = "blacklisted_tokens"
 INDEXES = [

@@ -3,8 +3,10 @@ of their ride. Sender and receiver ids are stored as ObjectIds; `seenAt` stamps 
 the receiver read a message. Read newest first by `_id`."""
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from shared.db import REVISION, find_one_and_update, mongo
+from shared import storage
+from shared.extensions import mongo
 from shared.serialize import now
+from shared.storage import find_one_and_update
 
 COLLECTION = "messages"
 INDEXES = [
@@ -41,9 +43,8 @@ def mark_seen_from(sender_id, receiver_id):
     query = {"senderId": sender_id, "receiverId": receiver_id, "seen": False}
     ids = [doc["_id"] for doc in collection().find(query, {"_id": 1}).sort("_id", 1)]
     if ids:
-        collection().update_many({"_id": {"$in": ids}, "seen": False},
-                                 {"$set": {"seen": True, "seenAt": now()},
-                                  "$inc": {REVISION: 1}})
+        storage.update_many(collection(), {"_id": {"$in": ids}, "seen": False},
+                            {"$set": {"seen": True, "seenAt": now()}})
     return ids
 
 

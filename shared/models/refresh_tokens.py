@@ -15,7 +15,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 
 from shared import storage
-from shared.db import mongo
+from shared.extensions import mongo
 from shared.models import blacklist
 from shared.serialize import now
 from shared.storage import find_one_and_update

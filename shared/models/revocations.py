@@ -6,7 +6,7 @@ index below keeps the "revoked since" poll cheap whatever the number of accounts
 """
 from pymongo import ASCENDING, IndexModel
 
-from shared.db import mongo
+from shared.extensions import mongo
 from shared.models import accounts, blacklist
 
 INDEXES = {

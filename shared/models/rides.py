@@ -17,7 +17,7 @@ import secrets
 from pymongo import DESCENDING, IndexModel
 
 from shared import storage
-from shared.db import mongo
+from shared.extensions import mongo
 from shared.models import accounts
 from shared.roles import Role
 from shared.serialize import now

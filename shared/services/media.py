@@ -16,8 +16,8 @@ import gridfs
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from shared.db import mongo
 from shared.errors import ValidationFailed
+from shared.extensions import mongo
 
 BUCKET = "media"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
