@@ -71,8 +71,7 @@ def account_blueprint(role):
     @own_limits
     @bp.arguments(register_schema)
     @bp.response(201, auth_schema)
-    @bp.alt_response(409, response="CONFLICT")
-    @bp.alt_response(429, response="TOO_MANY_REQUESTS")
+    @bp.errors(409, 429)
     def register(data):
         """Create an account and start a session.
 
@@ -87,8 +86,7 @@ def account_blueprint(role):
     @own_limits
     @bp.arguments(LoginSchema)
     @bp.response(200, auth_schema)
-    @bp.alt_response(401, response="UNAUTHORIZED")
-    @bp.alt_response(429, response="TOO_MANY_REQUESTS")
+    @bp.errors(401, 429)
     def login(data):
         """Log in with email and password.
 

@@ -12,8 +12,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth", description="Refresh tokens
 @limit_per_ip("REFRESH_RATE_LIMIT")
 @bp.arguments(RefreshSchema)
 @bp.response(200, TokensResponse)
-@bp.alt_response(401, response="UNAUTHORIZED")
-@bp.alt_response(429, response="TOO_MANY_REQUESTS")
+@bp.errors(401, 429)
 def refresh(data):
     """Trade a refresh token for new tokens.
 

@@ -6,7 +6,7 @@ import json
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from shared.passwords import MAX_BYTES
-from shared.schemas import CursorQuery, Id, Schema, Timestamp
+from shared.schemas import CursorQuery, Id, PublicProfile, Schema, Timestamp, VehicleOut
 
 VEHICLE_TYPES = ("car", "motorcycle", "auto")
 
@@ -214,29 +214,15 @@ def check_meta(meta):
 
 # Responses.
 
-class FullnameOut(Schema):
-    firstname = fields.String()
-    lastname = fields.String()
-
-
-class VehicleOut(Schema):
-    color = fields.String()
-    plate = fields.String()
-    capacity = fields.Integer()
-    vehicleType = fields.String()
-
-
 class PointOut(Schema):
     type = fields.String(metadata={"examples": ["Point"]})
     coordinates = fields.List(fields.Float(), metadata={"description": "[lng, lat]"})
 
 
-class UserOut(Schema):
-    _id = Id()
-    fullname = fields.Nested(FullnameOut)
+class UserOut(PublicProfile):
+    """The account as its owner sees it."""
+
     email = fields.String()
-    bio = fields.String()
-    profilePic = fields.String(allow_none=True)
     socketId = fields.String(allow_none=True)
     createdAt = Timestamp()
     updatedAt = Timestamp()

@@ -5,7 +5,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from shared.schemas import CursorQuery, Id, Schema, Timestamp, limit_field
+from shared.schemas import CursorQuery, Id, PublicProfile, Schema, Timestamp, limit_field
 
 TEXT_LENGTH = "Message text must be 1-2000 characters long"
 
@@ -58,21 +58,9 @@ class MessageOut(Schema):
     createdAt = Timestamp()
 
 
-class ChatFullnameOut(Schema):
-    firstname = fields.String()
-    lastname = fields.String()
-
-
-class ChatAccountOut(Schema):
-    _id = Id()
-    fullname = fields.Nested(ChatFullnameOut)
-    profilePic = fields.String(allow_none=True)
-    bio = fields.String()
-
-
 class SidebarResponse(Schema):
     success = fields.Boolean()
-    users = fields.List(fields.Nested(ChatAccountOut))
+    users = fields.List(fields.Nested(PublicProfile))
     unseenMessages = fields.Dict(keys=Id(), values=fields.Integer(),
                                  metadata={"description": "sender id -> unseen count"})
 

@@ -43,8 +43,7 @@ def sidebar():
 @auth_required()
 @bp.arguments(ConversationQuery, location="query")
 @bp.response(200, ConversationResponse)
-@bp.alt_response(403, response="FORBIDDEN")
-@bp.alt_response(404, response="NOT_FOUND")
+@bp.errors(403, 404)
 def conversation(query, other_id):
     """A conversation, oldest first.
 
@@ -59,9 +58,7 @@ def conversation(query, other_id):
 @bp.put("/mark/<message_id>")
 @auth_required()
 @bp.response(200, Success)
-@bp.alt_response(400, response="BAD_REQUEST")
-@bp.alt_response(403, response="FORBIDDEN")
-@bp.alt_response(404, response="NOT_FOUND")
+@bp.errors(400, 403, 404)
 def mark_seen(message_id):
     """Mark one message seen.
 
@@ -76,8 +73,7 @@ def mark_seen(message_id):
 @auth_required()
 @bp.arguments(SendSchema)
 @bp.response(201, SentResponse)
-@bp.alt_response(403, response="FORBIDDEN")
-@bp.alt_response(404, response="NOT_FOUND")
+@bp.errors(403, 404)
 def send(data, other_id):
     """Send a message.
 

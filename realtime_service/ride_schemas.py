@@ -4,7 +4,7 @@ the allow-list of what a client sees of it."""
 from flask import current_app
 from marshmallow import ValidationError, fields, pre_load, validate
 
-from shared.schemas import CursorQuery, Id, Schema, Timestamp
+from shared.schemas import CaptainProfile, CursorQuery, Id, PublicProfile, Schema, Timestamp
 
 STATUSES = ("pending", "accepted", "ongoing", "completed", "cancelled")
 LAT = validate.Range(min=-90, max=90, error="Latitude must be between -90 and 90")
@@ -77,34 +77,9 @@ class FareResponse(Schema):
                             metadata={"description": "minutes per vehicle type"})
 
 
-class FullnameOut(Schema):
-    firstname = fields.String()
-    lastname = fields.String()
-
-
-class VehicleOut(Schema):
-    color = fields.String()
-    plate = fields.String()
-    capacity = fields.Integer()
-    vehicleType = fields.String()
-
-
-class RiderProfile(Schema):
-    """What the other party sees of an account: never its email, location or tokens."""
-
-    _id = Id()
-    fullname = fields.Nested(FullnameOut)
-    profilePic = fields.String(allow_none=True)
-    bio = fields.String()
-
-
-class CaptainProfile(RiderProfile):
-    vehicle = fields.Nested(VehicleOut)
-
-
 class Ride(Schema):
     _id = Id()
-    user = fields.Nested(RiderProfile)
+    user = fields.Nested(PublicProfile)
     captain = fields.Nested(CaptainProfile, allow_none=True,
                             metadata={"description": "null until accepted"})
     pickup = fields.Nested(PlaceSchema)

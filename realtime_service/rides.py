@@ -44,7 +44,7 @@ def fare(query):
 @auth_required(Role.USER)
 @bp.arguments(RideRequestSchema)
 @bp.response(201, RideCreatedResponse)
-@bp.alt_response(409, response="CONFLICT")
+@bp.errors(409)
 def request_ride(data):
     """Request a ride.
 
@@ -73,8 +73,7 @@ def history(query):
 @bp.get("/<ride_id>")
 @auth_required()
 @bp.response(200, RideResponse)
-@bp.alt_response(400, response="BAD_REQUEST")
-@bp.alt_response(404, response="NOT_FOUND")
+@bp.errors(400, 404)
 def get_ride(ride_id):
     """One of my rides.
 
@@ -85,9 +84,7 @@ def get_ride(ride_id):
 @bp.post("/<ride_id>/accept")
 @auth_required(Role.CAPTAIN)
 @bp.response(200, RideResponse)
-@bp.alt_response(400, response="BAD_REQUEST")
-@bp.alt_response(404, response="NOT_FOUND")
-@bp.alt_response(409, response="CONFLICT")
+@bp.errors(400, 404, 409)
 def accept(ride_id):
     """Accept a ride request.
 
@@ -102,9 +99,7 @@ def accept(ride_id):
 @auth_required(Role.CAPTAIN)
 @bp.arguments(StartSchema)
 @bp.response(200, RideResponse)
-@bp.alt_response(404, response="NOT_FOUND")
-@bp.alt_response(409, response="CONFLICT")
-@bp.alt_response(429, response="TOO_MANY_REQUESTS")
+@bp.errors(404, 409, 429)
 def start(data, ride_id):
     """Start a ride.
 
@@ -117,9 +112,7 @@ def start(data, ride_id):
 @bp.post("/<ride_id>/end")
 @auth_required(Role.CAPTAIN)
 @bp.response(200, RideResponse)
-@bp.alt_response(400, response="BAD_REQUEST")
-@bp.alt_response(404, response="NOT_FOUND")
-@bp.alt_response(409, response="CONFLICT")
+@bp.errors(400, 404, 409)
 def end(ride_id):
     """End a ride.
 
@@ -130,9 +123,7 @@ def end(ride_id):
 @bp.post("/<ride_id>/cancel")
 @auth_required()
 @bp.response(200, RideResponse)
-@bp.alt_response(400, response="BAD_REQUEST")
-@bp.alt_response(404, response="NOT_FOUND")
-@bp.alt_response(409, response="CONFLICT")
+@bp.errors(400, 404, 409)
 def cancel(ride_id):
     """Cancel a ride.
 

@@ -5,6 +5,8 @@
 - `Id`: an ObjectId in, a 24-hex string out. `Timestamp`: ISO 8601 UTC with
   milliseconds and `Z`, like the tutorials' `Date.toJSON()`.
 - `Error`, `ValidationErrors`, `Message`: the error and message shapes of API.md.
+- `PublicProfile`, `CaptainProfile`: what another account sees of an account (never
+  its email, location or token state).
 - `CursorQuery` and `cursor_page`: the one pager (newest first, `before` = the
   `next` of the previous page).
 """
@@ -67,6 +69,29 @@ class ValidationError(Schema):
 
 class ValidationErrors(Schema):
     errors = fields.List(fields.Nested(ValidationError), required=True)
+
+
+class FullnameOut(Schema):
+    firstname = fields.String()
+    lastname = fields.String()
+
+
+class VehicleOut(Schema):
+    color = fields.String()
+    plate = fields.String()
+    capacity = fields.Integer()
+    vehicleType = fields.String()
+
+
+class PublicProfile(Schema):
+    _id = Id()
+    fullname = fields.Nested(FullnameOut)
+    profilePic = fields.String(allow_none=True)
+    bio = fields.String()
+
+
+class CaptainProfile(PublicProfile):
+    vehicle = fields.Nested(VehicleOut)
 
 
 class Message(Schema):

@@ -49,6 +49,17 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(*args, **kwargs)
         self._prepare_doc_cbks.append(self._prepare_error_doc)
 
+    def errors(self, *codes):
+        """Document the errors a route answers beyond those added for its body, query
+        and token (e.g. `@bp.errors(404, 409)`), each in the shape of API.md."""
+
+        def decorator(view):
+            for code in reversed(codes):
+                view = self.alt_response(code, response=http.HTTPStatus(code).name)(view)
+            return view
+
+        return decorator
+
     @staticmethod
     def _prepare_error_doc(doc, doc_info, *, method, **kwargs):
         """Add the error responses implied by the operation's body, query and token."""
