@@ -1,10 +1,11 @@
 """The Socket.IO namespace `/`: authenticated connections, presence announcements and
 the captain's live location.
 
-A client connects with its access token in `auth.token`, the `token` query parameter
-or an `Authorization: Bearer` header; the check is shared.tokens.authenticate, the same
-as every HTTP route's. Each connection joins the room of its account and of its role;
-the socket's Flask session holds `account_id`, `role` and `jti` for the handlers.
+Who connects is decided by realtime_service.socket_identity (a token in the handshake
+or the `token` cookie; never a client-stated id); the token check is
+shared.tokens.authenticate, the same as every HTTP route's. Each authenticated
+connection joins the room of its account and of its role; the socket's Flask session
+holds `account_id`, `role`, `jti` and whether the cookie carried the token.
 """
 from bson import ObjectId
 from flask import current_app, request, session
@@ -17,10 +18,17 @@ from realtime_service import notifier, presence, revocation
 from realtime_service.extensions import socketio
 from realtime_service.ride_schemas import PlaceSchema
 from realtime_service.services.locations import update_captain_location
+from realtime_service.socket_identity import (
+    anonymous_allowed,
+    claimed_id_matches,
+    handshake_credential,
+    join_matches,
+)
 from shared.errors import Invalid
 from shared.models import accounts
 from shared.roles import Role
 from shared.schemas import Schema
+from shared.services import accounts as accounts_service
 from shared.storage import update_one
 from shared.tokens import TokenError, authenticate
 from shared.validation import load
@@ -33,19 +41,6 @@ class LocationUpdateSchema(Schema):
     location = fields.Nested(PlaceSchema(only=("lat", "lng")), required=True)
 
 
-def handshake_token(auth):
-    """The raw token from `auth.token`, the `token` query parameter or the
-    Authorization header, in that order."""
-    if isinstance(auth, dict) and auth.get("token"):
-        return str(auth["token"])
-    if request.args.get("token"):
-        return request.args["token"]
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
-
-
 class RealtimeNamespace(Namespace):
     def trigger_event(self, event, *args):
         """Events are named with dashes (`update-location-captain`); handlers with
@@ -53,9 +48,17 @@ class RealtimeNamespace(Namespace):
         return super().trigger_event(event.replace("-", "_"), *args)
 
     def on_connect(self, auth=None):
-        claims, account = self._authenticate(auth)
+        token, source = handshake_credential(auth)
+        if token is None and anonymous_allowed():
+            session.update(account_id=None, role=None)
+            return
+        claims, account = self._authenticate(token)
         sid, role, account_id = request.sid, Role(claims["role"]), str(account["_id"])
-        session.update(account_id=account_id, role=str(role), jti=claims["jti"])
+        if not claimed_id_matches(account_id):
+            current_app.logger.warning("socket refused: userId names another account")
+            refuse("userId does not match the authenticated account")
+        session.update(account_id=account_id, role=str(role), jti=claims["jti"],
+                       via_cookie=source == "cookie")
         join_room(account_id)
         join_room(notifier.ROLE_ROOMS[role])
         try:
@@ -76,9 +79,9 @@ class RealtimeNamespace(Namespace):
         socketio.start_background_task(_after_connect, app, role, account_id, sid, changed)
 
     @staticmethod
-    def _authenticate(auth):
+    def _authenticate(token):
         try:
-            return authenticate(handshake_token(auth))
+            return authenticate(token)
         except TokenError as error:
             refuse(error.message)
         except PyMongoError:
@@ -89,9 +92,29 @@ class RealtimeNamespace(Namespace):
             return  # an event a client named "disconnect", not a disconnection
         forget(request.sid)
 
+    def on_join(self, data=None):
+        """The tutorials' `join {userId, userType}`: a no-op when it names this
+        connection's account (a captain goes on duty), else the transport is closed
+        once so that the client reconnects with the cookie its login has just set."""
+        account_id, role = session.get("account_id"), session.get("role")
+        if not join_matches(data, account_id, role):
+            if account_id is not None:
+                current_app.logger.warning("socket join refused: it names another account")
+            if not session.get("rejoined"):
+                session["rejoined"] = True
+                socketio.start_background_task(
+                    _close_transport, socketio.server.manager.eio_sid_from_sid(request.sid, "/"))
+            return {"ok": False, "message": "join does not match this connection's account"}
+        if role == Role.CAPTAIN:
+            accounts_service.activate_from_socket(ObjectId(account_id))
+        return {"ok": True}
+
     def on_update_location_captain(self, data=None):
         """Store the captain's position and forward it to the rider of their open
-        ride. Acknowledged with {"ok": true} or {"ok": false, "message"}."""
+        ride. Acknowledged with {"ok": true} or {"ok": false, "message"}. Anonymous
+        connections are ignored."""
+        if session.get("account_id") is None:
+            return {"ok": False, "message": "Authentication required"}
         if session.get("role") != Role.CAPTAIN:
             return refuse_event("Only captains can update their location")
         try:
@@ -99,7 +122,10 @@ class RealtimeNamespace(Namespace):
         except ValueError as error:
             return refuse_event(str(error))
         try:
-            update_captain_location(ObjectId(session["account_id"]), location)
+            captain_id = ObjectId(session["account_id"])
+            update_captain_location(captain_id, location)
+            if session.get("via_cookie") and current_app.config.get("COMPAT_ROUTES"):
+                accounts_service.activate_from_socket(captain_id)
         except PyMongoError:
             return refuse_event(UNAVAILABLE)
         return {"ok": True}
@@ -117,6 +143,8 @@ def forget(sid):
         current_app.logger.warning("presence update failed on disconnect")
         changed = True
     set_socket_id(role, ObjectId(account_id), None, only_if=sid)
+    if changed and role == Role.CAPTAIN:
+        accounts_service.deactivate_if_socket_activated(ObjectId(account_id))
     if changed and role == Role.USER:
         if delta_mode():
             notifier.to_role("user", "userOffline", {"userId": account_id})

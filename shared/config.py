@@ -75,6 +75,9 @@ class Config:
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)
 
+    # The tutorial frontends' routes, shapes and socket rules (COMPAT.md); off: API.md only.
+    COMPAT_ROUTES = env_str("COMPAT_ROUTES", "true").lower() == "true"
+
     SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")
     PRESENCE_EVENTS = env_str("PRESENCE_EVENTS", "compat")  # compat | delta
 

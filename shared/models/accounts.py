@@ -9,6 +9,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, GEOSPHERE, IndexModel
 
+from shared import storage
 from shared.extensions import mongo
 from shared.models import blacklist
 from shared.roles import Role
@@ -103,6 +104,14 @@ def update(role, account_id, changes, unset=()):
     if unset:
         update_doc["$unset"] = {key: "" for key in unset}
     return find_one_and_update(collection(role), {"_id": account_id}, update_doc)
+
+
+def update_where(role, query, changes, unset=()):
+    """Apply `$set` changes to the account matching `query`, if any (no result)."""
+    update_doc = {"$set": {**changes, "updatedAt": now()}}
+    if unset:
+        update_doc["$unset"] = {key: "" for key in unset}
+    storage.update_one(collection(role), query, update_doc)
 
 
 def revoke_tokens(role, account_id, changes=None):

@@ -86,6 +86,18 @@ def set_status(account, status):
     return accounts.update("captain", account["_id"], {"status": status})
 
 
+def activate_from_socket(captain_id):
+    """A tutorial frontend's captain goes on duty by connecting (`join`, location):
+    marked, so that its last disconnection takes it off duty again."""
+    accounts.update_where("captain", {"_id": captain_id, "status": "inactive"},
+                          {"status": "active", "activatedBy": "socket"})
+
+
+def deactivate_if_socket_activated(captain_id):
+    accounts.update_where("captain", {"_id": captain_id, "activatedBy": "socket"},
+                          {"status": "inactive"}, unset=("activatedBy",))
+
+
 def logout(role, account, claims, refresh_token, client):
     """Blacklist this access token, revoke its session's refresh tokens (and
     `refresh_token`, if given)."""
