@@ -48,6 +48,8 @@ class RealtimeNamespace(Namespace):
         return super().trigger_event(event.replace("-", "_"), *args)
 
     def on_connect(self, auth=None):
+        if "account_id" in session:
+            return False  # an event a client named "connect", not a connection
         token, source = handshake_credential(auth)
         if token is None and anonymous_allowed():
             session.update(account_id=None, role=None)

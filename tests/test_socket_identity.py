@@ -185,3 +185,13 @@ def test_a_client_sent_disconnect_event_changes_nothing(url, db, clients):
                              headers={"Authorization": f"Bearer {token_for(bob)}"}, timeout=5)
     assert response.status_code == 201
     assert socket.wait_for("newMessage")["text"] == "still there"
+
+
+def test_a_client_sent_connect_event_cannot_change_the_identity(url, db, clients):
+    alice, bob, carol = make_user(db), make_user(db), make_user(db)
+    socket = clients(url, token_for(alice))
+    socket.emit("connect", {"token": token_for(bob)})
+    send_message(url, carol, bob["_id"], text="for bob")
+    time.sleep(0.3)
+    assert "newMessage" not in socket.events
+    assert db.users.find_one({"_id": bob["_id"]})["socketId"] is None
