@@ -190,7 +190,8 @@ def test_a_client_sent_disconnect_event_changes_nothing(url, db, clients):
 def test_a_client_sent_connect_event_cannot_change_the_identity(url, db, clients):
     alice, bob, carol = make_user(db), make_user(db), make_user(db)
     socket = clients(url, token_for(alice))
-    socket.emit("connect", {"token": token_for(bob)})
+    # Flask-SocketIO hands a connect handler its second argument as the `auth` data.
+    socket.client.emit("connect", ({}, {"token": token_for(bob)}))
     send_message(url, carol, bob["_id"], text="for bob")
     time.sleep(0.3)
     assert "newMessage" not in socket.events
