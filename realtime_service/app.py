@@ -1,10 +1,10 @@
 """The realtime service's app factory."""
 from werkzeug.routing import Rule
 
-from realtime_service import console, messages, presence, revocation, rides
+from realtime_service import compat_chat, console, messages, presence, revocation, rides
 from realtime_service.extensions import socketio
 from realtime_service.socket_doc import socketio_operations
-from realtime_service.sockets import RealtimeNamespace
+from realtime_service.sockets import RealtimeNamespace, enforce_connect_timeout
 from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
@@ -24,11 +24,14 @@ def create_app(config=Config):
         cors_allowed_origins=socket_origin_check(app.config["CORS_ORIGINS"]),
     )
     socketio.on_namespace(RealtimeNamespace("/"))
+    enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])
     presence.init_app(app)
     revocation.init_app(app)
     api = app.extensions["api"]
     for blueprint in (messages.bp, rides.bp, console.bp):
         api.register_blueprint(blueprint)
+    if app.config["COMPAT_ROUTES"]:
+        api.register_blueprint(compat_chat.bp)
     # Engine.IO answers /socket.io/, not a Flask route: document it with a rule of its own.
     api.spec.path(rule=Rule("/socket.io/"), operations=socketio_operations(), parameters=[])
     register_cli(app)

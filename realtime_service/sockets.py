@@ -229,3 +229,23 @@ def start_background_tasks(app):
     if app.extensions["presence"].heartbeat_seconds:
         tasks.append(socketio.start_background_task(
             presence.beat_forever, app, notifier.announce_online_users))
+
+
+def enforce_connect_timeout(server, seconds):
+    """Close an Engine.IO connection that has not joined the namespace within
+    `seconds`, as Socket.IO's own server does (`connectTimeout`): a raw websocket that
+    only answers pings would otherwise be kept forever."""
+    handle_connect = server._handle_eio_connect
+
+    def on_eio_connect(eio_sid, environ):
+        result = handle_connect(eio_sid, environ)
+        server.start_background_task(_close_unless_joined, server, eio_sid, seconds)
+        return result
+
+    server.eio.on("connect", on_eio_connect)
+
+
+def _close_unless_joined(server, eio_sid, seconds):
+    server.sleep(seconds)
+    if eio_sid in server.environ and server.manager.sid_from_eio_sid(eio_sid, "/") is None:
+        server.eio.disconnect(eio_sid)

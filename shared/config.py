@@ -45,6 +45,10 @@ class Config:
     AUTH_PORT = env_int("AUTH_PORT", 5001)
     REALTIME_PORT = env_int("REALTIME_PORT", 5002)
     DB_PORT = env_int("DB_PORT", 27018)
+    # `make run`'s gateway: one origin for frontends (devserver/gateway.py), optionally
+    # serving a built frontend's folder at its root.
+    GATEWAY_PORT = env_int("GATEWAY_PORT", 5000)
+    FRONTEND_DIR = env_str("FRONTEND_DIR")
 
     # The embedded SecantusDB needs retryWrites=false (see DESIGN.md); real MongoDB accepts it.
     MONGO_URI = env_str(
@@ -77,7 +81,12 @@ class Config:
 
     # The tutorial frontends' routes, shapes and socket rules (COMPAT.md); off: API.md only.
     COMPAT_ROUTES = env_str("COMPAT_ROUTES", "true").lower() == "true"
+    # The public origin (e.g. https://chat.example.com): media URLs in the compat chat
+    # answers become absolute for frontends on another origin. Unset: relative /media/<id>.
+    PUBLIC_URL = (env_str("PUBLIC_URL") or "").rstrip("/") or None
 
+    # Seconds an Engine.IO connection may stay without joining the Socket.IO namespace.
+    SOCKET_CONNECT_TIMEOUT = env_float("SOCKET_CONNECT_TIMEOUT", 45.0)
     SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")
     PRESENCE_EVENTS = env_str("PRESENCE_EVENTS", "compat")  # compat | delta
 
@@ -85,7 +94,23 @@ class Config:
     DISPATCH_MAX = env_int("DISPATCH_MAX", 20)
     ROAD_FACTOR = env_float("ROAD_FACTOR", 1.3)
     FARES = json.loads(env_str("FARES_JSON", json.dumps(DEFAULT_FARES)))
-    ROUTING_URL = env_str("ROUTING_URL")
+    ROUTING_URL = env_str("ROUTING_URL")  # an OSRM URL: the same as ROUTER=osrm + ROUTER_URL
+
+    # Maps (shared/services/maps.py). No GEOCODER: the embedded gazetteer (`flask
+    # seed-places`); no ROUTER: the great-circle estimate. Keys stay server-side.
+    GEOCODER = env_str("GEOCODER")  # a geopy service: nominatim, photon, google, pelias, ...
+    GEOCODER_URL = env_str("GEOCODER_URL")  # e.g. http://127.0.0.1:8080 (self-hosted)
+    GEOCODER_API_KEY = env_str("GEOCODER_API_KEY")
+    GEOCODER_USER_AGENT = env_str("GEOCODER_USER_AGENT", "ridewire")
+    ROUTER = env_str("ROUTER")  # a routingpy router: osrm, graphhopper, valhalla, google, ...
+    ROUTER_URL = env_str("ROUTER_URL")
+    ROUTER_API_KEY = env_str("ROUTER_API_KEY")
+    ROUTER_PROFILE = env_str("ROUTER_PROFILE")  # default: the router's car profile
+    MAPS_TIMEOUT_S = env_float("MAPS_TIMEOUT_S", 2.0)
+    MAPS_CACHE_TTL = env_int("MAPS_CACHE_TTL", 24 * 3600)  # seconds a provider answer is kept
+    MAPS_RATE_LIMIT = env_str("MAPS_RATE_LIMIT", "60 per minute")  # per account, all /maps
+    PLACES_MIN_POPULATION = env_int("PLACES_MIN_POPULATION", 15000)  # 500, 1000, 5000, 15000
+    PLACES_COUNTRIES = env_list("PLACES_COUNTRIES", "")  # ISO codes to seed; empty: all
 
     @classmethod
     def check(cls):

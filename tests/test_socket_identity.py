@@ -196,3 +196,34 @@ def test_a_client_sent_connect_event_cannot_change_the_identity(url, db, clients
     time.sleep(0.3)
     assert "newMessage" not in socket.events
     assert db.users.find_one({"_id": bob["_id"]})["socketId"] is None
+
+
+def test_a_transport_that_never_joins_the_namespace_is_closed(mongo_uri, tmp_path, db):
+    """A raw Engine.IO websocket that answers pings but never sends the Socket.IO
+    CONNECT packet is closed after SOCKET_CONNECT_TIMEOUT (issue 16 row 9)."""
+    import websocket
+
+    from .conftest import serve
+
+    service = serve("realtime_service", mongo_uri, tmp_path, SOCKET_CONNECT_TIMEOUT="1")
+    try:
+        raw = websocket.create_connection(
+            service.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+            timeout=5)
+        assert raw.recv().startswith("0")  # the Engine.IO open packet
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 4:
+            try:
+                frame = raw.recv()
+            except websocket.WebSocketConnectionClosedException:
+                closed = True
+                break
+            if frame == "2":
+                raw.send("3")  # answer pings, like a live client
+            elif frame in ("1", ""):
+                closed = True
+                break
+        assert closed and time.monotonic() - started < 3
+    finally:
+        service.stop()
