@@ -33,10 +33,12 @@ def anonymous_allowed():
     """A page served by the gateway (a proxied request from the gateway's own origin),
     with compatibility on. Direct API clients without a credential stay refused, with
     the message they always had; an anonymous socket is told nothing either way."""
-    origin = request.headers.get("Origin")
-    return bool(current_app.config.get("COMPAT_ROUTES") and origin
-                and request.headers.get("X-Forwarded-For")
-                and origin in own_origins(request.environ))
+    # Browsers send no Origin on a same-origin GET (the polling handshake), but
+    # Fetch Metadata says where the request comes from.
+    same_origin = (request.headers.get("Sec-Fetch-Site") == "same-origin"
+                   or request.headers.get("Origin") in own_origins(request.environ))
+    return bool(current_app.config.get("COMPAT_ROUTES") and same_origin
+                and request.headers.get("X-Forwarded-For"))
 
 
 def claimed_id_matches(account_id):
