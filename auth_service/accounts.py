@@ -1,7 +1,7 @@
 """/users/... and /captains/...: `account_blueprint(Role.USER)` and
 `account_blueprint(Role.CAPTAIN)` build the same routes for each role; captains also
 get /captains/status. Each route parses, calls shared.services.accounts and responds."""
-from flask import after_this_request, request
+from flask import after_this_request, current_app, request
 
 from auth_service.schemas import (
     ROLE_SCHEMAS,
@@ -15,6 +15,7 @@ from auth_service.schemas import (
     PasswordChangeSchema,
     ProfileUpdateSchema,
     StatusSchema,
+    UserProfileResponse,
 )
 from shared.ratelimit import limit_per_ip_and_email
 from shared.roles import Role
@@ -96,25 +97,36 @@ def account_blueprint(role):
         return session_body(accounts.login(role, data["email"], data["password"],
                                            client_meta()))
 
+    profile_schema = UserProfileResponse if role == Role.USER else account_schema
+
+    def profile_body(account):
+        """`{role: account}`; for a rider with COMPAT_ROUTES, the account's fields at the
+        top level too (the Uber clone reads `response.data._id`)."""
+        if role == Role.USER and current_app.config["COMPAT_ROUTES"]:
+            return {**account, key: account}
+        return {key: account}
+
     @bp.get("/profile")
     @auth_required(role)
-    @bp.response(200, account_schema)
+    @bp.response(200, profile_schema)
     def get_profile():
-        """The authenticated account's own profile."""
-        return {key: current_account()}
+        """The authenticated account's own profile.
+
+        A rider's fields are also at the top level when the compat routes are on."""
+        return profile_body(current_account())
 
     @bp.patch("/profile")
     @image_body
     @auth_required(role)
     @bp.arguments(ProfileUpdateSchema)
-    @bp.response(200, account_schema)
+    @bp.response(200, profile_schema)
     def update_profile(data):
         """Change any of `fullname`, `bio` and `profilePic`.
 
         A new `profilePic` is a data URL of a PNG, JPEG or WebP image (the body is at
         most 5 MiB); it is stored and replaced by its `/media/<id>` URL. `null` removes
-        the picture."""
-        return {key: accounts.update_profile(role, current_account(), data)}
+        the picture. The answer has the shape of GET /profile."""
+        return profile_body(accounts.update_profile(role, current_account(), data))
 
     @bp.post("/logout")
     @auth_required(role)

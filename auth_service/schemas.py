@@ -5,6 +5,7 @@ import json
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from shared.fares import canonical_vehicle_type
 from shared.passwords import MAX_BYTES
 from shared.schemas import CursorQuery, Id, PublicProfile, Schema, Timestamp, VehicleOut
 
@@ -83,7 +84,16 @@ class VehicleSchema(Schema):
         required=True,
         validate=validate.OneOf(VEHICLE_TYPES, error="Invalid vehicle type"),
         error_messages={"required": "Invalid vehicle type", "invalid": "Invalid vehicle type"},
+        metadata={"description": "car, motorcycle or auto; `moto` is stored as motorcycle"},
     )
+
+    @pre_load
+    def canonical_type(self, data, **kwargs):
+        """`moto` (the Uber clone's signup option) is stored as `motorcycle`."""
+        kind = data.get("vehicleType") if isinstance(data, dict) else None
+        if isinstance(kind, str):
+            data = {**data, "vehicleType": canonical_vehicle_type(kind)}
+        return data
 
     @post_load
     def normalize(self, data, **kwargs):
@@ -236,6 +246,13 @@ class CaptainOut(UserOut):
 
 
 class UserResponse(Schema):
+    user = fields.Nested(UserOut)
+
+
+class UserProfileResponse(UserOut):
+    """`{user}`; with COMPAT_ROUTES also the user's fields at the top level, which is
+    where the Uber clone reads them (`response.data._id`)."""
+
     user = fields.Nested(UserOut)
 
 

@@ -1,4 +1,5 @@
-"""Child processes for local runs and tests: the embedded database and the services.
+"""Child processes for local runs and tests: the embedded database, the services and
+the gateway.
 
 Children die with their parent (PR_SET_PDEATHSIG on Linux), so even a `kill -9`
 of `make run` or of the test runner leaves no orphan behind.
@@ -154,6 +155,22 @@ class Service(Child):
     def start(self, timeout=30.0):
         super().start()
         return self.wait_until(lambda: http_ok(f"{self.url}/healthz"), timeout)
+
+
+class Gateway(Child):
+    """`python -m devserver.gateway` on `port` (the environment names the services'
+    ports, CORS_ORIGINS and FRONTEND_DIR), ready when /gateway/healthz answers."""
+
+    def __init__(self, port, env, log_path=None):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        full_env = {**os.environ, **env, "GATEWAY_PORT": str(port)}
+        super().__init__("gateway", [sys.executable, "-m", "devserver.gateway"], full_env,
+                         log_path)
+
+    def start(self, timeout=30.0):
+        super().start()
+        return self.wait_until(lambda: http_ok(f"{self.url}/gateway/healthz"), timeout)
 
 
 class RedisServer(Child):

@@ -1,7 +1,16 @@
 """The realtime service's app factory."""
 from werkzeug.routing import Rule
 
-from realtime_service import compat_chat, console, messages, presence, revocation, rides
+from realtime_service import (
+    compat_chat,
+    compat_rides,
+    console,
+    maps,
+    messages,
+    presence,
+    revocation,
+    rides,
+)
 from realtime_service.extensions import socketio
 from realtime_service.socket_doc import socketio_operations
 from realtime_service.sockets import RealtimeNamespace, enforce_connect_timeout
@@ -9,12 +18,14 @@ from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
+from shared.ratelimit import init_ratelimit
 from shared.tokens import init_tokens
 
 
 def create_app(config=Config):
     app = make_app("realtime_service", config)
     init_tokens(app)
+    init_ratelimit(app)
     socketio.init_app(
         app,
         # Always explicit: with eventlet installed and no async_mode, Flask-SocketIO
@@ -31,7 +42,8 @@ def create_app(config=Config):
     for blueprint in (messages.bp, rides.bp, console.bp):
         api.register_blueprint(blueprint)
     if app.config["COMPAT_ROUTES"]:
-        api.register_blueprint(compat_chat.bp)
+        for blueprint in (compat_chat.bp, compat_rides.bp, maps.bp):
+            api.register_blueprint(blueprint)
     # Engine.IO answers /socket.io/, not a Flask route: document it with a rule of its own.
     api.spec.path(rule=Rule("/socket.io/"), operations=socketio_operations(), parameters=[])
     register_cli(app)

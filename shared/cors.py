@@ -13,7 +13,7 @@ def enable_cors(app):
         origins="*" if wildcard else origins,
         send_wildcard=wildcard,
         supports_credentials=not wildcard,
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Socket-ID"],
+        allow_headers=["Authorization", "Content-Type", "token", "X-Request-ID", "X-Socket-ID"],
         expose_headers=["Retry-After", "X-Request-ID"],
         methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         max_age=600,

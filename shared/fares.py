@@ -6,18 +6,23 @@ Fare = max(minimum, base + perKm * km + perMin * min) with the FARES table of
 the config (see shared/config.py DEFAULT_FARES), rounded half-up to a whole unit
 like the tutorials' `Math.round`.
 
-With ROUTING_URL set (an OSRM-compatible `/route/v1/driving/...` service), the
-route's distance and duration are used instead, for every vehicle type; when the
-service fails, the estimate falls back to the great-circle one.
+With a router, the route's distance and duration are used instead, for every
+vehicle type: `routing` is an OSRM URL (ROUTING_URL, asked through routingpy) or a
+function `(pickup, destination) -> (km, minutes) or None` (the configured, cached
+router of shared/services/maps.py). When it fails, the estimate falls back to the
+great-circle one.
+
+`moto`, the Uber clone's name for a motorcycle, is an alias (`canonical_vehicle_type`).
 """
-import json
 import logging
 import math
-import urllib.request
 from decimal import ROUND_HALF_UP, Decimal
+
+from shared import maps_providers
 
 log = logging.getLogger(__name__)
 ROUTING_TIMEOUT_S = 2.0
+VEHICLE_ALIASES = {"moto": "motorcycle"}
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -46,36 +51,47 @@ def fare(km, minutes, rates):
     return max(int(rates["minimum"]), int(rounded))
 
 
+def canonical_vehicle_type(name):
+    """The vehicle type that `name` stands for (`moto` -> `motorcycle`)."""
+    return VEHICLE_ALIASES.get(name, name)
+
+
 def route(pickup, destination, routing_url):
-    """(km, minutes) by road from an OSRM-compatible service, or None when it fails."""
-    points = f"{pickup['lng']},{pickup['lat']};{destination['lng']},{destination['lat']}"
-    url = f"{routing_url.rstrip('/')}/route/v1/driving/{points}?overview=false"
+    """(km, minutes) by road from the OSRM service at `routing_url`, or None when it fails."""
     try:
-        with urllib.request.urlopen(url, timeout=ROUTING_TIMEOUT_S) as response:
-            best = json.load(response)["routes"][0]
-        return float(best["distance"]) / 1000, float(best["duration"]) / 60
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-        log.warning("routing service failed, using great-circle estimate: %s",
-                    type(error).__name__)
+        return maps_providers.route(maps_providers.router("osrm", routing_url,
+                                                          timeout=ROUTING_TIMEOUT_S),
+                                    pickup, destination, "driving")
+    except maps_providers.ProviderError as error:
+        log.warning("routing service failed, using great-circle estimate: %s", error)
         return None
 
 
-def measure(pickup, destination, fares, road_factor, routing_url=None):
-    """(km, {vehicle type: minutes}) for the trip."""
-    routed = route(pickup, destination, routing_url) if routing_url else None
-    if routed is not None:
-        km, minutes = routed
+def routed(pickup, destination, routing):
+    """(km, minutes) from `routing` (an OSRM URL or a route function), or None."""
+    if not routing:
+        return None
+    if isinstance(routing, str):
+        return route(pickup, destination, routing)
+    return routing(pickup, destination)
+
+
+def measure(pickup, destination, fares, road_factor, routing=None):
+    """(km, {vehicle type: minutes}) for the trip; `routing`: see `routed`."""
+    routed_trip = routed(pickup, destination, routing)
+    if routed_trip is not None:
+        km, minutes = routed_trip
         return km, {kind: minutes for kind in fares}
     km = road_km(pickup, destination, road_factor)
     return km, {kind: duration_min(km, rates) for kind, rates in fares.items()}
 
 
-def estimate(pickup, destination, fares, road_factor, routing_url=None):
+def estimate(pickup, destination, fares, road_factor, routing=None):
     """Distance, per-type durations and per-type fares for a trip.
 
     Returns {"distanceKm", "durationMin", "durations": {type: min}, "fares": {type: fare}};
     `durationMin` is the longest of the per-type durations (a safe upper bound)."""
-    km, durations = measure(pickup, destination, fares, road_factor, routing_url)
+    km, durations = measure(pickup, destination, fares, road_factor, routing)
     return {
         "fares": {kind: fare(km, durations[kind], rates) for kind, rates in fares.items()},
         "distanceKm": round(km, 2),
@@ -84,10 +100,10 @@ def estimate(pickup, destination, fares, road_factor, routing_url=None):
     }
 
 
-def estimate_for(pickup, destination, vehicle_type, fares, road_factor, routing_url=None):
+def estimate_for(pickup, destination, vehicle_type, fares, road_factor, routing=None):
     """{"fare", "distanceKm", "durationMin"} for one vehicle type."""
     rates = {vehicle_type: fares[vehicle_type]}
-    km, durations = measure(pickup, destination, rates, road_factor, routing_url)
+    km, durations = measure(pickup, destination, rates, road_factor, routing)
     minutes = durations[vehicle_type]
     return {"fare": fare(km, minutes, rates[vehicle_type]), "distanceKm": round(km, 2),
             "durationMin": round(minutes, 1)}

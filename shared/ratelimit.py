@@ -1,4 +1,5 @@
-"""Rate limits (flask-limiter): per client IP, and per email on credential routes.
+"""Rate limits (flask-limiter): per client IP, per email on credential routes, and per
+account on routes that spend a provider's quota (the maps routes).
 
 Counters live in memory, or in Redis when REDIS_URL is set (shared by every worker).
 RATELIMIT_ENABLED=false turns them off (the test default). A limited request gets
@@ -9,6 +10,7 @@ RATELIMIT_ENABLED=false turns them off (the test default). A limited request get
     def login(): ...
 """
 from flask import current_app, request
+from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
 from shared.extensions import limiter
@@ -51,3 +53,21 @@ def limit_per_ip_and_email(setting):
         return per_ip(per_email(view))
 
     return decorator
+
+
+def account_key():
+    """The account of the request's (already checked) token, or the client IP without one."""
+    try:
+        claims = get_jwt()
+    except RuntimeError:  # no token was checked for this request
+        claims = {}
+    if claims.get("sub"):
+        return f"account:{claims.get('role')}:{claims['sub']}"
+    return "ip:" + get_remote_address()
+
+
+def limit_per_account(setting, scope):
+    """The limit named by config key `setting`, per account, shared by every route
+    decorated with the same `scope`. Goes below `auth_required`, which checks the token
+    before the limit is counted."""
+    return limiter.shared_limit(_setting(setting), scope=scope, key_func=account_key)

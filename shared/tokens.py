@@ -7,7 +7,8 @@ lacks a claim we always issue, is blacklisted (its `jti` in `blacklisted_tokens`
 an account that no longer exists, or is older than the account's last "log out
 everywhere" (`ver` below `tokenVersion`). One decode and one database round trip per
 request: the blocklist hook looks up the account and the blacklist together and hands
-the account to the user-lookup hook.
+the account to the user-lookup hook. With COMPAT_ROUTES, QuickChat's `token` header
+counts as the Bearer header (`compatible_credentials`).
 
     @blp.get("/profile")
     @auth_required(Role.USER)
@@ -66,6 +67,33 @@ def init_tokens(app):
     app.config.setdefault("JWT_COOKIE_SAMESITE", "None" if production and cross_site_origins(
         app.config["CORS_ORIGINS"]) else "Lax")
     jwt.init_app(app)
+    if app.config.get("COMPAT_ROUTES"):
+        app.before_request(compatible_credentials)
+
+
+def _placeholder_bearer(header):
+    """Whether an Authorization header carries no token at all: empty, a bare `Bearer`,
+    or `Bearer null` / `Bearer undefined` (a frontend that has no token stored)."""
+    parts = header.split()
+    return not parts or (parts[0] == "Bearer" and parts[1:] in ([], ["null"], ["undefined"]))
+
+
+def compatible_credentials():
+    """Before each request (COMPAT_ROUTES): the tutorial frontends' ways of sending the
+    token, rewritten into the one header that `jwt_required` reads, so that every check
+    (signature, expiry, blacklist, account, role) stays the same.
+
+    - A placeholder Authorization header (see `_placeholder_bearer`) is dropped, so the
+      `token` cookie is used (the Uber clone's captain logout, COMPAT.md 1.6).
+    - Without an Authorization header, QuickChat's `token: <jwt>` header becomes
+      `Authorization: Bearer <jwt>`. An Authorization header always wins over it."""
+    environ = request.environ
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header is not None and _placeholder_bearer(header):
+        del environ["HTTP_AUTHORIZATION"]
+    token = environ.get("HTTP_TOKEN", "").strip()
+    if "HTTP_AUTHORIZATION" not in environ and token not in ("", "null", "undefined"):
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
 
 
 def cross_site_origins(origins):

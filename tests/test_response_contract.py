@@ -13,12 +13,13 @@ import pytest
 from flask import request
 from jsonschema import Draft202012Validator
 
-from .factories import auth_header, make_captain, make_user
+from .factories import auth_header, make_captain, make_user, token_for
+from .uber_support import exercise_uber_routes
 
 PNG = base64.b64encode(
     b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17).decode()
 METHODS = {"get", "post", "put", "patch", "delete"}
-NOT_JSON = {"/docs", "/docs/{filename}", "/media/{media_id}", "/", "/socket.io/"}
+NOT_JSON = {"/docs", "/docs/{filename}", "/media/{media_id}", "/", "/console/", "/socket.io/"}
 
 
 def strict(node):
@@ -119,6 +120,22 @@ def test_auth_service_answers_only_what_it_declares(auth, auth_app):
     assert client.get("/users/profile", headers=as_captain).status_code == 403
     assert auth_app.test_client().get("/users/profile").status_code == 401
     assert client.get("/media/" + "0" * 24).status_code == 404
+    # QuickChat's routes (COMPAT.md 2.1), with its `token` header.
+    chat = {"fullName": "Quinn", "email": "quinn@example.com", "password": "secret123",
+            "bio": "Hi"}
+    signed = client.post("/api/auth/signup", json=chat)
+    assert signed.status_code == 200 and signed.get_json()["success"] is True
+    assert client.post("/api/auth/signup", json=chat).get_json()["success"] is False
+    assert client.post("/api/auth/login", json=chat).status_code == 200
+    as_chat = {"token": signed.get_json()["token"]}
+    assert client.get("/api/auth/check", headers=as_chat).status_code == 200
+    assert client.get("/api/auth/check", headers=as_captain).status_code == 403
+    assert auth_app.test_client().get("/api/auth/check").status_code == 401
+    assert client.put("/api/auth/update-profile", headers=as_chat, json={
+        "fullName": "Q", "bio": "", "profilePic": f"data:image/png;base64,{PNG}"}
+    ).status_code == 200
+    assert client.put("/api/auth/update-profile", headers=as_chat,
+                      json={"profilePic": "x"}).get_json()["success"] is False
     assert client.patch("/captains/status", headers=as_captain,
                         json={"status": "active"}).status_code == 200
     refreshed = client.post("/auth/refresh", json={"refreshToken": user["refreshToken"]})
@@ -191,6 +208,22 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert client.get(f"/messages/{rider['_id']}?limit=5",
                       headers=as_friend).status_code == 200
     assert client.get(f"/messages/{captain['_id']}", headers=as_friend).status_code == 403
-    for path in ("/", "/healthz", "/readyz", "/docs", "/docs/swagger-ui.css"):
+    # QuickChat's routes (COMPAT.md 2.2), with its `token` header.
+    chat_rider, chat_friend = {"token": token_for(rider)}, {"token": token_for(friend)}
+    assert client.get("/api/messages/users", headers=chat_rider).status_code == 200
+    assert client.get("/api/messages/users").status_code == 401
+    chat_sent = client.post(f"/api/messages/send/{friend['_id']}", headers=chat_rider,
+                            json={"text": "hi", "image": f"data:image/png;base64,{PNG}"})
+    assert chat_sent.status_code == 201
+    assert client.post(f"/api/messages/send/{rider['_id']}", headers=chat_rider,
+                       json={"text": "me"}).get_json()["success"] is False
+    chat_mark = f"/api/messages/mark/{chat_sent.get_json()['newMessage']['_id']}"
+    assert client.put(chat_mark, headers=chat_rider).get_json()["success"] is False
+    assert client.put(chat_mark, headers=chat_friend).get_json()["success"] is True
+    assert client.get(f"/api/messages/{rider['_id']}", headers=chat_friend).status_code == 200
+    assert client.get(f"/api/messages/{captain['_id']}",
+                      headers=chat_friend).get_json()["success"] is False
+    exercise_uber_routes(client, db, rider, captain)  # the Uber clone's (COMPAT.md 1.2-1.5)
+    for path in ("/", "/console/", "/healthz", "/readyz", "/docs", "/docs/swagger-ui.css"):
         assert client.get(path).status_code == 200
     check_contract(realtime_app, recorder)

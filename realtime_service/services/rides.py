@@ -4,7 +4,9 @@
 Functions return rides as their caller may see them: the stored ride with `user` and
 `captain` expanded to public profiles, and the OTP only for the ride's own rider (the
 `Ride` schema dumps them). Every push goes through realtime_service.notifier, dumped
-with the schema of its event.
+with the schema of its event; a ride requested through the Uber clone's routes
+(`client: "uber"`) is dumped with `UberRide`, whose `pickup` and `destination` are
+address strings. Distances come from the configured router (shared.services.maps).
 """
 import hmac
 
@@ -12,18 +14,19 @@ from flask import current_app
 from pymongo.errors import DuplicateKeyError
 
 from realtime_service import dispatch, notifier
-from realtime_service.ride_schemas import Ride, RideTaken
+from realtime_service.ride_schemas import UBER, Ride, RideTaken, UberRide
 from shared.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from shared.fares import estimate, estimate_for
 from shared.models import rides as rides_model
 from shared.roles import Role
 from shared.schemas import cursor_page
-from shared.services import activity
+from shared.services import activity, maps
 
 BUSY = rides_model.BUSY  # a captain's open statuses (the chat rules use them too)
 OPEN_RIDE = "You already have an open ride"
 NOT_FOUND = "Ride not found"
 LOCKED = "Too many wrong OTPs for this ride"
+RIDE_SCHEMAS = {UBER: UberRide()}  # by `client`; Ride for the others
 RIDE = Ride()
 RIDE_TAKEN = RideTaken()
 
@@ -73,9 +76,14 @@ def record(ride, action, **meta):
         activity.record(ride["captain"], Role.CAPTAIN, action, meta)
 
 
+def dump(view):
+    """The ride's payload, with the schema of the client that requested it."""
+    return RIDE_SCHEMAS.get(view.get("client"), RIDE).dump(view)
+
+
 def push_to_parties(view, event):
     """`event` with the ride to its rider (with the OTP) and its captain (without)."""
-    shown = RIDE.dump(view)
+    shown = dump(view)
     notifier.push(view["user"]["_id"], event, shown)
     if view.get("captain"):
         notifier.push(view["captain"]["_id"], event, without_otp(shown))
@@ -83,7 +91,7 @@ def push_to_parties(view, event):
 
 def push_to_captains(captain_ids, event, view):
     """One OTP-free `event` with the ride to every captain of `captain_ids`."""
-    notifier.push_many(captain_ids, event, RIDE.dump(without_otp(view)))
+    notifier.push_many(captain_ids, event, dump(without_otp(view)))
 
 
 # The rules.
@@ -92,18 +100,20 @@ def fare_estimate(pickup, destination):
     """Distance, durations and the fare of every vehicle type of the fare table."""
     config = current_app.config
     return estimate(pickup, destination, config["FARES"], config["ROAD_FACTOR"],
-                    config["ROUTING_URL"])
+                    maps.road_route)
 
 
-def request_ride(user_id, pickup, destination, vehicle_type):
+def request_ride(user_id, pickup, destination, vehicle_type, client=None):
     """`(ride, dispatched)`: a new pending ride, sent as `new-ride` to the nearby active,
-    connected captains of its vehicle type. 409 when the rider has an open ride."""
+    connected captains of its vehicle type. 409 when the rider has an open ride.
+    `client` marks the frontend that asked, when its payloads differ (`UBER`)."""
     config = current_app.config
     trip = estimate_for(pickup, destination, vehicle_type, config["FARES"],
-                        config["ROAD_FACTOR"], config["ROUTING_URL"])
+                        config["ROAD_FACTOR"], maps.road_route)
     captains = dispatch.nearby_captains(pickup, vehicle_type)
     try:
-        ride = rides_model.create(user_id, pickup, destination, vehicle_type, trip, captains)
+        ride = rides_model.create(user_id, pickup, destination, vehicle_type, trip, captains,
+                                  client)
     except DuplicateKeyError:
         raise Conflict(OPEN_RIDE) from None
     record(ride, "ride-requested", dispatchedTo=len(captains))

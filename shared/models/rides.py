@@ -49,8 +49,9 @@ def new_otp():
     return f"{secrets.randbelow(10**6):06d}"
 
 
-def create(user_id, pickup, destination, vehicle_type, estimate, dispatched):
-    """Insert a pending ride; DuplicateKeyError when the rider already has an open one."""
+def create(user_id, pickup, destination, vehicle_type, estimate, dispatched, client=None):
+    """Insert a pending ride; DuplicateKeyError when the rider already has an open one.
+    `client` (e.g. "uber") marks a ride requested through a compat frontend's routes."""
     stamp = now()
     ride = {
         "user": user_id,
@@ -68,6 +69,8 @@ def create(user_id, pickup, destination, vehicle_type, estimate, dispatched):
         "createdAt": stamp,
         "updatedAt": stamp,
     }
+    if client:
+        ride["client"] = client
     ride["_id"] = collection().insert_one(ride).inserted_id
     return ride
 

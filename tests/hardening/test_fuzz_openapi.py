@@ -31,6 +31,9 @@ FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, database=None
 CHECKS_OFF = ("use_after_free", "ensure_resource_availability", "positive_data_acceptance")
 EXCLUDED = [getattr(checks, name) for name in CHECKS_OFF if hasattr(checks, name)]
 SKIPPED = re.compile(r"^/docs|^/socket\.io")
+# QuickChat's routes answer invalid data with 200 `{success: false, message}`, the only
+# failure that frontend shows (COMPAT.md 2); their answers are still checked.
+QUICKCHAT = re.compile(r"^/api/(auth|messages)/")
 
 
 class World:
@@ -74,11 +77,14 @@ class World:
 
 
 def run_operation(operation, mode, world, failures):
+    excluded = EXCLUDED + ([checks.negative_data_rejection]
+                           if QUICKCHAT.search(operation.path) else [])
+
     @given(case=operation.as_strategy(generation_mode=mode))
     @FUZZ_SETTINGS
     def check(case):
         headers = world.prepare(case)
-        case.call_and_validate(headers=headers, excluded_checks=EXCLUDED, timeout=10)
+        case.call_and_validate(headers=headers, excluded_checks=excluded, timeout=10)
         world.cases += 1
 
     started = time.monotonic()

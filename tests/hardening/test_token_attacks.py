@@ -1,5 +1,6 @@
-"""Forged, stale and misused tokens, on HTTP (both served services, header and cookie)
-and on the Socket.IO handshake: every one is refused.
+"""Forged, stale and misused tokens, on HTTP (both served services; Bearer header,
+QuickChat's `token` header and cookie) and on the Socket.IO handshake: every one is
+refused.
 
 Each forged token differs from a genuine one (`genuine`, which must work) in one
 thing only, so a refusal is due to that thing."""
@@ -20,9 +21,11 @@ from ..factories import _token_app, make_captain, make_user, token_for
 from ..sockets import RecordingClient
 from .forge import DROP, PUBLIC_KEY_PEM, claims, sign, swap_payload, unsigned, with_signature
 
-# One route per service and role family; the any-role routes take either token.
+# One route per service and role family (and QuickChat's compat routes); the any-role
+# routes take either token.
 HTTP_TARGETS = [("auth", "/users/profile"), ("realtime", "/rides"),
-                ("realtime", "/messages/users")]
+                ("realtime", "/messages/users"), ("auth", "/api/auth/check"),
+                ("realtime", "/api/messages/users")]
 
 
 def forged_tokens(user, other):
@@ -96,9 +99,11 @@ def test_forged_tokens_are_refused_over_http(served_auth, served_realtime, db, a
         for service, path in HTTP_TARGETS:
             url = urls[service] + path
             by_header = session.get(url, headers=bearer(token)) if token else None
+            by_token_header = session.get(url, headers={"token": token}) if token else None
             session.cookies.clear()
             by_cookie = session.get(url, cookies={"token": token})
-            for how, response in (("header", by_header), ("cookie", by_cookie)):
+            for how, response in (("header", by_header), ("token header", by_token_header),
+                                  ("cookie", by_cookie)):
                 if response is None:
                     continue
                 if response.status_code != 401 or "message" not in response.json():
@@ -127,6 +132,8 @@ def test_wrong_role_is_403_on_every_role_bound_route(served_auth, served_realtim
     checks = [("GET", f"{auth}/users/profile", as_captain),
               ("GET", f"{auth}/users/activity", as_captain),
               ("POST", f"{auth}/users/logout-all", as_captain),
+              ("GET", f"{auth}/api/auth/check", as_captain),
+              ("PUT", f"{auth}/api/auth/update-profile", as_captain),
               ("GET", f"{auth}/captains/profile", as_user),
               ("PATCH", f"{auth}/captains/status", as_user),
               ("GET", f"{realtime}/rides/fare", as_captain),
@@ -157,6 +164,7 @@ def test_revoked_and_deleted_account_tokens_are_refused(served_auth, served_real
                        (everywhere, f"{auth}/users/profile"), (everywhere, f"{realtime}/rides"),
                        (deleted, f"{auth}/captains/profile"), (deleted, f"{realtime}/rides")]:
         assert requests.get(url, headers=bearer(token)).status_code == 401, url
+        assert requests.get(url, headers={"token": token}).status_code == 401, url
 
 
 def socket_refusal(url, token):

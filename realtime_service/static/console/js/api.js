@@ -4,7 +4,8 @@
 
 export const endpoints = {
   auth: "",
-  realtime: new URL(".", location.href).href.replace(/\/$/, ""),
+  // The page's folder (its <base> when it has one: /console/ points it at the root).
+  realtime: new URL(".", document.baseURI).href.replace(/\/$/, ""),
 };
 
 export class ApiError extends Error {

@@ -1,0 +1,78 @@
+"""/maps: place suggestions, geocoding and distances, the routes of the Uber clone's
+backend (COMPAT.md 1.5). Each parses, calls shared.services.maps and responds; the
+provider (or the embedded gazetteer), its key and the cache stay server-side. Every
+route counts against one MAPS_RATE_LIMIT per account, since the frontend asks once per
+keystroke. Registered only with COMPAT_ROUTES."""
+from realtime_service.map_schemas import (
+    AddressOut,
+    AddressQuery,
+    Coordinates,
+    CoordinatesQuery,
+    DistanceTime,
+    DistanceTimeQuery,
+    Suggestion,
+    SuggestionsQuery,
+)
+from realtime_service.uber_web import MAPS_RATE_SCOPE, UberBlueprint
+from shared.ratelimit import limit_per_account
+from shared.services import maps
+from shared.tokens import auth_required
+
+bp = UberBlueprint("maps", __name__, url_prefix="/maps",
+                   description="Places and distances (the Uber clone's maps routes)")
+
+
+@bp.get("/get-suggestions")
+@auth_required()
+@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
+@bp.arguments(SuggestionsQuery, location="query")
+@bp.response(200, Suggestion(many=True))
+@bp.errors(429)
+def suggestions(query):
+    """Place suggestions for what was typed.
+
+    At most 5 places for an `input` of at least 3 characters, best first, as a JSON
+    array. Each `label` is what to show and to put in the input; it geocodes back to
+    the same place."""
+    return maps.suggest(query["input"])
+
+
+@bp.get("/get-coordinates")
+@auth_required()
+@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
+@bp.arguments(CoordinatesQuery, location="query")
+@bp.response(200, Coordinates)
+@bp.errors(404, 429)
+def coordinates(query):
+    """The coordinates of an address.
+
+    404 `Coordinates not found` when no place matches."""
+    return maps.geocode(query["address"])
+
+
+@bp.get("/get-address")
+@auth_required()
+@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
+@bp.arguments(AddressQuery, location="query")
+@bp.response(200, AddressOut)
+@bp.errors(404, 429)
+def address(query):
+    """The address of a point (reverse geocoding).
+
+    Without a provider, the nearest known place within 50 km; 404 when there is none."""
+    return maps.reverse(query["ltd"], query["lng"])
+
+
+@bp.get("/get-distance-time")
+@auth_required()
+@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
+@bp.arguments(DistanceTimeQuery, location="query")
+@bp.response(200, DistanceTime)
+@bp.errors(404, 429)
+def distance_time(query):
+    """The distance and duration by road between two addresses.
+
+    Kilometres and minutes as strings with 2 decimals (the tutorial's shape), from the
+    router, or the great-circle distance times the road factor at a car's average
+    speed. 404 when an address is unknown."""
+    return maps.distance_time_between(query["origin"], query["destination"])

@@ -1,0 +1,47 @@
+"""Request and response schemas of the Uber clone's /rides aliases (COMPAT.md 1.2-1.3).
+Its rides are dumped with `UberRide` (realtime_service/ride_schemas.py)."""
+from marshmallow import fields, pre_load
+
+from realtime_service.map_schemas import text_field
+from realtime_service.ride_schemas import StartSchema, known_vehicle_type
+from shared.fares import canonical_vehicle_type
+from shared.schemas import Id, Schema
+
+
+class UberFareQuery(Schema):
+    pickup = text_field("Pickup")
+    destination = text_field("Destination")
+
+
+class UberFare(Schema):
+    """The fare of each vehicle type, keyed as the Uber clone's vehicle panel reads them."""
+
+    auto = fields.Integer()
+    car = fields.Integer()
+    moto = fields.Integer(attribute="motorcycle", metadata={"description": "motorcycle"})
+
+
+class UberRideRequest(Schema):
+    pickup = text_field("Pickup")
+    destination = text_field("Destination")
+    vehicleType = fields.String(required=True, validate=known_vehicle_type, metadata={
+        "description": "auto, car or moto (motorcycle): a type of the fare table"})
+
+    @pre_load
+    def canonical_type(self, data, **kwargs):
+        """`moto` is the motorcycle of the fare table (and of the captains' vehicles)."""
+        kind = data.get("vehicleType") if isinstance(data, dict) else None
+        if isinstance(kind, str):
+            data = {**data, "vehicleType": canonical_vehicle_type(kind)}
+        return data
+
+
+class UberRideId(Schema):
+    """`{rideId}`; the Uber clone also sends `captainId`, which is ignored (the captain
+    is the caller)."""
+
+    rideId = Id(required=True)
+
+
+class UberStartQuery(UberRideId, StartSchema):
+    pass
