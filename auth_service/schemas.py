@@ -5,9 +5,16 @@ import json
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from shared.fares import canonical_vehicle_type
 from shared.passwords import MAX_BYTES
-from shared.schemas import CursorQuery, Id, PublicProfile, Schema, Timestamp, VehicleOut
+from shared.schemas import (
+    CursorQuery,
+    Id,
+    PublicProfile,
+    Schema,
+    Timestamp,
+    VehicleOut,
+    VehicleTypeAliases,
+)
 
 VEHICLE_TYPES = ("car", "motorcycle", "auto")
 
@@ -70,7 +77,7 @@ class WholeNumber(fields.Integer):
         return super()._validated(value)
 
 
-class VehicleSchema(Schema):
+class VehicleSchema(VehicleTypeAliases, Schema):
     color = bounded_text("Color", 3, 30, required=True)
     plate = bounded_text("Plate", 3, 20, required=True)
     capacity = WholeNumber(
@@ -87,13 +94,6 @@ class VehicleSchema(Schema):
         metadata={"description": "car, motorcycle or auto; `moto` is stored as motorcycle"},
     )
 
-    @pre_load
-    def canonical_type(self, data, **kwargs):
-        """`moto` (the Uber clone's signup option) is stored as `motorcycle`."""
-        kind = data.get("vehicleType") if isinstance(data, dict) else None
-        if isinstance(kind, str):
-            data = {**data, "vehicleType": canonical_vehicle_type(kind)}
-        return data
 
     @post_load
     def normalize(self, data, **kwargs):

@@ -22,12 +22,22 @@ bp = UberBlueprint("maps", __name__, url_prefix="/maps",
                    description="Places and distances (the Uber clone's maps routes)")
 
 
-@bp.get("/get-suggestions")
-@auth_required()
-@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
-@bp.arguments(SuggestionsQuery, location="query")
-@bp.response(200, Suggestion(many=True))
-@bp.errors(429)
+def maps_route(path, query_schema, response_schema, *errors):
+    """A GET route of any account's token, limited per account, parsing its query."""
+
+    def decorator(view):
+        for wrap in reversed([
+                bp.get(path), auth_required(), limit_per_account("MAPS_RATE_LIMIT",
+                                                                 MAPS_RATE_SCOPE),
+                bp.arguments(query_schema, location="query"),
+                bp.response(200, response_schema), bp.errors(*errors, 429)]):
+            view = wrap(view)
+        return view
+
+    return decorator
+
+
+@maps_route("/get-suggestions", SuggestionsQuery, Suggestion(many=True))
 def suggestions(query):
     """Place suggestions for what was typed.
 
@@ -37,12 +47,7 @@ def suggestions(query):
     return maps.suggest(query["input"])
 
 
-@bp.get("/get-coordinates")
-@auth_required()
-@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
-@bp.arguments(CoordinatesQuery, location="query")
-@bp.response(200, Coordinates)
-@bp.errors(404, 429)
+@maps_route("/get-coordinates", CoordinatesQuery, Coordinates, 404)
 def coordinates(query):
     """The coordinates of an address.
 
@@ -50,12 +55,7 @@ def coordinates(query):
     return maps.geocode(query["address"])
 
 
-@bp.get("/get-address")
-@auth_required()
-@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
-@bp.arguments(AddressQuery, location="query")
-@bp.response(200, AddressOut)
-@bp.errors(404, 429)
+@maps_route("/get-address", AddressQuery, AddressOut, 404)
 def address(query):
     """The address of a point (reverse geocoding).
 
@@ -63,12 +63,7 @@ def address(query):
     return maps.reverse(query["ltd"], query["lng"])
 
 
-@bp.get("/get-distance-time")
-@auth_required()
-@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
-@bp.arguments(DistanceTimeQuery, location="query")
-@bp.response(200, DistanceTime)
-@bp.errors(404, 429)
+@maps_route("/get-distance-time", DistanceTimeQuery, DistanceTime, 404)
 def distance_time(query):
     """The distance and duration by road between two addresses.
 

@@ -1,11 +1,10 @@
 """Request and response schemas of the Uber clone's /rides aliases (COMPAT.md 1.2-1.3).
 Its rides are dumped with `UberRide` (realtime_service/ride_schemas.py)."""
-from marshmallow import fields, pre_load
+from marshmallow import fields
 
 from realtime_service.map_schemas import text_field
 from realtime_service.ride_schemas import StartSchema, known_vehicle_type
-from shared.fares import canonical_vehicle_type
-from shared.schemas import Id, Schema
+from shared.schemas import Id, Schema, VehicleTypeAliases
 
 
 class UberFareQuery(Schema):
@@ -21,19 +20,12 @@ class UberFare(Schema):
     moto = fields.Integer(attribute="motorcycle", metadata={"description": "motorcycle"})
 
 
-class UberRideRequest(Schema):
+class UberRideRequest(VehicleTypeAliases, Schema):
     pickup = text_field("Pickup")
     destination = text_field("Destination")
     vehicleType = fields.String(required=True, validate=known_vehicle_type, metadata={
         "description": "auto, car or moto (motorcycle): a type of the fare table"})
 
-    @pre_load
-    def canonical_type(self, data, **kwargs):
-        """`moto` is the motorcycle of the fare table (and of the captains' vehicles)."""
-        kind = data.get("vehicleType") if isinstance(data, dict) else None
-        if isinstance(kind, str):
-            data = {**data, "vehicleType": canonical_vehicle_type(kind)}
-        return data
 
 
 class UberRideId(Schema):
