@@ -5,15 +5,13 @@ anonymous transport, socket.io-client reconnects by itself with the HttpOnly coo
 login set, and pushes for the account reach the page. Debian's chromium, headless."""
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from devserver.processes import Child, Gateway, Service, free_port, http_ok
-from tests.conftest import service_env
 from tests.factories import PASSWORD, make_user, token_for
+from tests.gateway_stack import start_stack, stop_stack
 
 VENDOR = Path(__file__).parents[2] / "realtime_service" / "static" / "console" / "vendor"
 PAGE = """<!doctype html>
@@ -47,22 +45,9 @@ def site(mongo_uri, tmp_path_factory):
     (frontend / "index.html").write_text(PAGE)
     (frontend / "page.js").write_text(SCRIPT)
     shutil.copy(VENDOR / "socket.io.min.js", frontend / "socket.io.min.js")
-    auth_port, realtime_port, gateway_port = free_port(), free_port(), free_port()
-    ports = {"AUTH_PORT": auth_port, "REALTIME_PORT": realtime_port,
-             "GATEWAY_PORT": gateway_port}
-    origin = f"http://127.0.0.1:{gateway_port}"
-    env = service_env(mongo_uri, **ports, CORS_ORIGINS=origin, FRONTEND_DIR=frontend)
-    processes = [Service("auth_service", auth_port, env, log_path=root / "auth.log"),
-                 Service("realtime_service", realtime_port, env, log_path=root / "rt.log"),
-                 Gateway(gateway_port, env, log_path=root / "gateway.log")]
-    for process in processes:
-        Child.start(process)
-    for process, path in zip(processes, ("/healthz", "/healthz", "/gateway/healthz"),
-                             strict=True):
-        process.wait_until(lambda p=process, path=path: http_ok(p.url + path))
-    yield SimpleNamespace(url=origin)
-    for process in processes:
-        process.stop()
+    stack, processes = start_stack(mongo_uri, root, frontend_dir=frontend)
+    yield stack
+    stop_stack(processes)
 
 
 def test_an_anonymous_page_socket_is_authenticated_by_the_login_cookie(site, browser, db):
