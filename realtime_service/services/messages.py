@@ -18,6 +18,9 @@ from shared.schemas import cursor_page
 from shared.services import media
 
 SIDEBAR_FIELDS = {"fullname": 1, "profilePic": 1, "bio": 1}
+# Built once: a marshmallow schema deep-copies its fields on every instantiation.
+MESSAGE = MessageOut()
+MESSAGES_SEEN = MessagesSeenEvent()
 
 
 def find_role(account_id):
@@ -67,7 +70,7 @@ def sidebar(me_id, my_role):
 
 def tell_sender(sender_id, reader_id, message_ids):
     """`messagesSeen` to the sender of messages that `reader_id` has just read."""
-    payload = MessagesSeenEvent().dump({"by": reader_id, "messageIds": message_ids})
+    payload = MESSAGES_SEEN.dump({"by": reader_id, "messageIds": message_ids})
     notifier.push(sender_id, "messagesSeen", payload)
 
 
@@ -109,7 +112,7 @@ def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None):
     if image:
         image = media.save_image(image, me_id, param="image")
     message = messages.create(me_id, other_id, text, image or None)
-    payload = MessageOut().dump(message)
+    payload = MESSAGE.dump(message)
     notifier.push(other_id, "newMessage", payload)
     notifier.push(me_id, "newMessage", payload, skip_sid=skip_sid)
     return message
