@@ -88,8 +88,9 @@ def get_ride(ride_id):
 def accept(ride_id):
     """Accept a ride request.
 
-    Take a pending ride that was dispatched to you; the rider gets `ride-confirmed`,
-    the other dispatched captains `ride-taken`. Exactly one captain wins, the others
+    Take a pending ride that was dispatched to you; you and the rider get
+    `ride-confirmed` (the rider's with the OTP), the other dispatched captains
+    `ride-taken`. Exactly one captain wins, the others
     get 409, and so does a captain who is inactive or already has an accepted or
     ongoing ride."""
     return {"ride": rides.accept(object_id(ride_id), current_account())}
