@@ -7,7 +7,7 @@ AUTH_PORT, or `?auth=<url>`) and this service, with one account per panel.
 """
 from pathlib import Path
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 
 from shared.web import Blueprint
 
@@ -57,10 +57,23 @@ def index_under_console():
     return page('<base href="../">')
 
 
+# Headers a proxy adds on its way to this service (both gateways set X-Forwarded-For).
+PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "Forwarded")
+
+
+def proxied():
+    """Whether this request came through a proxy (a gateway): the page then calls the
+    auth service on its own origin, without probing for it first (a probe of a route
+    this service lacks would show a 404 in the browser's devtools on every load)."""
+    return any(name in request.headers for name in PROXY_HEADERS)
+
+
 def page(base=""):
-    """The page, with AUTH_PORT filled in and `base` (an HTML element) in its head."""
+    """The page, with AUTH_PORT and whether it came through a proxy filled in, and
+    `base` (an HTML element) in its head."""
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     html = html.replace("__AUTH_PORT__", str(current_app.config["AUTH_PORT"]))
+    html = html.replace("__PROXIED__", "true" if proxied() else "false")
     if base:
         html = html.replace('<meta charset="utf-8">', f'<meta charset="utf-8">\n  {base}', 1)
     response = Response(html, mimetype="text/html")

@@ -1,6 +1,6 @@
 // Ridewire console: three panels (rider, captain, second chat user), each with its own
 // account and Socket.IO connection, and a log of every socket event received.
-import { call, discoverAuth, endpoints } from "./js/api.js";
+import { authAnswers, discoverAuth, endpoints } from "./js/api.js";
 import { mountCaptain } from "./js/captain.js";
 import { mountChat } from "./js/chat.js";
 import { $, $$ } from "./js/dom.js";
@@ -12,13 +12,10 @@ async function checkAuth() {
   const pill = $("#auth-status");
   pill.dataset.state = "unknown";
   pill.textContent = "checking…";
-  // An auth route without a token: a 401 proves that the auth service answers (a gateway
-  // routes no /healthz to it).
-  const answer = await call(endpoints.auth, "GET", "/users/profile").catch((error) => error);
-  const reachable = answer.status === 401;
-  pill.dataset.state = reachable ? "on" : "error";
-  pill.textContent = reachable ? "reachable" : "unreachable";
-  pill.title = reachable ? "" : answer.message || "not the auth service";
+  const answer = await authAnswers(endpoints.auth);
+  pill.dataset.state = answer.ok ? "on" : "error";
+  pill.textContent = answer.ok ? "reachable" : "unreachable";
+  pill.title = answer.ok ? "" : answer.message || "not the auth service";
 }
 
 function initSettings() {
@@ -54,7 +51,7 @@ async function main() {
   }
   initLog();
   initTabs();
-  endpoints.auth = await discoverAuth();
+  endpoints.auth = discoverAuth();
   initSettings();
   checkAuth();
   const rider = new Session($("#panel-rider"));

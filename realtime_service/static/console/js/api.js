@@ -49,21 +49,43 @@ export async function call(base, method, path, { token, body, query, headers: ex
   return data;
 }
 
-/** Where the auth service is: `?auth=`, else this origin when it answers auth routes
- * (behind the gateway, also when the page is under a prefix), else this host on the
- * auth port the server told us. */
-export async function discoverAuth() {
+/** Where the auth service is: `?auth=`, else this origin when the page came through a
+ * gateway (the server says so: a proxy's headers), else this host on the auth port the
+ * server told us. No probe: a probe of a route this origin lacks is a 404 in devtools. */
+export function discoverAuth() {
   const param = new URLSearchParams(location.search).get("auth");
   if (param) return param.replace(/\/$/, "");
-  for (const base of new Set([endpoints.realtime, location.origin])) {
-    try {
-      const probe = await fetch(`${base}/users/profile`, { credentials: "omit" });
-      if (probe.status === 401) return base;
-    } catch {
-      // try the next one, then the port guess
-    }
+  if (meta("ridewire-proxied") === "true") return location.origin;
+  const port = meta("ridewire-auth-port");
+  return `${location.protocol}//${location.hostname}:${/^\d+$/.test(port) ? port : "5001"}`;
+}
+
+function meta(name) {
+  return document.querySelector(`meta[name="${name}"]`)?.content || "";
+}
+
+/** Whether `base` answers as the auth service, by its liveness check: `/healthz` of the
+ * service itself (with CORS headers for an allowed origin), or `/auth-service/healthz`
+ * of a gateway, which routes the auth service whole there but no `/healthz` to it. A
+ * base on this page's origin is a gateway (no service serves both the page and the auth
+ * routes). No auth route is asked: without a token it is a 401 in devtools. */
+export async function authAnswers(base) {
+  const sameOrigin = new URL(base, location.href).origin === location.origin;
+  const paths = sameOrigin ? ["/auth-service/healthz"] : ["/healthz", "/auth-service/healthz"];
+  let answer;
+  for (const path of paths) {
+    answer = await liveness(`${base}${path}`);
+    if (answer.ok || answer.network) return answer;
   }
-  const meta = document.querySelector('meta[name="ridewire-auth-port"]');
-  const port = /^\d+$/.test(meta?.content || "") ? meta.content : "5001";
-  return `${location.protocol}//${location.hostname}:${port}`;
+  return answer;
+}
+
+async function liveness(url) {
+  try {
+    const response = await fetch(url, { credentials: "omit" });
+    return { ok: response.ok, message: `${url} answered ${response.status}` };
+  } catch {
+    return { ok: false, network: true, message: `Cannot reach ${new URL(url).origin} (is it ` +
+      `running, and does its CORS_ORIGINS allow ${location.origin}?)` };
+  }
 }

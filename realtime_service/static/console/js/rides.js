@@ -2,6 +2,8 @@
 import { fullName, h, time } from "./dom.js";
 
 export const OPEN_STATUSES = ["pending", "accepted", "ongoing"];
+// The rider tells the OTP to the captain to start the ride: worth showing until then.
+const OTP_STATUSES = ["pending", "accepted"];
 
 function place(p) {
   if (!p) return "";
@@ -32,7 +34,7 @@ export function renderRide(container, ride, extra = {}) {
   if (extra.dispatchedTo !== undefined) {
     rows.push(h("div", { class: "muted" }, `Sent to ${extra.dispatchedTo} captain(s)`));
   }
-  if (ride.otp) {
+  if (ride.otp && OTP_STATUSES.includes(ride.status)) {
     rows.push(h("div", { class: "otp" }, "OTP ", h("strong", { dataset: { field: "otp" } },
       ride.otp), h("span", { class: "muted small" }, " tell it to your captain")));
   }
