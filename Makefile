@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# The embedded database's data (`make run` without MONGO_URI); the same variable as devserver's.
+DATA_DIR ?= .data/db
 
-.PHONY: run test lint bench soak serve up clean install install-dev
+.PHONY: run test lint bench soak serve up clean reset install install-dev
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +45,17 @@ lint: install-dev
 up:
 	docker compose up --build
 
+## clean: remove the virtualenv and caches (keeps the data: see `make reset`)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+
+## reset: delete the embedded database's data ($(DATA_DIR)): the next `make run` starts empty
+## (new demo accounts). Asks nothing; stop `make run` first.
+reset:
+	@if [ -z "$(DATA_DIR)" ]; then echo "DATA_DIR is empty: nothing removed"; \
+	elif [ -e "$(DATA_DIR)" ]; then rm -rf -- "$(DATA_DIR)" && \
+	  echo "removed $(DATA_DIR) (the embedded database: accounts, rides, messages, places)"; \
+	else echo "nothing to remove: $(DATA_DIR) does not exist"; fi
 
 ## soak: ~10 minutes, 1,000 clients chatting and riding (bench/soak.py; SOAK_ARGS="--minutes 2")
 soak: install-dev

@@ -4,6 +4,7 @@ the gateway.
 Children die with their parent (PR_SET_PDEATHSIG on Linux), so even a `kill -9`
 of `make run` or of the test runner leaves no orphan behind.
 """
+import collections
 import ctypes
 import os
 import shutil
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -37,8 +39,28 @@ def port_open(port, host="127.0.0.1"):
         return sock.connect_ex((host, port)) == 0
 
 
+def bind_error(port, host="127.0.0.1"):
+    """The OSError binding `host:port` fails with (errno EADDRINUSE: another server
+    listens there), None when a server could bind it. SO_REUSEADDR, as our servers
+    set it, so that connections in TIME_WAIT do not count."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            return error
+        return None
+
+
 class Child:
-    """A subprocess that can be started, waited on until it answers, and stopped."""
+    """A subprocess that can be started, waited on until it answers, and stopped.
+
+    Its output goes to `log_path` when given, else to this process's terminal. With
+    `own_group` (`make run`) it runs in a process group of its own, so that a Ctrl-C in
+    the terminal reaches only the parent, which stops it, and its output passes through
+    the parent, which keeps the last lines (`last_lines()`) to show if it dies."""
+
+    KEPT_LINES = 10
 
     def __init__(self, name, argv, env=None, log_path=None):
         self.name = name
@@ -46,19 +68,48 @@ class Child:
         self.env = env
         self.log_path = log_path
         self.proc = None
+        self.own_group = False
+        self._tail = collections.deque(maxlen=self.KEPT_LINES)
 
     def start(self):
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        piped = out is None and self.own_group
         self.proc = subprocess.Popen(
             self.argv,
             env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
+            stdout=subprocess.PIPE if piped else out,
+            stderr=subprocess.STDOUT if out or piped else None,
             preexec_fn=_die_with_parent,
+            process_group=0 if self.own_group else None,
         )
         if out:
             out.close()
+        if piped:
+            threading.Thread(target=self._relay, daemon=True).start()
         return self
+
+    def _relay(self):
+        """Copy the child's output to ours, line by line, keeping the last lines."""
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self._tail.append(line)
+            try:
+                print(line, flush=True)
+            except (OSError, ValueError):  # our stdout is gone: keep the tail only
+                pass
+
+    def last_lines(self):
+        """The child's last lines of output (from its log file when it has one)."""
+        if self.log_path:
+            try:
+                with open(self.log_path, "rb") as log:
+                    text = log.read().decode("utf-8", "replace")
+            except OSError:
+                return []
+            return text.splitlines()[-self.KEPT_LINES:]
+        if self.proc is not None and self.proc.stdout is not None:
+            time.sleep(0.1)  # let the relay read what the child wrote before it exited
+        return list(self._tail)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -137,10 +188,12 @@ def http_ok(url):
 
 def flask_command(module, *args, env=None, timeout=120):
     """`flask --app <module> <args>` (e.g. `seed-demo`) with `env` added to this process's
-    environment; the CompletedProcess, output captured as text."""
+    environment; the CompletedProcess, output captured as text. It runs in a process
+    group of its own: a Ctrl-C reaches the caller, which kills it."""
     return subprocess.run([sys.executable, "-m", "flask", "--app", module, *args],
                           env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=_die_with_parent, check=False)
+                          timeout=timeout, preexec_fn=_die_with_parent, check=False,
+                          process_group=0)
 
 
 class Service(Child):

@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 
+import pymongo
 from flask import current_app
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -16,6 +17,11 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from shared import storage
 
 log = logging.getLogger(__name__)
+
+# Start-up waits at most this long (or MONGO_TIMEOUT_MS, if shorter) for the database
+# before leaving the indexes to readiness: a worker that loads its app while the
+# database is away answers /healthz at once, not after a whole MONGO_TIMEOUT_MS.
+STARTUP_PROBE_MS = 500
 
 _clients = {}
 _clients_lock = threading.Lock()
@@ -61,11 +67,15 @@ class Mongo:
 
     def init_app(self, app):
         """Bind the client, pick the storage strategy and create the indexes, once. With
-        the database down the app still starts (one warning); `ready()` retries."""
+        the database down the app still starts, after a short probe (STARTUP_PROBE_MS)
+        and one warning; `ready()` retries."""
         uri = app.config["MONGO_URI"]
-        client = get_client(uri, app.config["MONGO_TIMEOUT_MS"])
+        timeout_ms = app.config["MONGO_TIMEOUT_MS"]
+        client = get_client(uri, timeout_ms)
         state = app.extensions["mongo"] = _MongoState(client, client.get_default_database(), uri)
         try:
+            with pymongo.timeout(min(timeout_ms, STARTUP_PROBE_MS) / 1000):
+                client.admin.command("ping")
             storage.strategy_for(client)
             create_indexes(state.db)
             state.indexes_ready = True
