@@ -116,3 +116,21 @@ def redis_url(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+def clients():
+    """`clients(url, token, **connect_options)`: recording Socket.IO clients, all
+    disconnected after the test."""
+    from tests.sockets import RecordingClient
+
+    opened = []
+
+    def connect(url, token=None, **kwargs):
+        client = RecordingClient().connect(url, token, **kwargs)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        client.disconnect()

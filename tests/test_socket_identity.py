@@ -17,20 +17,6 @@ def url(served_realtime, db):
     return served_realtime.url
 
 
-@pytest.fixture
-def clients():
-    opened = []
-
-    def connect(url, token=None, **kwargs):
-        client = RecordingClient().connect(url, token, **kwargs)
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.disconnect()
-
-
 def cookie(token):
     return {"Cookie": f"token={token}"}
 

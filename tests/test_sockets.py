@@ -35,20 +35,6 @@ def url(served_realtime, db):
     return served_realtime.url
 
 
-@pytest.fixture
-def clients():
-    opened = []
-
-    def connect(url, token, **kwargs):
-        client = RecordingClient().connect(url, token, **kwargs)
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.disconnect()
-
-
 def test_token_in_auth_query_or_header_is_accepted(url, db, clients):
     user = make_user(db)
     token = token_for(user)
