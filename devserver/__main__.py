@@ -30,6 +30,7 @@ from devserver.processes import (  # noqa: E402
     bind_error,
     flask_command,
     http_ok,
+    stop_all,
 )
 from shared.config import Config  # noqa: E402
 from shared.db import mask_uri  # noqa: E402
@@ -61,7 +62,9 @@ def main(service_class=Service):
         return run(children, service_class)
     except Interrupted:
         _set_signals(signal.SIG_IGN)
-        print("stopping (Ctrl-C)", flush=True)
+        # os.write, not print: the interrupt may have come while this thread or a
+        # relay thread held sys.stdout's lock.
+        os.write(1, b"stopping (Ctrl-C)\n")
         return 0
     except StartupError as error:
         _set_signals(signal.SIG_IGN)
@@ -69,8 +72,7 @@ def main(service_class=Service):
         return 1
     finally:
         _set_signals(signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
-        for child in reversed(children):
-            child.stop()
+        stop_all(list(reversed(children)))
 
 
 def run(children, service_class):

@@ -140,6 +140,20 @@ class Child:
             self.proc.wait()
 
 
+def stop_all(children, timeout=10.0):
+    """Stop `children` together: SIGTERM to each, then wait for all within one
+    `timeout`, then SIGKILL what is left (a stop never takes longer than that)."""
+    running = [child for child in children if child.running()]
+    for child in running:
+        child.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in running:
+        try:
+            child.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
 def secantusd_executable():
     candidate = Path(sys.executable).with_name("secantusd-py")
     return str(candidate) if candidate.exists() else shutil.which("secantusd-py")
