@@ -81,7 +81,6 @@ class Invalid(Exception):
         return cls([{"msg": msg, "param": param, "location": location}])
 
 
-ValidationFailed = Invalid
 
 
 def error_response(status, message=None, headers=None):

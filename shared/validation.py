@@ -16,7 +16,7 @@ from bson.errors import InvalidId
 from flask import current_app, request
 from marshmallow import ValidationError
 
-from shared.errors import ApiError, ValidationFailed
+from shared.errors import ApiError, Invalid
 from shared.schemas import Schema  # noqa: F401  (re-exported for older imports)
 
 NOT_AN_OBJECT = "Expected a JSON object"
@@ -44,15 +44,15 @@ def flatten_errors(messages, location="body", prefix=""):
 
 
 def load(schema, data, location="body"):
-    """Validate and deserialize `data` with `schema`; raise ValidationFailed (400)."""
+    """Validate and deserialize `data` with `schema`; raise Invalid (400)."""
     if not isinstance(data, dict):
-        raise ValidationFailed(
+        raise Invalid(
             [{"msg": NOT_AN_OBJECT, "param": "", "location": location}]
         )
     try:
         return schema.load(data)
     except ValidationError as error:
-        raise ValidationFailed(flatten_errors(error.messages, location)) from None
+        raise Invalid(flatten_errors(error.messages, location)) from None
 
 
 def json_body():
@@ -76,7 +76,7 @@ def json_object():
     """The request's JSON body, which must be an object ({} when there is none)."""
     data = json_body()
     if not isinstance(data, dict):
-        raise ValidationFailed([{"msg": NOT_AN_OBJECT, "param": "", "location": "body"}])
+        raise Invalid([{"msg": NOT_AN_OBJECT, "param": "", "location": "body"}])
     return data
 
 
@@ -104,7 +104,7 @@ def object_id(value, param="id", location="params"):
     try:
         return ObjectId(value)
     except (InvalidId, TypeError):
-        raise ValidationFailed(
+        raise Invalid(
             [{"msg": "Invalid id", "param": param, "location": location}]
         ) from None
 

@@ -1,7 +1,7 @@
 """GridFS images: `shared.media.save_image` and `GET /media/<id>`."""
 import pytest
 
-from shared.errors import ValidationFailed
+from shared.errors import Invalid
 from shared.services import media
 
 from .auth_api import PNG_1PX, data_url
@@ -37,7 +37,7 @@ def test_save_and_serve_round_trip(auth_app, auth_client, data, content_type):
     (data_url(PNG_1PX + b"\0" * (5 * 1024 * 1024)), media.TOO_LARGE),
 ])
 def test_save_image_rejects_with_the_callers_param(auth_app, db, value, message):
-    with auth_app.app_context(), pytest.raises(ValidationFailed) as raised:
+    with auth_app.app_context(), pytest.raises(Invalid) as raised:
         media.save_image(value, "owner-1", param="image", location="body")
     assert raised.value.errors == [{"msg": message, "param": "image", "location": "body"}]
     assert db["media.files"].count_documents({}) == 0

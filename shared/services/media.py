@@ -16,7 +16,7 @@ import gridfs
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from shared.errors import ValidationFailed
+from shared.errors import Invalid
 from shared.extensions import mongo
 
 BUCKET = "media"
@@ -43,10 +43,10 @@ def _bucket():
 
 
 def decode_image(data_url, param="image", location="body"):
-    """`(bytes, content_type)` from a base64 data URL; ValidationFailed otherwise."""
+    """`(bytes, content_type)` from a base64 data URL; Invalid otherwise."""
 
     def fail(message):
-        return ValidationFailed([{"msg": message, "param": param, "location": location}])
+        return Invalid([{"msg": message, "param": param, "location": location}])
 
     match = DATA_URL.match(data_url) if isinstance(data_url, str) else None
     if not match:
