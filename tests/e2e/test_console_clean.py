@@ -16,23 +16,47 @@ QUIET_MS = 1000
 
 class Devtools:
     """What the devtools would show for one page: console errors and warnings, script
-    errors, failed requests, and answers with a status of 400 or more."""
+    errors, failed requests, and answers with a status of 400 or more. A request of a
+    document the page has navigated away from (a reload) that the navigation cancels is
+    not a problem: devtools shows it as "(canceled)", the browser's own doing."""
 
     def __init__(self, page):
-        self.problems = []
+        self.reported = []
+        self.failures = []
+        self.documents = 0
+        self.started_in = {}
         page.on("console", self.on_console)
-        page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
-        page.on("requestfailed", lambda request: self.problems.append(
-            f"failed: {request.method} {request.url} ({request.failure})"))
+        page.on("pageerror", lambda error: self.reported.append(f"script error: {error}"))
+        page.on("framenavigated", self.on_navigated)
+        page.on("request", self.on_request)
+        page.on("requestfailed", self.on_failed)
         page.on("response", self.on_response)
+
+    @property
+    def problems(self):
+        return self.reported + [
+            text for document, text, error in self.failures
+            if not (error == "net::ERR_ABORTED" and document < self.documents)]
+
+    def on_navigated(self, frame):
+        if frame.parent_frame is None:
+            self.documents += 1
+
+    def on_request(self, request):
+        self.started_in[request] = self.documents + request.is_navigation_request()
+
+    def on_failed(self, request):
+        self.failures.append((self.started_in.get(request, self.documents),
+                              f"failed: {request.method} {request.url} ({request.failure})",
+                              request.failure))
 
     def on_console(self, message):
         if message.type in {"error", "warning"}:
-            self.problems.append(f"console {message.type}: {message.text}")
+            self.reported.append(f"console {message.type}: {message.text}")
 
     def on_response(self, response):
         if response.status >= 400:
-            self.problems.append(f"{response.status}: {response.request.method} {response.url}")
+            self.reported.append(f"{response.status}: {response.request.method} {response.url}")
 
 
 @pytest.fixture
