@@ -14,6 +14,7 @@ SCENARIOS = {
     "5": "bench.profile",
     "6": "bench.scaleout",
     "7": "bench.query_costs",
+    "8": "bench.versus",
 }
 
 

@@ -82,10 +82,10 @@ def shared_servers():
 class Stack:
     """Database (+ Redis) + services for one scenario; a context manager."""
 
-    def __init__(self, name, redis_server=False):
+    def __init__(self, name, redis_server=False, own_servers=False):
         self.name = name
         self.profilers = []
-        self.own = not _shared
+        self.own = own_servers or not _shared
         self.servers = Servers() if self.own else _shared[-1]
         self.want_redis = redis_server
         self.services = []

@@ -54,8 +54,9 @@ class Socket(asyncio.Protocol):
         self.closed = asyncio.Event()
         self.ready = None
 
-    async def connect(self, host, port, token, timeout=30.0):
-        """Open the websocket, authenticate; raise ConnectionError when refused."""
+    async def connect(self, host, port, token, timeout=30.0, query=""):
+        """Open the websocket, authenticate; raise ConnectionError when refused. `query`
+        (e.g. "&userId=...") is added to the handshake URL, as QuickChat's client does."""
         loop = asyncio.get_running_loop()
         self.ready, self.token = loop.create_future(), token
         async with asyncio.timeout(timeout):
@@ -63,7 +64,7 @@ class Socket(asyncio.Protocol):
                 await loop.create_connection(lambda: self, host, port)
                 key = base64.b64encode(os.urandom(16)).decode()
                 self.transport.write((
-                    "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                    f"GET /socket.io/?EIO=4&transport=websocket{query} HTTP/1.1\r\n"
                     f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
                 ).encode())
@@ -230,17 +231,19 @@ class Http:
             self.writer = None
 
 
-async def connect_many(host, port, tokens, handlers_for, concurrency=50, timeout=60.0):
-    """Connect one Socket per token, `concurrency` handshakes at a time. Returns
-    `(sockets, failures)`; `sockets[i]` is None where token i failed."""
+async def connect_many(host, port, tokens, handlers_for, concurrency=50, timeout=60.0,
+                       queries=None):
+    """Connect one Socket per token, `concurrency` handshakes at a time (`queries[i]`
+    added to handshake i's URL). Returns `(sockets, failures)`; `sockets[i]` is None
+    where token i failed."""
     sockets, failures = [None] * len(tokens), Counter()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i):
         async with gate:
             try:
-                sockets[i] = await Socket(handlers_for(i)).connect(host, port, tokens[i],
-                                                                   timeout)
+                sockets[i] = await Socket(handlers_for(i)).connect(
+                    host, port, tokens[i], timeout, queries[i] if queries else "")
             except (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError) as e:
                 failures[type(e).__name__ + ": " + str(e)[:80]] += 1
 

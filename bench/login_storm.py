@@ -54,8 +54,8 @@ def polled(url, action):
     return samples, result
 
 
-def storm(url, clients, seconds):
-    """`clients` threads logging in back to back until `seconds` are over."""
+def storm(url, clients, seconds, email=EMAIL):
+    """`clients` threads logging `email` in back to back until `seconds` are over."""
     deadline = time.monotonic() + seconds
 
     def client(_):
@@ -64,7 +64,7 @@ def storm(url, clients, seconds):
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 response = session.post(f"{url}/users/login",
-                                        json={"email": EMAIL, "password": common.PASSWORD},
+                                        json={"email": email, "password": common.PASSWORD},
                                         timeout=60)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 done.append((time.perf_counter() - started) * 1000)

@@ -44,37 +44,44 @@ class ProfileWorker(Worker):
 
 def run(size="full", out_dir=None):
     cfg = SIZES[size]
-    workers = cfg["workers"]
     with common.Stack("profile") as stack:
         service = stack.serve("auth_service")
         docs = stack.seed("user", cfg["connections"])
         tokens = common.tokens_for(docs, "user")
-        specs = [{"port": service.port, "tokens": tokens[w::workers]} for w in range(workers)]
-        with Fleet("bench.profile:ProfileWorker", specs) as fleet:
-            fleet.call("hammer", seconds=cfg["warmup_s"])
-            before = list(fleet.cpu)
-            meter = common.CpuMeter(server=service.proc.pid, db=stack.db_server.proc.pid)
-            parts = fleet.call("hammer", seconds=cfg["seconds"], timeout=cfg["seconds"] + 60)
-            usage = meter.read()
-            client_cpu = [round(100 * (a - b) / usage["wall_s"], 1)
-                          for b, a in zip(before, fleet.cpu, strict=True)]
+        result = measure(cfg, service.port, tokens, service.proc.pid, stack.db_server.proc.pid)
+    result = {"size": size, "config": cfg, **result}
+    common.write_result("profile", result, out_dir)
+    print(f"[profile] {cfg['connections']} connections: {result['requests_per_s']} req/s, "
+          f"latency {result['latency_ms']}, statuses {result['statuses']}, cpu% "
+          f"{result['cpu']['cpu_pct']} cpu ms/request {result['cpu_ms_per_request']} "
+          f"clients {result['load_client_cpu_pct']}", flush=True)
+    return result
+
+
+def measure(cfg, port, tokens, server_pid, db_pid):
+    """Hammer `GET /users/profile` on `port` with `tokens` (a warm-up, then the measured
+    run): requests/s, latency, statuses and CPU of the server and its database."""
+    workers = cfg["workers"]
+    specs = [{"port": port, "tokens": tokens[w::workers]} for w in range(workers)]
+    with Fleet("bench.profile:ProfileWorker", specs) as fleet:
+        fleet.call("hammer", seconds=cfg["warmup_s"])
+        before = list(fleet.cpu)
+        meter = common.CpuMeter(server=server_pid, db=db_pid)
+        parts = fleet.call("hammer", seconds=cfg["seconds"], timeout=cfg["seconds"] + 60)
+        usage = meter.read()
+        client_cpu = [round(100 * (a - b) / usage["wall_s"], 1)
+                      for b, a in zip(before, fleet.cpu, strict=True)]
     statuses = {}
     for part in parts:
         for code, count in part["statuses"].items():
             statuses[code] = statuses.get(code, 0) + count
     elapsed = max(part["seconds"] for part in parts)
-    latency = percentiles([ms for part in parts for ms in part["latencies"]])
-    result = {"size": size, "config": cfg, "statuses": statuses,
-              "requests_per_s": round(statuses.get("200", 0) / elapsed, 1),
-              "latency_ms": latency, "cpu": usage, "load_client_cpu_pct": client_cpu,
-              "cpu_ms_per_request": {who: round(1000 * cpu / max(1, statuses.get("200", 0)), 2)
-                                     for who, cpu in usage["cpu_s"].items()}}
-    common.write_result("profile", result, out_dir)
-    print(f"[profile] {cfg['connections']} connections: {result['requests_per_s']} req/s, "
-          f"latency {latency}, statuses {statuses}, cpu% {usage['cpu_pct']} "
-          f"cpu ms/request {result['cpu_ms_per_request']} "
-          f"clients {client_cpu}", flush=True)
-    return result
+    ok = statuses.get("200", 0)
+    return {"statuses": statuses, "requests_per_s": round(ok / elapsed, 1),
+            "latency_ms": percentiles([ms for part in parts for ms in part["latencies"]]),
+            "cpu": usage, "load_client_cpu_pct": client_cpu,
+            "cpu_ms_per_request": {who: round(1000 * cpu / max(1, ok), 2)
+                                   for who, cpu in usage["cpu_s"].items()}}
 
 
 if __name__ == "__main__":

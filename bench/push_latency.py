@@ -27,6 +27,10 @@ SIZES = {
 P99_LIMIT_MS = 100.0
 SATURATED_P99_MS = 1000.0
 HTTP_POOL = 64
+# What a send looks like: Ridewire's own route, the sender naming its socket so that one
+# `newMessage` goes out per message. bench.versus swaps in QuickChat's.
+RIDEWIRE_SEND = {"path": "/messages/send/{partner}", "auth": "bearer", "name_socket": True,
+                 "query_user_id": False}
 
 
 class PushWorker(Worker):
@@ -34,6 +38,7 @@ class PushWorker(Worker):
 
     async def connect(self):
         self.latencies = {}
+        self.request = self.spec.get("request", RIDEWIRE_SEND)
         started = time.monotonic()
         self.sockets, failures = await self._connect(self.spec["users"])
         return {"connected": sum(s is not None for s in self.sockets),
@@ -45,13 +50,25 @@ class PushWorker(Worker):
             by_port.setdefault(user["port"], []).append(i)
         sockets, failures = [None] * len(users), Counter()
         for port, indexes in by_port.items():
+            queries = ([f"&userId={users[i]['id']}" for i in indexes]
+                       if self.request["query_user_id"] else None)
             done, failed = await connect_many("127.0.0.1", port,
                                               [users[i]["token"] for i in indexes],
-                                              lambda _i: {"newMessage": self._received})
+                                              lambda j, ix=indexes: {
+                                                  "newMessage": self._receiver(users[ix[j]])},
+                                              queries=queries)
             for i, sock in zip(indexes, done, strict=True):
                 sockets[i] = sock
             failures.update(failed)
         return sockets, failures
+
+    def _receiver(self, user):
+        """The `newMessage` handler of `user`'s socket: counts what reached its receiver
+        (not a copy pushed to the sender's own socket)."""
+        def received(message, received_at):
+            if message.get("receiverId", user["id"]) == user["id"]:
+                self._received(message, received_at)
+        return received
 
     def _received(self, message, received_at):
         step, _, sent_at = (message.get("text") or "").partition("@")
@@ -74,8 +91,8 @@ class PushWorker(Worker):
             http = free[sender["port"]].pop()
             try:
                 status, _ = await http.request(
-                    "POST", f"/messages/send/{partner}", {"text": f"{step}@{scheduled:.6f}"},
-                    {"Authorization": f"Bearer {sender['token']}", "X-Socket-ID": sock.sid})
+                    "POST", self.request["path"].format(partner=partner),
+                    {"text": f"{step}@{scheduled:.6f}"}, self._headers(sender, sock))
             except (ConnectionError, TimeoutError) as error:
                 status = type(error).__name__
             free[sender["port"]].append(http)
@@ -92,6 +109,14 @@ class PushWorker(Worker):
             http.close()
         return {"statuses": {str(k): v for k, v in statuses.items()}, "post_ms": post_ms,
                 "elapsed": max(elapsed, duration)}
+
+    def _headers(self, sender, sock):
+        request = self.request
+        headers = ({"Authorization": f"Bearer {sender['token']}"}
+                   if request["auth"] == "bearer" else {"token": sender["token"]})
+        if request["name_socket"]:
+            headers["X-Socket-ID"] = sock.sid
+        return headers
 
     async def received(self, step):
         return len(self.latencies.get(str(step), []))
@@ -129,23 +154,7 @@ def run(size="full", out_dir=None, processes=1, name="push_latency"):
                  for doc, token in zip(docs, common.tokens_for(docs, "user"), strict=True)]
         specs = plan(users, cfg["pairs"], cfg["workers"], [s.port for s in services])
         meters = {f"server{i}": common.worker_pid(s) for i, s in enumerate(services)}
-        cpu = common.CpuMeter(db=stack.db_server.proc.pid, **meters)
-        with Fleet("bench.push_latency:PushWorker", specs) as fleet:
-            connected = fleet.call("connect", timeout=180)
-            connect_s = max(r["seconds"] for r in connected)
-            settle_s = common.wait_idle(list(meters.values()))  # the userOnline storm
-            setup = {"connected": sum(r["connected"] for r in connected),
-                     "failures": [r["failures"] for r in connected if r["failures"]],
-                     "connect_s": connect_s, "settle_s": settle_s,
-                     "cpu": cpu.read(), "load_client_cpu_s": list(fleet.cpu),
-                     "frames": _merge_frames(fleet.call("frames"))}
-            print(f"[{name}] connected {setup['connected']}/{cfg['users']} users "
-                  f"in {connect_s} s, server settled {settle_s} s later; "
-                  f"cpu {setup['cpu']['cpu_s']} clients {setup['load_client_cpu_s']}", flush=True)
-            steps = [run_step(fleet, cpu, n, rate, cfg["step_s"], name)
-                     for n, rate in enumerate(cfg["rates"])]
-            frames = _merge_frames(fleet.call("frames"))
-            fleet.call("close")
+        setup, steps, frames = ramp(name, cfg, specs, meters, stack.db_server.proc.pid)
         server_rss = {name: common.proc_stats(pid)["rss_mb"] for name, pid in meters.items()}
     ok = [s for s in steps if s["ok"]]
     result = {"size": size, "config": cfg, "processes": processes,
@@ -158,7 +167,30 @@ def run(size="full", out_dir=None, processes=1, name="push_latency"):
     return result
 
 
-def run_step(fleet, cpu, step, rate, duration, name):
+def ramp(name, cfg, specs, meters, db_pid, ok_statuses=("201",)):
+    """Connect every user, wait for the servers (`meters`: name -> pid) to go quiet,
+    then step the offered rate up: `(setup, steps, frames)`."""
+    cpu = common.CpuMeter(db=db_pid, **meters)
+    with Fleet("bench.push_latency:PushWorker", specs) as fleet:
+        connected = fleet.call("connect", timeout=180)
+        connect_s = max(r["seconds"] for r in connected)
+        settle_s = common.wait_idle(list(meters.values()))  # the presence storm
+        setup = {"connected": sum(r["connected"] for r in connected),
+                 "failures": [r["failures"] for r in connected if r["failures"]],
+                 "connect_s": connect_s, "settle_s": settle_s,
+                 "cpu": cpu.read(), "load_client_cpu_s": list(fleet.cpu),
+                 "frames": _merge_frames(fleet.call("frames"))}
+        print(f"[{name}] connected {setup['connected']}/{cfg['users']} users "
+              f"in {connect_s} s, server settled {settle_s} s later; "
+              f"cpu {setup['cpu']['cpu_s']} clients {setup['load_client_cpu_s']}", flush=True)
+        steps = [run_step(fleet, cpu, n, rate, cfg["step_s"], name, ok_statuses)
+                 for n, rate in enumerate(cfg["rates"])]
+        frames = _merge_frames(fleet.call("frames"))
+        fleet.call("close")
+    return setup, steps, frames
+
+
+def run_step(fleet, cpu, step, rate, duration, name, ok_statuses=("201",)):
     if getattr(fleet, "stop_steps", False):
         return {"step": step, "rate": rate, "skipped": True, "ok": False}
     workers = len(fleet.procs)
@@ -166,7 +198,7 @@ def run_step(fleet, cpu, step, rate, duration, name):
     cpu.start()
     sent = fleet.call("send", step=step, rate=rate / workers, duration=duration,
                       timeout=duration + 120)
-    ok_posts = sum(r["statuses"].get("201", 0) for r in sent)
+    ok_posts = sum(r["statuses"].get(code, 0) for r in sent for code in ok_statuses)
     deadline = time.monotonic() + 5.0  # bounded drain
     while time.monotonic() < deadline:
         if sum(fleet.call("received", step=step)) >= ok_posts:
@@ -192,7 +224,7 @@ def run_step(fleet, cpu, step, rate, duration, name):
                                 for before, after in zip(client_cpu, fleet.cpu, strict=True)],
     }
     result["ok"] = bool(push and push["p99"] < P99_LIMIT_MS and result["lost"] == 0
-                        and statuses.get("201", 0) == sum(statuses.values()))
+                        and ok_posts == sum(statuses.values()))
     # Past saturation (the offered rate not reached, or seconds of queueing): stop.
     if result["achieved_rate"] < 0.9 * rate or not push or push["p99"] > SATURATED_P99_MS:
         fleet.stop_steps = True

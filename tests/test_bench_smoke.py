@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
-             "query_costs"]
+             "query_costs", "versus"]
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,23 @@ def test_query_costs(results):
     assert len(steps) == 2 and steps[1]["rides"] >= 50 and steps[1]["messages"] >= 200
     for step in steps:
         assert all(ms > 0 for ms in step["ms_per_query"].values())
+
+
+@pytest.mark.timeout(900)
+def test_versus(results):
+    """Every side-by-side row: Ridewire's side always, each peer's where BENCH_PEER_UBER /
+    BENCH_PEER_QUICKCHAT name a cloned peer (then a ratio too)."""
+    rows = results["versus"]["rows"]
+    assert set(rows) == {"profile", "login", "chat"}
+    for row in rows.values():
+        sides = ["ridewire"] + ([] if row["peer_missing"] else [row["peer"]])
+        assert set(row["trials"]) == set(sides)
+        assert (row["ratio"] is None) == bool(row["peer_missing"])
+    for side in ("profile", "login"):
+        for trials in rows[side]["trials"].values():
+            assert all(trial[rows[side]["measure"]] > 0 for trial in trials), side
+    # The chat row's measure is None on a machine too busy for a p99 under 100 ms.
+    for side, trials in rows["chat"]["trials"].items():
+        for trial in trials:
+            assert trial["connected"] == results["versus"]["config"]["chat"]["users"], side
+            assert trial["steps"][0]["achieved"] > 0 and trial["steps"][0]["lost"] == 0, side

@@ -1,0 +1,204 @@
+"""Scenario 8: side by side with the Node backends Ridewire replaces (`bench.peers`).
+
+Each row runs TRIALS times, Ridewire and its peer alternating (the order flips every
+trial), each on a fresh SecantusDB of its own; the result is the median of the trials
+and the ratio Ridewire / peer. Ridewire runs as `make serve` runs it (gunicorn, the
+production config) with BCRYPT_ROUNDS=10 (the peers' cost) and rate limits off.
+
+- profile: `GET /users/profile` over CONNECTIONS closed-loop keep-alive connections
+  (scenario 5's client), against the Uber clone's backend (BENCH_PEER_UBER);
+- login: CLIENTS threads logging one account in back to back (scenario 4's storm),
+  against the Uber clone's backend;
+- chat: USERS websockets connected as QuickChat's client connects (`?userId=`), then
+  PAIRS pairs sending over QuickChat's `POST /api/messages/send/<id>` with its `token`
+  header at stepped, open-loop rates (scenario 1's ramp), against QuickChat's server
+  (BENCH_PEER_QUICKCHAT). Ridewire serves it on its compatibility routes with compat
+  presence (the full `getOnlineUsers` list on every change), as QuickChat does. The
+  connect phase is a row too: the time until every server is quiet again.
+
+A row whose peer is not given runs Ridewire's side alone and says why.
+
+    BENCH_PEER_UBER=~/UBER-VIDEO/Backend BENCH_PEER_QUICKCHAT=~/qc/server \
+        make bench SCENARIO=8
+"""
+import os
+import statistics
+import tempfile
+import time
+
+import requests
+
+from bench import common, login_storm, peers, profile, push_latency
+from bench.loadclient import percentiles
+
+SIZES = {
+    "full": {"trials": 3,
+             "profile": {"connections": 64, "seconds": 10.0, "warmup_s": 2.0, "workers": 2},
+             "login": {"clients": 16, "seconds": 15.0},
+             "chat": {"users": 1000, "pairs": 200, "workers": 2, "step_s": 4.0,
+                      "rates": [50, 100, 150, 200, 250, 300, 400, 500]}},
+    "tiny": {"trials": 1,
+             "profile": {"connections": 4, "seconds": 0.5, "warmup_s": 0.2, "workers": 2},
+             "login": {"clients": 2, "seconds": 1.0},
+             "chat": {"users": 12, "pairs": 3, "workers": 2, "step_s": 1.0, "rates": [10]}},
+}
+ROUNDS = peers.PEER_ROUNDS
+QUICKCHAT_SEND = {"path": "/api/messages/send/{partner}", "auth": "token",
+                  "name_socket": False, "query_user_id": True}
+
+
+# Profile ---------------------------------------------------------------------------
+
+def profile_ridewire(cfg):
+    with common.Stack("versus-profile", own_servers=True) as stack:
+        service = stack.serve("auth_service", BCRYPT_ROUNDS=ROUNDS)
+        tokens = common.tokens_for(stack.seed("user", cfg["connections"]), "user")
+        return profile.measure(cfg, service.port, tokens, service.proc.pid,
+                               stack.db_server.proc.pid)
+
+
+def profile_peer(cfg):
+    with peers.Peer(peers.UBER, tempfile.mkdtemp(prefix="versus-")) as peer:
+        tokens = [a["token"] for a in peer.seed(cfg["connections"])]
+        return profile.measure(cfg, peer.port, tokens, peer.pid, peer.db_server.proc.pid)
+
+
+def profile_row(result):
+    return {"requests_per_s": result["requests_per_s"],
+            "p99_ms": (result["latency_ms"] or {}).get("p99"),
+            "cpu_ms_per_request": result["cpu_ms_per_request"], "statuses": result["statuses"]}
+
+
+# Login -----------------------------------------------------------------------------
+
+def login_ridewire(cfg):
+    with common.Stack("versus-login", own_servers=True) as stack:
+        service = stack.serve("auth_service", BCRYPT_ROUNDS=ROUNDS)
+        requests.post(f"{service.url}/users/register", json={
+            "fullname": {"firstname": "Storm"}, "email": login_storm.EMAIL,
+            "password": common.PASSWORD}, timeout=30).raise_for_status()
+        return storm(cfg, service.url, login_storm.EMAIL, service.proc.pid,
+                     stack.db_server.proc.pid)
+
+
+def login_peer(cfg):
+    with peers.Peer(peers.UBER, tempfile.mkdtemp(prefix="versus-")) as peer:
+        email = peer.seed(1)[0]["email"]
+        return storm(cfg, peer.url, email, peer.pid, peer.db_server.proc.pid)
+
+
+def storm(cfg, url, email, server_pid, db_pid):
+    meter = common.CpuMeter(server=server_pid, db=db_pid)
+    elapsed, parts = login_storm.storm(url, cfg["clients"], cfg["seconds"], email)
+    usage = meter.read()
+    statuses = {}
+    for _, part in parts:
+        for code, count in part.items():
+            statuses[str(code)] = statuses.get(str(code), 0) + count
+    logins = statuses.get("200", 0)
+    return {"logins_per_s": round(logins / elapsed, 1), "statuses": statuses,
+            "login_ms": percentiles([ms for done, _ in parts for ms in done]),
+            "cpu_ms_per_login": {who: round(1000 * cpu / max(1, logins), 1)
+                                 for who, cpu in usage["cpu_s"].items()}}
+
+
+def login_row(result):
+    return {"logins_per_s": result["logins_per_s"],
+            "cpu_ms_per_login": result["cpu_ms_per_login"], "statuses": result["statuses"]}
+
+
+# Chat ------------------------------------------------------------------------------
+
+def chat_ridewire(cfg):
+    with common.Stack("versus-chat", own_servers=True) as stack:
+        service = stack.serve("realtime_service", PRESENCE_EVENTS="compat")
+        docs = stack.seed("user", cfg["users"])
+        users = [{"id": str(doc["_id"]), "token": token}
+                 for doc, token in zip(docs, common.tokens_for(docs, "user"), strict=True)]
+        return chat(cfg, users, service.port, common.worker_pid(service),
+                    stack.db_server.proc.pid, ("201",))
+
+
+def chat_peer(cfg):
+    with peers.Peer(peers.QUICKCHAT, tempfile.mkdtemp(prefix="versus-")) as peer:
+        users = peer.seed(cfg["users"])
+        # QuickChat answers a failed send 200 {success: false}: it is then counted as
+        # lost, since its newMessage never arrives.
+        return chat(cfg, users, peer.port, peer.pid, peer.db_server.proc.pid, ("200",))
+
+
+def chat(cfg, users, port, server_pid, db_pid, ok_statuses):
+    specs = push_latency.plan(users, cfg["pairs"], cfg["workers"], [port])
+    for spec in specs:
+        spec["request"] = QUICKCHAT_SEND
+    setup, steps, _ = push_latency.ramp("versus-chat", cfg, specs, {"server": server_pid},
+                                        db_pid, ok_statuses)
+    return {"setup": setup, "steps": steps}
+
+
+def chat_row(result):
+    setup, steps = result["setup"], result["steps"]
+    ok = [s for s in steps if s.get("ok")]
+    best = max(ok, key=lambda s: s["achieved_rate"], default=None)
+    return {"connected": setup["connected"],
+            "connects_to_quiet_s": round(setup["connect_s"] + setup["settle_s"], 1),
+            "connect_cpu_s": setup["cpu"]["cpu_s"],
+            "highest_rate_p99_under_100ms": best and best["achieved_rate"],
+            "cpu_ms_per_msg_at_best": best and best["cpu_ms_per_msg"],
+            "steps": [{"offered": s["offered_rate"], "achieved": s.get("achieved_rate"),
+                       "p99_ms": (s.get("push_ms") or {}).get("p99"), "lost": s.get("lost")}
+                      for s in steps if not s.get("skipped")]}
+
+
+# The rows --------------------------------------------------------------------------
+
+ROWS = {
+    "profile": (peers.UBER, profile_ridewire, profile_peer, profile_row, "requests_per_s"),
+    "login": (peers.UBER, login_ridewire, login_peer, login_row, "logins_per_s"),
+    "chat": (peers.QUICKCHAT, chat_ridewire, chat_peer, chat_row,
+             "highest_rate_p99_under_100ms"),
+}
+
+
+def run_row(name, trials, cfg):
+    """The row's trials, alternating; without its peer, Ridewire's side alone (so that
+    `make test` runs every row's Ridewire half even where no peer is cloned)."""
+    kind, ours, theirs, summarize, key = ROWS[name]
+    reason = peers.problem(kind)
+    if reason:
+        print(f"[versus] {name}: Ridewire alone ({reason})", flush=True)
+    sides = [("ridewire", ours)] + ([] if reason else [(kind.name, theirs)])
+    runs = {who: [] for who, _ in sides}
+    for trial in range(trials):
+        for who, measure in sides if trial % 2 == 0 else sides[::-1]:
+            row = summarize(measure(cfg))
+            runs[who].append(row)
+            print(f"[versus] {name} trial {trial + 1} {who}: {key} {row[key]}", flush=True)
+            time.sleep(1)
+    medians = {who: median([r[key] for r in rows]) for who, rows in runs.items()}
+    theirs_median = medians.get(kind.name)
+    ratio = (round(medians["ridewire"] / theirs_median, 2)
+             if medians["ridewire"] is not None and theirs_median else None)
+    print(f"[versus] {name}: {key} medians {medians}, ratio {ratio}", flush=True)
+    return {"peer": kind.name, "peer_missing": reason, "measure": key, "medians": medians,
+            "ratio": ratio, "trials": runs}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 1) if values else None
+
+
+def run(size="full", out_dir=None):
+    cfg = SIZES[size]
+    result = {"size": size, "config": cfg, "load_average_before": os.getloadavg(),
+              "rows": {name: run_row(name, cfg["trials"], cfg[name]) for name in ROWS}}
+    result["load_average_after"] = os.getloadavg()
+    common.write_result("versus", result, out_dir)
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    run(sys.argv[1] if len(sys.argv) > 1 else "full")
