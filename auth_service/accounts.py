@@ -17,7 +17,8 @@ from auth_service.schemas import (
     StatusSchema,
     UserProfileResponse,
 )
-from shared.ratelimit import limit_per_ip_and_email
+from shared.csrf import changes_state
+from shared.ratelimit import limit_login, limit_password_change, limit_per_ip_and_email
 from shared.roles import Role
 from shared.schemas import Message
 from shared.services import accounts, activity
@@ -83,7 +84,7 @@ def account_blueprint(role):
         return session_body(accounts.register(role, data, client_meta()))
 
     @bp.post("/login")
-    @limit_per_ip_and_email("LOGIN_RATE_LIMIT")
+    @limit_login(role)
     @own_limits
     @bp.arguments(LoginSchema)
     @bp.response(200, auth_schema)
@@ -142,10 +143,15 @@ def account_blueprint(role):
         return logged_out("Logged out successfully")
 
     @bp.get("/logout")
+    @changes_state
     @auth_required(role)
     @bp.response(200, Message)
     def logout_get():
-        """Log out this session (the tutorials' GET form of POST /logout)."""
+        """Log out this session (the tutorials' GET form of POST /logout).
+
+        The token must come in a header: 403 with the cookie alone (any page can make a
+        browser follow a link), but a placeholder header such as `Bearer null` along
+        with the cookie is accepted (the Uber clone's captain logout)."""
         accounts.logout(role, current_account(), current_claims(), None, client_meta())
         return logged_out("Logged out successfully")
 
@@ -162,8 +168,11 @@ def account_blueprint(role):
 
     @bp.put("/password")
     @auth_required(role)
+    @limit_password_change(role)
+    @own_limits
     @bp.arguments(PasswordChangeSchema)
     @bp.response(200, auth_schema)
+    @bp.errors(429)
     def change_password(data):
         """Change the password.
 

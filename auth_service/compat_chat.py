@@ -20,7 +20,7 @@ from shared.quickchat import (
     refusals,
     stored_name,
 )
-from shared.ratelimit import limit_per_ip_and_email
+from shared.ratelimit import limit_login, limit_per_ip_and_email
 from shared.roles import Role
 from shared.schemas import Schema
 from shared.services import accounts
@@ -125,7 +125,7 @@ def signup(data):
 
 
 @bp.post("/login")
-@limit_per_ip_and_email("LOGIN_RATE_LIMIT")
+@limit_login(Role.USER)
 @refusals(invalid=INVALID_LOGIN, unauthorized=INVALID_LOGIN)
 @bp.arguments(ChatLoginSchema)
 @bp.response(200, ChatSessionResponse)

@@ -5,6 +5,7 @@ import json
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from shared import emails
 from shared.passwords import MAX_BYTES
 from shared.schemas import (
     CursorQuery,
@@ -45,11 +46,15 @@ def password_field(label="Password", **kwargs):
 
 
 class TrimmedEmail(fields.Email):
-    """An email, stripped of surrounding spaces and lower-cased before it is validated."""
+    """An email in the one spelling accounts store (shared.emails: NFKC, IDNA domain,
+    lower-case), so lookalike spellings of one mailbox are one account."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        return value.strip().lower()
+        try:
+            return emails.normalize(value)
+        except emails.InvalidEmail:
+            raise self.make_error("invalid") from None
 
 
 def email_field(**kwargs):

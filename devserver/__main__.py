@@ -82,6 +82,7 @@ def run(children, service_class):
         return 2
     embedded = not os.environ.get("MONGO_URI")
     check_ports(embedded)
+    check_secret()
     env = {}
     if embedded:
         data_dir = os.environ.get("DATA_DIR", ".data/db")
@@ -127,6 +128,16 @@ def check_ports(embedded):
             problems.append(port_problem(variable, port, who, host, error))
     if problems:
         raise StartupError("\nmake run: ".join(problems))
+
+
+def check_secret():
+    """StartupError when the development JWT secret (no JWT_SECRET_KEY set: a random
+    one kept beside DATA_DIR, which both services read) cannot be made or read."""
+    try:
+        if not Config.JWT_SECRET_KEY:
+            raise RuntimeError("JWT_SECRET_KEY is empty")
+    except (OSError, RuntimeError) as error:
+        raise StartupError(f"no JWT secret: {error}") from None
 
 
 def port_problem(variable, port, who, host, error):

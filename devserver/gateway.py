@@ -27,6 +27,7 @@ from devserver.proxy import (
     CHUNK,
     CLIENT_TIMEOUT,
     MAX_HEAD,
+    HeadTimeout,
     Incoming,
     closing,
     next_event,
@@ -47,20 +48,25 @@ class GatewayHandler:
     """The connection handler of a gevent StreamServer.
 
     `upstreams` maps "auth" and "realtime" to (host, port); `frontend` is a Frontend
-    or None."""
+    or None. A client that has not sent its request's head within `header_timeout`
+    seconds (HEADER_TIMEOUT) is closed, however it drips it in; its body then has
+    CLIENT_TIMEOUT per read, and a websocket no deadline."""
 
-    def __init__(self, upstreams, cors_origins, frontend=None, max_body=MAX_BODY):
+    def __init__(self, upstreams, cors_origins, frontend=None, max_body=MAX_BODY,
+                 header_timeout=None):
         self.upstreams = upstreams
         self.cors_origins = set(cors_origins)
         self.frontend = frontend
         self.max_body = max_body
+        self.header_timeout = header_timeout or None
 
     def handle(self, sock, address):
         no_delay(sock)
         sock.settimeout(CLIENT_TIMEOUT)
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         try:
-            request = next_event(conn, sock)
+            with gevent.Timeout(self.header_timeout, HeadTimeout):
+                request = next_event(conn, sock)
             if isinstance(request, h11.Request):
                 self.dispatch(Incoming(sock, address, conn, request))
         except h11.RemoteProtocolError as error:
@@ -174,7 +180,8 @@ def main():
     frontend = Frontend(Config.FRONTEND_DIR) if Config.FRONTEND_DIR else None
     host = connect_host(Config.HOST)
     upstreams = {AUTH: (host, Config.AUTH_PORT), REALTIME: (host, Config.REALTIME_PORT)}
-    handler = GatewayHandler(upstreams, Config.CORS_ORIGINS, frontend)
+    handler = GatewayHandler(upstreams, Config.CORS_ORIGINS, frontend,
+                             header_timeout=Config.HEADER_TIMEOUT)
     server = gevent.server.StreamServer((Config.HOST, Config.GATEWAY_PORT), handler.handle,
                                         spawn=gevent.pool.Pool())
     stop = gevent.event.Event()

@@ -22,6 +22,10 @@ class ClientClosed(OSError):
     """The client went away before its request was whole."""
 
 
+class HeadTimeout(OSError):
+    """The client did not send its request's head within the header timeout."""
+
+
 class Incoming:
     """One client connection and the request h11 parsed from it."""
 

@@ -32,7 +32,7 @@ def create_app(config=Config):
         # would silently pick eventlet (DESIGN.md).
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
-        cors_allowed_origins=socket_origin_check(app.config["CORS_ORIGINS"]),
+        cors_allowed_origins=socket_origin_check(app),
     )
     socketio.on_namespace(RealtimeNamespace("/"))
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])

@@ -10,10 +10,11 @@ PUBLIC_URL is set. Registered only with COMPAT_ROUTES.
 from flask import request
 from marshmallow import fields
 
-from realtime_service.message_schemas import MessageOut, SendSchema
-from realtime_service.messages import SOCKET_ID_LENGTH
+from realtime_service.message_schemas import MessageOut, SendHeaders, SendSchema
+from realtime_service.messages import CHAT_SEND_SCOPE, SOCKET_ID_LENGTH
 from realtime_service.services import messages
 from shared.quickchat import ChatProfileOut, CompatBlueprint, MediaUrl, Outcome, refusals
+from shared.ratelimit import limit_per_account
 from shared.schemas import Id
 from shared.tokens import auth_required, current_account, current_role
 from shared.validation import image_body, object_id
@@ -89,11 +90,14 @@ def mark_seen(message_id):
 @bp.post("/send/<other_id>")
 @image_body
 @auth_required()
+@limit_per_account("CHAT_SEND_RATE_LIMIT", CHAT_SEND_SCOPE)
 @refusals()
 @bp.arguments(SendSchema)
+@bp.arguments(SendHeaders, location="headers")
 @bp.response(201, ChatSentResponse)
 @bp.alt_response(200, schema=Outcome, description="refused: `{success: false, message}`")
-def send(data, other_id):
+@bp.errors(429)
+def send(data, headers, other_id):
     """Send a message (a text and/or an image data URL), as POST /messages/send/<id>.
 
     201 `{success: true, newMessage}`; the message is pushed as `newMessage` like
@@ -101,5 +105,5 @@ def send(data, other_id):
     false, message}`."""
     skip_sid = request.headers.get("X-Socket-ID", "")[:SOCKET_ID_LENGTH] or None
     message = messages.send(me(), current_role(), object_id(other_id), data["text"],
-                            data["image"], skip_sid)
+                            data["image"], skip_sid, headers["key"])
     return {"success": True, "newMessage": message}

@@ -7,6 +7,7 @@ Their static paths (`/rides/get-fare`, `/rides/start-ride`) win over `/rides/<ri
 werkzeug matches rules with more static parts first, whatever the registration order.
 """
 from realtime_service.ride_schemas import UberRide
+from realtime_service.rides import RIDE_REQUEST_SCOPE
 from realtime_service.services import rides, uber_rides
 from realtime_service.uber_schemas import (
     UberFare,
@@ -44,14 +45,16 @@ def get_fare(query):
 
 @bp.post("/create")
 @auth_required(Role.USER)
+@limit_per_account("RIDE_REQUEST_RATE_LIMIT", RIDE_REQUEST_SCOPE)
 @bp.arguments(UberRideRequest)
 @bp.response(201, UberRide)
-@bp.errors(404, 409)
+@bp.errors(404, 409, 429)
 def create(data):
     """Request a ride between two addresses (Uber clone).
 
     POST /rides with the addresses geocoded server-side (404 when one is unknown) and
-    `moto` for motorcycle. The answer is the ride, with its OTP."""
+    `moto` for motorcycle, within the same RIDE_REQUEST_RATE_LIMIT (429). The answer is
+    the ride, with its OTP."""
     return uber_rides.request_between(me(), data["pickup"], data["destination"],
                                       data["vehicleType"])
 

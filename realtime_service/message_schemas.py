@@ -8,6 +8,7 @@ from marshmallow import ValidationError, fields, post_load, pre_load, validate, 
 from shared.schemas import CursorQuery, Id, PublicProfile, Schema, Timestamp, limit_field
 
 TEXT_LENGTH = "Message text must be 1-2000 characters long"
+KEY_LENGTH = 200
 
 
 class SendSchema(Schema):
@@ -27,6 +28,17 @@ class SendSchema(Schema):
     def text_or_image(self, data, **kwargs):
         if not data.get("text") and not data.get("image"):
             raise ValidationError("A message needs a text or an image", "text")
+
+
+class SendHeaders(Schema):
+    """`Idempotency-Key`: a retry of a send with the same key returns the first message."""
+
+    key = fields.String(data_key="Idempotency-Key", load_default=None,
+                        validate=validate.Length(min=1, max=KEY_LENGTH, error=(
+                            f"Idempotency-Key must be 1-{KEY_LENGTH} characters long")),
+                        metadata={"description": (
+                            "any unique string per message (e.g. a UUID): a retry with "
+                            "the same key returns the first message, stored and pushed once")})
 
 
 class ConversationQuery(CursorQuery):

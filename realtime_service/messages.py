@@ -6,11 +6,13 @@ from flask import request
 from realtime_service.message_schemas import (
     ConversationQuery,
     ConversationResponse,
+    SendHeaders,
     SendSchema,
     SentResponse,
     SidebarResponse,
 )
 from realtime_service.services import messages
+from shared.ratelimit import limit_per_account
 from shared.schemas import Success
 from shared.tokens import auth_required, current_account, current_role
 from shared.validation import image_body, object_id
@@ -20,6 +22,7 @@ bp = Blueprint("messages", __name__, url_prefix="/messages",
                description="Chat between users, and between a rider and its captain")
 
 SOCKET_ID_LENGTH = 64
+CHAT_SEND_SCOPE = "chat-sends"  # one CHAT_SEND_RATE_LIMIT budget with QuickChat's send
 
 
 def me():
@@ -71,17 +74,20 @@ def mark_seen(message_id):
 @bp.post("/send/<other_id>")
 @image_body
 @auth_required()
+@limit_per_account("CHAT_SEND_RATE_LIMIT", CHAT_SEND_SCOPE)
 @bp.arguments(SendSchema)
+@bp.arguments(SendHeaders, location="headers")
 @bp.response(201, SentResponse)
-@bp.errors(403, 404)
-def send(data, other_id):
+@bp.errors(403, 404, 429)
+def send(data, headers, other_id):
     """Send a message.
 
     A text and/or an image (a data URL, stored like profile pictures and replaced by
     its URL). The message is stored, then pushed as `newMessage` to the receiver's
     connections and to the sender's other connections (all of them, or all but the
-    socket named in the `X-Socket-ID` header)."""
+    socket named in the `X-Socket-ID` header). A retry with the `Idempotency-Key` of
+    a stored message answers that message again, and stores and pushes nothing."""
     skip_sid = request.headers.get("X-Socket-ID", "")[:SOCKET_ID_LENGTH] or None
     message = messages.send(me(), current_role(), object_id(other_id), data["text"],
-                            data["image"], skip_sid)
+                            data["image"], skip_sid, headers["key"])
     return {"success": True, "newMessage": message}

@@ -2,12 +2,13 @@
 
 Each process remembers, per socket, the account, role, `jti` and `ver` of the token
 it connected with. A background task polls the database every REVOCATION_POLL_SECONDS
-for tokens blacklisted (logout) and accounts that bumped their tokenVersion (logout
-everywhere, password change) since its last poll, and sends `session-revoked` to,
-then disconnects, every local socket whose token that revoked, or whose token
-expired while it was connected (`{"message": "...expired..."}`). Polling the database
-works whether the auth service runs in this process, in another one, or on another
-host, with or without Redis.
+for tokens revoked (logout; a revoked session family has every access token issued
+in it revoked, so a socket of any of them ends) and accounts that bumped their
+tokenVersion (logout everywhere, password change) since its last poll, and sends
+`session-revoked` to, then disconnects, every local socket whose token that revoked,
+or whose token expired while it was connected (`{"message": "...expired..."}`).
+Polling the database works whether the auth service runs in this process, in another
+one, or on another host, with or without Redis.
 """
 from dataclasses import dataclass
 from datetime import timedelta

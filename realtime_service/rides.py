@@ -12,6 +12,7 @@ from realtime_service.ride_schemas import (
     StartSchema,
 )
 from realtime_service.services import rides
+from shared.ratelimit import limit_per_account
 from shared.roles import Role
 from shared.tokens import auth_required, current_account, current_role
 from shared.validation import object_id
@@ -19,6 +20,8 @@ from shared.web import Blueprint
 
 bp = Blueprint("rides", __name__, url_prefix="/rides",
                description="Fare estimates, ride requests and the ride's life")
+
+RIDE_REQUEST_SCOPE = "ride-requests"  # one RIDE_REQUEST_RATE_LIMIT budget with /rides/create
 
 
 def me():
@@ -42,15 +45,17 @@ def fare(query):
 
 @bp.post("")
 @auth_required(Role.USER)
+@limit_per_account("RIDE_REQUEST_RATE_LIMIT", RIDE_REQUEST_SCOPE)
 @bp.arguments(RideRequestSchema)
 @bp.response(201, RideCreatedResponse)
-@bp.errors(409)
+@bp.errors(409, 429)
 def request_ride(data):
     """Request a ride.
 
     Creates a pending ride (with its OTP, shown to you only) and sends `new-ride` to
     the nearby active, connected captains of that vehicle type, nearest first;
-    `dispatchedTo` is how many. A rider has at most one open ride (409)."""
+    `dispatchedTo` is how many. A rider has at most one open ride (409), and at most
+    RIDE_REQUEST_RATE_LIMIT requests (429, with POST /rides/create)."""
     ride, dispatched = rides.request_ride(me(), data["pickup"], data["destination"],
                                           data["vehicleType"])
     return {"ride": ride, "dispatchedTo": dispatched}

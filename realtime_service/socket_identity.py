@@ -4,8 +4,9 @@ The credential is, in this order, `auth.token`, the `token` query parameter, an
 `Authorization: Bearer` header, then the HttpOnly `token` cookie (which only a
 same-origin page sends: the tutorial frontends' `io(url)` carries nothing else).
 A present but invalid credential is refused. With none, a page of the gateway's own
-origin is accepted as *anonymous* when the compatibility layer is on (COMPAT.md section 3):
-no rooms, no presence, its events ignored; its first `join` closes the transport so
+origin (as configured: `shared.cors.own_origins`) is accepted as *anonymous* when
+the compatibility layer is on (COMPAT.md section 3): no rooms, no presence, its
+events ignored; its first `join` closes the transport so
 that the client reconnects with the cookie its login has set since. Anything else
 without a credential is refused.
 """
@@ -30,13 +31,14 @@ def handshake_credential(auth):
 
 
 def anonymous_allowed():
-    """A page served by the gateway (a proxied request from the gateway's own origin),
-    with compatibility on. Direct API clients without a credential stay refused, with
-    the message they always had; an anonymous socket is told nothing either way."""
+    """A page served by the gateway (a proxied request from the gateway's own configured
+    origin, never the one its Host or X-Forwarded-Host names), with compatibility on.
+    Direct API clients without a credential stay refused, with the message they always
+    had; an anonymous socket is told nothing either way."""
     # Browsers send no Origin on a same-origin GET (the polling handshake), but
     # Fetch Metadata says where the request comes from.
     same_origin = (request.headers.get("Sec-Fetch-Site") == "same-origin"
-                   or request.headers.get("Origin") in own_origins(request.environ))
+                   or request.headers.get("Origin") in own_origins(current_app))
     return bool(current_app.config.get("COMPAT_ROUTES") and same_origin
                 and request.headers.get("X-Forwarded-For"))
 

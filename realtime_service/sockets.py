@@ -7,6 +7,8 @@ shared.tokens.authenticate, the same as every HTTP route's. Each authenticated
 connection joins the room of its account and of its role; the socket's Flask session
 holds `account_id`, `role`, `jti` and whether the cookie carried the token.
 """
+import functools
+
 from bson import ObjectId
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
@@ -14,7 +16,7 @@ from marshmallow import fields
 from pymongo.errors import PyMongoError
 from redis import RedisError
 
-from realtime_service import notifier, presence, revocation
+from realtime_service import event_limits, notifier, presence, revocation
 from realtime_service.extensions import socketio
 from realtime_service.ride_schemas import PlaceSchema
 from realtime_service.services.locations import update_captain_location
@@ -39,6 +41,21 @@ UNAVAILABLE = "Service unavailable, try again later"
 
 class LocationUpdateSchema(Schema):
     location = fields.Nested(PlaceSchema(only=("lat", "lng")), required=True)
+
+
+def limited(handler):
+    """An event over the account's SOCKET_EVENT_RATE_LIMIT is refused and does nothing."""
+
+    @functools.wraps(handler)
+    def wrapper(self, *args):
+        try:
+            if event_limits.over_limit():
+                return refuse_event(event_limits.TOO_MANY)
+        except RedisError:
+            return refuse_event(UNAVAILABLE)
+        return handler(self, *args)
+
+    return wrapper
 
 
 class RealtimeNamespace(Namespace):
@@ -94,6 +111,7 @@ class RealtimeNamespace(Namespace):
             return  # an event a client named "disconnect", not a disconnection
         forget(request.sid)
 
+    @limited
     def on_join(self, data=None):
         """The tutorials' `join {userId, userType}`: a no-op when it names this
         connection's account (a captain goes on duty), else the transport is closed
@@ -111,6 +129,7 @@ class RealtimeNamespace(Namespace):
             accounts_service.activate_from_socket(ObjectId(account_id))
         return {"ok": True}
 
+    @limited
     def on_update_location_captain(self, data=None):
         """Store the captain's position and forward it to the rider of their open
         ride. Acknowledged with {"ok": true} or {"ok": false, "message"}. Anonymous

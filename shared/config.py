@@ -1,12 +1,14 @@
 """Configuration read from the environment (and a `.env` file), with safe local defaults.
 
-Every variable is documented in README.md. `Config` is read once at import; the
+Every variable is documented in docs/configuration.md. `Config` is read once at import; the
 test suite subclasses it (`TestingConfig`) and overrides what it needs.
 """
 import json
 import os
 
 from dotenv import load_dotenv
+
+from shared.dev_secret import dev_secret
 
 load_dotenv()
 
@@ -38,6 +40,17 @@ def env_list(name, default):
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+class DevelopmentSecret:
+    """JWT_SECRET_KEY when the environment sets none: the public DEFAULT_JWT_SECRET for
+    the tests and for production (whose check refuses it), else the random secret of
+    the data directory (shared/dev_secret.py), read when first asked for."""
+
+    def __get__(self, instance, owner):
+        if owner.APP_ENV in ("testing", "production"):
+            return DEFAULT_JWT_SECRET
+        return dev_secret(owner.DATA_DIR)
+
+
 class Config:
     APP_ENV = env_str("APP_ENV", "development")
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
@@ -45,6 +58,8 @@ class Config:
     AUTH_PORT = env_int("AUTH_PORT", 5001)
     REALTIME_PORT = env_int("REALTIME_PORT", 5002)
     DB_PORT = env_int("DB_PORT", 27018)
+    # The embedded database's data (`make run`); the development JWT secret is kept beside.
+    DATA_DIR = env_str("DATA_DIR", ".data/db")
     # `make run`'s gateway: one origin for frontends (devserver/gateway.py), optionally
     # serving a built frontend's folder at its root.
     GATEWAY_PORT = env_int("GATEWAY_PORT", 5000)
@@ -61,7 +76,7 @@ class Config:
     # Proxies in front of the services that set X-Forwarded-For (1 behind the gateway).
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
-    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
+    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY") or DevelopmentSecret()
     USER_TOKEN_TTL = env_int("USER_TOKEN_TTL", 7 * 24 * 3600)
     CAPTAIN_TOKEN_TTL = env_int("CAPTAIN_TOKEN_TTL", 24 * 3600)
     REFRESH_TOKEN_TTL = env_int("REFRESH_TOKEN_TTL", 30 * 24 * 3600)
@@ -73,8 +88,18 @@ class Config:
                             f"{REALTIME_PORT},http://127.0.0.1:{REALTIME_PORT}")
     RATELIMIT_ENABLED = env_str("RATELIMIT_ENABLED", "true").lower() == "true"
     LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10 per minute")
+    # The longer window on top of LOGIN_RATE_LIMIT on every password route (the back-off).
+    LOGIN_LONG_RATE_LIMIT = env_str("LOGIN_LONG_RATE_LIMIT", "100 per hour")
+    # Seconds an address that logged in stays exempt from its account's password limit.
+    KNOWN_ADDRESS_TTL = env_int("KNOWN_ADDRESS_TTL", 30 * 24 * 3600)
     REGISTER_RATE_LIMIT = env_str("REGISTER_RATE_LIMIT", "10 per minute")
     REFRESH_RATE_LIMIT = env_str("REFRESH_RATE_LIMIT", "30 per minute")
+    # Per account: POST /rides and /rides/create; every chat send; every socket event.
+    RIDE_REQUEST_RATE_LIMIT = env_str("RIDE_REQUEST_RATE_LIMIT", "10 per minute")
+    CHAT_SEND_RATE_LIMIT = env_str("CHAT_SEND_RATE_LIMIT", "60 per minute")
+    SOCKET_EVENT_RATE_LIMIT = env_str("SOCKET_EVENT_RATE_LIMIT", "120 per minute")
+    # Seconds a connection has to send a request's head (every server: slow-header clients).
+    HEADER_TIMEOUT = env_int("HEADER_TIMEOUT", 10)
 
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)

@@ -1,5 +1,7 @@
 """CORS from CORS_ORIGINS: flask-cors for HTTP routes, an origin check for the
 Socket.IO handshake (which the HTTP middleware does not cover)."""
+from urllib.parse import urlsplit
+
 from shared.extensions import cors
 
 
@@ -20,21 +22,41 @@ def enable_cors(app):
     )
 
 
-def own_origins(environ):
-    """The origins a page served by this very host has (directly or behind a proxy)."""
-    host = environ.get("HTTP_X_FORWARDED_HOST", environ.get("HTTP_HOST", "")).split(",")[0]
-    scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http"))
-    return {f"{scheme.split(',')[0].strip()}://{host.strip()}",
-            f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"}
+# The config key of each service's own port (pages it serves itself, e.g. the console).
+SERVICE_PORTS = {"auth_service": "AUTH_PORT", "realtime_service": "REALTIME_PORT"}
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
-def socket_origin_check(origins):
+def own_origins(app):
+    """The origins of the pages this deployment serves itself, from configuration only
+    (never from the request's Host or X-Forwarded-Host, which any client writes):
+    PUBLIC_URL when it is set, else `make run`'s gateway and this service on this
+    machine."""
+    config = app.config
+    if config.get("PUBLIC_URL"):
+        url = urlsplit(config["PUBLIC_URL"])
+        return frozenset({f"{url.scheme}://{url.netloc}"})
+    ports = {config.get("GATEWAY_PORT"), config.get(SERVICE_PORTS.get(app.name, ""))}
+    return frozenset(f"http://{host}:{port}" for host in LOCAL_HOSTS
+                     for port in ports if port)
+
+
+def trusted_origins(app):
+    """The origins whose pages may use the cookie: CORS_ORIGINS (but not `*`, which
+    allows reading answers without credentials) and our own."""
+    return own_origins(app) | (set(app.config["CORS_ORIGINS"]) - {"*"})
+
+
+def socket_origin_check(app):
     """`cors_allowed_origins` for Flask-SocketIO: the configured origins plus the
-    service's own origin (pages it serves itself); a handshake without an Origin
-    header (not a browser) is not subject to CORS."""
-    allowed = set(origins)
+    service's own (`own_origins`), or any with `*`, or a page that the browser itself
+    says is of the same origin (Fetch Metadata, which no page can forge); a handshake
+    without an Origin header (not a browser) is not subject to CORS."""
+    allowed = trusted_origins(app)
+    wildcard = "*" in app.config["CORS_ORIGINS"]
 
     def is_allowed(origin, environ):
-        return "*" in allowed or origin in allowed or origin in own_origins(environ)
+        return (wildcard or origin in allowed
+                or environ.get("HTTP_SEC_FETCH_SITE") == "same-origin")
 
     return is_allowed

@@ -8,13 +8,15 @@ whose traceback goes to the log, never to the client.
 import logging
 
 from flask import jsonify
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
-# ServerSelectionTimeoutError, AutoReconnect and NetworkTimeout are all ConnectionFailure.
-DB_DOWN_ERRORS = ConnectionFailure
+# Every driver error is an outage to the client (a 503 it may retry): a lost connection
+# (ConnectionFailure: AutoReconnect, NetworkTimeout, ...), an operation the server
+# interrupted, or a client closed by a stopping process (InvalidOperation).
+DB_DOWN_ERRORS = PyMongoError
 
 MESSAGES = {
     400: "Bad request",
@@ -29,6 +31,7 @@ MESSAGES = {
     500: "Internal server error",
     503: "Database unavailable",
 }
+SHUTTING_DOWN = "Service is shutting down, try again"
 
 
 class ApiError(Exception):
@@ -69,6 +72,15 @@ class TooManyRequests(ApiError):
     status = 429
 
 
+class ShuttingDown(ApiError):
+    """A request still running when the grace period of a stop ends (shared/serve.py)."""
+
+    status = 503
+
+    def __init__(self, *args):
+        super().__init__(SHUTTING_DOWN, headers={"Connection": "close", "Retry-After": "1"})
+
+
 class Invalid(Exception):
     """400 with express-validator's `{"errors": [{"msg", "param", "location"}]}`."""
 
@@ -81,6 +93,28 @@ class Invalid(Exception):
         return cls([{"msg": msg, "param": param, "location": location}])
 
 
+
+
+def database_cause(error):
+    """The database error that `error` is or was raised from (by a wrapping library, or
+    as the original of a 500 raised in after_request), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, DB_DOWN_ERRORS):
+            return error
+        seen.add(id(error))
+        error = (getattr(error, "original_exception", None) or error.__cause__
+                 or error.__context__)
+    return None
+
+
+def database_error_response(error):
+    """409 for a unique index's refusal that no service expected, 503 otherwise."""
+    if isinstance(error, DuplicateKeyError):
+        log.warning("unexpected duplicate key: %s", error.details)
+        return error_response(409)
+    log.warning("database unavailable: %s", type(error).__name__)
+    return error_response(503)
 
 
 def error_response(status, message=None, headers=None):
@@ -102,6 +136,9 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def http_error(error):
+        cause = database_cause(error) if error.code == 500 else None
+        if cause is not None:  # e.g. raised by an after_request function
+            return database_error_response(cause)
         # Keep werkzeug's extra headers (Allow on 405, Retry-After on 429).
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         message = MESSAGES.get(error.code) or error.name
@@ -111,10 +148,12 @@ def register_error_handlers(app):
 
     @app.errorhandler(DB_DOWN_ERRORS)
     def database_down(error):
-        log.warning("database unavailable: %s", type(error).__name__)
-        return error_response(503)
+        return database_error_response(error)
 
     @app.errorhandler(Exception)
     def unexpected(error):
+        cause = database_cause(error)
+        if cause is not None:
+            return database_error_response(cause)
         log.exception("unhandled error")
         return error_response(500)

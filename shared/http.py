@@ -1,5 +1,6 @@
 """What every HTTP app of the project has in common, applied by each app factory:
-config, JSON logs with request ids, JSON-only bodies (415), error handlers, Mongo,
+config, JSON logs with request ids, JSON-only bodies (415), no cookie-authenticated
+state change from another site (shared.csrf), error handlers, Mongo,
 the health routes and the API docs (/openapi.json, /docs)."""
 from flask import Flask, request
 from marshmallow import fields
@@ -7,13 +8,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.apidocs import bp as apidocs
 from shared.cors import enable_cors
+from shared.csrf import BODY_METHODS, refuse_cross_site
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
 from shared.extensions import mongo
 from shared.logging import configure_logging, log_request
 from shared.schemas import Schema
 from shared.web import Blueprint, init_api, without_database
-
-BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 health = Blueprint("health", __name__, description="Liveness and readiness probes")
 
@@ -42,11 +42,13 @@ def readyz():
 
 
 def require_json():
-    """415 for a request body that is not JSON."""
+    """415 for a request body that is not JSON, an empty one included when it states
+    another content type (an empty form post is no JSON either); a request without
+    a body and without a content type (a frontend's bodiless POST or PUT) passes."""
     if request.method not in BODY_METHODS or request.routing_exception is not None:
         return
     has_body = request.content_length or request.headers.get("Transfer-Encoding")
-    if has_body and not request.is_json:
+    if (has_body or request.mimetype) and not request.is_json:
         raise ApiError(415)
 
 
@@ -73,6 +75,7 @@ def make_app(name, config):
     api = init_api(app)
     register_error_handlers(app)
     app.before_request(require_json)
+    app.before_request(refuse_cross_site)
     enable_cors(app)
     mongo.init_app(app)
     api.register_blueprint(health)

@@ -1,19 +1,30 @@
-"""Rate limits (flask-limiter): per client IP, per email on credential routes, and per
-account on routes that spend a provider's quota (the maps routes).
+"""Rate limits (flask-limiter): per client IP, per email on credential routes, per
+account on routes that spend a provider's quota (the maps routes), and the password
+limits of every route that checks a password.
 
 Counters live in memory, or in Redis when REDIS_URL is set (shared by every worker).
 RATELIMIT_ENABLED=false turns them off (the test default). A limited request gets
 429 `{"message"}` with `Retry-After`.
 
     @bp.post("/login")
-    @limit_per_ip_and_email("LOGIN_RATE_LIMIT")
+    @limit_login(Role.USER)
     def login(): ...
+
+Password limits (OWASP ASVS 2.2.1): LOGIN_RATE_LIMIT and LOGIN_LONG_RATE_LIMIT per
+client address on each route, and per account across all of its password routes for
+the addresses that never proved its password (shared.services.throttle), so guesses
+from elsewhere cannot lock the owner out; a password change is limited per account
+(its tokens) from every address too. Each attempt is counted before the bcrypt check.
 """
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
 from shared.extensions import limiter
+from shared.services import throttle
+from shared.tokens import current_account
+
+PASSWORD_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_LONG_RATE_LIMIT")
 
 
 def init_ratelimit(app):
@@ -23,20 +34,24 @@ def init_ratelimit(app):
     limiter.init_app(app)
 
 
-def email_key():
-    """The (lower-cased) email of the JSON body, or the client IP when there is none."""
+def body_email():
+    """The (trimmed, lower-cased) email of the JSON body, or None."""
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # a deeply nested body: the route itself answers 400
         data = None
-    email = data.get("email") if isinstance(data, dict) else None
-    if isinstance(email, str) and email.strip():
-        return "email:" + email.strip().lower()
-    return "ip:" + get_remote_address()
+    return throttle.normal_email(data.get("email") if isinstance(data, dict) else None)
 
 
-def _setting(name):
-    return lambda: current_app.config[name]
+def email_key():
+    """The email of the JSON body, or the client IP when there is none."""
+    email = body_email()
+    return "email:" + email if email else "ip:" + get_remote_address()
+
+
+def _setting(*names):
+    """The limits named by config keys `names`, read per request ("a;b" is both)."""
+    return lambda: ";".join(current_app.config[name] for name in names)
 
 
 def limit_per_ip(setting):
@@ -71,3 +86,48 @@ def limit_per_account(setting, scope):
     decorated with the same `scope`. Goes below `auth_required`, which checks the token
     before the limit is counted."""
     return limiter.shared_limit(_setting(setting), scope=scope, key_func=account_key)
+
+
+def _per_unknown_address(role, email):
+    """The password limits of account (`role`, `email()`), shared by its password routes
+    and counted only for client addresses that never proved its password."""
+    def key():
+        return "email:" + email() if email() else "ip:" + get_remote_address()
+
+    return limiter.shared_limit(
+        _setting(*PASSWORD_LIMITS), scope=f"password:{role}", key_func=key,
+        exempt_when=lambda: _known_address(role, email()))
+
+
+def _known_address(role, email):
+    """Whether the client address proved the account's password (once per request)."""
+    known = g.setdefault("known_addresses", {})
+    key = (role, email, get_remote_address())
+    if key not in known:
+        known[key] = throttle.is_known(*key)
+    return known[key]
+
+
+def _stack(*limits):
+    def decorator(view):
+        for limit in reversed(limits):
+            view = limit(view)
+        return view
+
+    return decorator
+
+
+def limit_login(role):
+    """The password limits of a login route of `role`: per client IP on this route, per
+    account (the body's email) for unknown addresses."""
+    return _stack(limiter.limit(_setting(*PASSWORD_LIMITS)),
+                  _per_unknown_address(role, body_email))
+
+
+def limit_password_change(role):
+    """The password limits of a password change: per client IP, per account from any
+    address and per account for unknown addresses. Goes below `auth_required`."""
+    return _stack(limiter.limit(_setting(*PASSWORD_LIMITS)),
+                  limiter.shared_limit(_setting(*PASSWORD_LIMITS), scope="password-change",
+                                       key_func=account_key),
+                  _per_unknown_address(role, lambda: current_account()["email"]))

@@ -77,7 +77,7 @@ class ValidationError(Schema):
     msg = fields.String(required=True)
     param = fields.String(required=True, metadata={"examples": ["fullname.firstname"]})
     location = fields.String(required=True, validate=validate.OneOf(["body", "query",
-                                                                     "params"]))
+                                                                     "params", "headers"]))
 
 
 class ValidationErrors(Schema):

@@ -1,9 +1,10 @@
 """Access tokens through flask-jwt-extended's own hooks, checked alike by both services.
 
 An access token is an HS256 JWT with `sub` (account id), `role` (a `Role`), `type` =
-`access`, `jti`, `iat`, `exp`, and `ver`: the account's `tokenVersion` when it was
-issued. It is refused when it is malformed, badly signed, expired, not an access token,
-lacks a claim we always issue, is blacklisted (its `jti` in `blacklisted_tokens`), is of
+`access`, `jti`, `iat`, `exp`, and `ver`: the account's `tokenVersion` when its session
+(login) began. It is refused when it is malformed, badly signed, expired, not an access token,
+lacks a claim we always issue, is blacklisted (its `jti` in `blacklisted_tokens`: logged
+out, replaced by a refresh, or of a revoked session family), is of
 an account that no longer exists, or is older than the account's last "log out
 everywhere" (`ver` below `tokenVersion`). One decode and one database round trip per
 request: the blocklist hook looks up the account and the blacklist together and hands
@@ -198,14 +199,15 @@ def token_ttl(role):
     return timedelta(seconds=seconds)
 
 
-def issue_access_token(account, role):
+def issue_access_token(account, role, ver=None):
     """`(token, claims)`: a signed access token for `account` and what it claims, so
-    that callers need not decode it again."""
+    that callers need not decode it again. `ver` defaults to the account's tokenVersion
+    (a refresh passes its session's, so that a "log out everywhere" racing it wins)."""
     issued = datetime.now(UTC).replace(microsecond=0)
     claims = {"jti": uuid.uuid4().hex, "iat": int(issued.timestamp()),
               "nbf": int(issued.timestamp()),
-              "exp": int((issued + token_ttl(role)).timestamp()),
-              "role": str(role), "ver": account.get("tokenVersion", 0)}
+              "exp": int((issued + token_ttl(role)).timestamp()), "role": str(role),
+              "ver": account.get("tokenVersion", 0) if ver is None else ver}
     token = create_access_token(identity=str(account["_id"]), additional_claims=claims)
     return token, claims
 

@@ -104,8 +104,9 @@ class FrontNginx(Nginx):
     """deploy/nginx.conf in front of `auth_port` and `realtime_port`, with the frontend
     folder `dist` (or none) and the CORS origins `origins`."""
 
-    def __init__(self, directory, auth_port, realtime_port, dist=None, origins=APP_ORIGIN):
-        super().__init__(directory, [auth_port], [realtime_port])
+    def __init__(self, directory, auth_port, realtime_port, dist=None, origins=APP_ORIGIN,
+                 port=None):
+        super().__init__(directory, [auth_port], [realtime_port], port)
         conf = Path(directory) / "nginx.conf"
         text = conf.read_text()
         assert "root /srv/frontend;" in text
@@ -114,11 +115,12 @@ class FrontNginx(Nginx):
         cors_map(directory, origins)
 
 
-def dev_gateway(directory, auth_port, realtime_port, dist=None, origins=APP_ORIGIN):
+def dev_gateway(directory, auth_port, realtime_port, dist=None, origins=APP_ORIGIN,
+                port=None):
     """`make run`'s gateway in front of `auth_port` and `realtime_port` (not started)."""
     env = {"AUTH_PORT": str(auth_port), "REALTIME_PORT": str(realtime_port),
            "HOST": "127.0.0.1", "CORS_ORIGINS": origins, "FRONTEND_DIR": str(dist or "")}
-    return Gateway(free_port(), env, log_path=Path(directory) / "gateway.log")
+    return Gateway(port or free_port(), env, log_path=Path(directory) / "gateway.log")
 
 
 def raw_request(port, target, method="GET", headers=(), body=b""):

@@ -44,8 +44,8 @@ def render_nginx_conf(directory, port, auth_ports, realtime_ports):
 
 
 class Nginx(Child):
-    def __init__(self, directory, auth_ports, realtime_ports):
-        self.port = free_port()
+    def __init__(self, directory, auth_ports, realtime_ports, port=None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         conf = render_nginx_conf(directory, self.port, auth_ports, realtime_ports)
         argv = [nginx_binary(), "-e", "stderr", "-p", str(directory), "-c", str(conf)]

@@ -44,9 +44,13 @@ class RecordingClient:
                 wait_timeout=5):
         target = url if not query else f"{url}?{query}"
         headers = dict(headers or {})
-        if "Origin" in headers and list(transports) == ["websocket"]:
-            # websocket-client sends an Origin of its own unless told which one
-            self.client.eio.websocket_extra_options = {"origin": headers.pop("Origin")}
+        if "websocket" in transports:
+            # websocket-client invents an Origin (the URL's own) unless told one; a
+            # non-browser client sends none, as a test that names none means.
+            origin = (headers.pop("Origin", None) if list(transports) == ["websocket"]
+                      else headers.get("Origin"))
+            self.client.eio.websocket_extra_options = (
+                {"origin": origin} if origin else {"suppress_origin": True})
         self.client.connect(target, auth={"token": token} if token else None,
                             transports=list(transports), headers=headers,
                             wait_timeout=wait_timeout)

@@ -7,9 +7,10 @@ from bson import ObjectId
 
 from shared.serialize import now
 
+from .auth_api import PNG_1PX
 from .factories import auth_header, make_captain, make_user, token_for
 
-PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()
+PNG = base64.b64encode(PNG_1PX).decode()  # a real image: stored images are decoded
 
 
 def send(client, sender, receiver, role="user", **body):

@@ -11,11 +11,11 @@ from auth_service.schemas import FullnameSchema
 from shared import quickchat
 from shared.services import accounts as account_service
 
+from .auth_api import PNG_1PX
 from .conftest import make_config
 from .factories import make_user, token_for
 
-PNG = "data:image/png;base64," + base64.b64encode(
-    b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17).decode()
+PNG = "data:image/png;base64," + base64.b64encode(PNG_1PX).decode()  # a real image
 USER_FIELDS = {"_id", "email", "fullName", "profilePic", "bio", "createdAt", "updatedAt"}
 MESSAGE_FIELDS = {"_id", "senderId", "receiverId", "text", "image", "seen", "createdAt"}
 

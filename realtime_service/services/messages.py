@@ -5,12 +5,14 @@
   `accepted` or `ongoing`, and may read their conversation after any ride together;
 - captains never message captains; nobody messages themselves.
 
-A new message is stored before it is pushed. Pushes are dumped with the schemas of
-realtime_service.message_schemas and go through the notifier.
+A new message is stored before it is pushed. A send with an idempotency key that its
+sender already used (a retry) returns the stored message and pushes nothing. Pushes
+are dumped with the schemas of realtime_service.message_schemas and go through the
+notifier.
 """
 from realtime_service import notifier
 from realtime_service.message_schemas import MessageOut, MessagesSeenEvent
-from shared.errors import BadRequest, Forbidden, NotFound
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.models import accounts, messages
 from shared.models import rides as rides_model
 from shared.roles import Role
@@ -104,14 +106,29 @@ def mark_seen(me_id, message_id):
         raise Forbidden("Only the receiver can mark a message seen")
 
 
-def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None):
+def sent_before(me_id, other_id, key):
+    """The message the caller already sent with the idempotency `key`, or None; 409
+    when that key went to another account."""
+    message = messages.find_by_key(me_id, key)
+    if message is not None and message["receiverId"] != other_id:
+        raise Conflict("This Idempotency-Key was used for another conversation")
+    return message
+
+
+def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=None):
     """Store a message (an image data URL is stored in GridFS and replaced by its
     URL), then push `newMessage` to the receiver's connections and to the sender's
-    other ones (all but the socket `skip_sid`). Returns the stored message."""
+    other ones (all but the socket `skip_sid`). Returns the stored message: with an
+    idempotency `key` already used by the caller, the first one, stored and pushed once."""
+    first = sent_before(me_id, other_id, key) if key is not None else None
+    if first is not None:
+        return first
     check_partner(me_id, my_role, other_id, writing=True)
     if image:
         image = media.save_image(image, me_id, param="image")
-    message = messages.create(me_id, other_id, text, image or None)
+    message = messages.create(me_id, other_id, text, image or None, key)
+    if message is None:  # a concurrent retry with this key stored it first
+        return sent_before(me_id, other_id, key)
     payload = MESSAGE.dump(message)
     notifier.push(other_id, "newMessage", payload)
     notifier.push(me_id, "newMessage", payload, skip_sid=skip_sid)

@@ -1,7 +1,9 @@
 """Chat messages between two accounts: users among users, or a rider and the captain
 of their ride. Sender and receiver ids are stored as ObjectIds; `seenAt` stamps when
-the receiver read a message. Read newest first by `_id`."""
+the receiver read a message. Read newest first by `_id`. A message sent with an
+`Idempotency-Key` stores it as `idempotencyKey`, unique per sender."""
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from shared import storage
 from shared.extensions import mongo
@@ -14,6 +16,10 @@ INDEXES = [
     IndexModel([("senderId", ASCENDING), ("receiverId", ASCENDING), ("_id", DESCENDING)]),
     # Unseen counts of one receiver.
     IndexModel([("receiverId", ASCENDING), ("seen", ASCENDING), ("senderId", ASCENDING)]),
+    # One message per sender and idempotency key: a retried send stores nothing twice.
+    IndexModel([("senderId", ASCENDING), ("idempotencyKey", ASCENDING)], unique=True,
+               name="sender_idempotency_key",
+               partialFilterExpression={"idempotencyKey": {"$type": "string"}}),
 ]
 
 
@@ -21,16 +27,29 @@ def collection():
     return mongo.db[COLLECTION]
 
 
-def create(sender_id, receiver_id, text=None, image=None):
-    """Store a new, unseen message and return it."""
+def create(sender_id, receiver_id, text=None, image=None, key=None):
+    """Store a new, unseen message and return it; None when the sender already stored
+    one with this idempotency `key` (the unique index decides, under races too)."""
     message = {"senderId": sender_id, "receiverId": receiver_id, "text": text,
                "image": image, "seen": False, "createdAt": now()}
-    message["_id"] = collection().insert_one(message).inserted_id
+    if key is not None:
+        message["idempotencyKey"] = key
+    try:
+        message["_id"] = collection().insert_one(message).inserted_id
+    except DuplicateKeyError:
+        if key is None:
+            raise
+        return None
     return message
 
 
 def find(message_id):
     return collection().find_one({"_id": message_id})
+
+
+def find_by_key(sender_id, key):
+    """The message `sender_id` sent with this idempotency key, or None."""
+    return collection().find_one({"senderId": sender_id, "idempotencyKey": key})
 
 
 def between(a, b):

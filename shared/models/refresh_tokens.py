@@ -5,14 +5,22 @@ every use.
 Every token belongs to a `family` (one login). Using a token marks it spent and
 issues its successor in the same family; presenting a spent token again means it
 was stolen (or replayed), so the whole family is revoked, along with the access
-tokens it issued.
+tokens it issued. Each token keeps the `ver` (account tokenVersion) of its session, so
+that "log out everywhere" refuses it whenever it was issued (see services/accounts.py).
+
+A family revocation first writes a marker in `revoked_families`, then revokes what the
+family holds; a refresh first stores its new token, then looks for the marker
+(`family_revoked`). Whichever order the two interleave in, one of them sees the other:
+no token issued during a revocation outlives it.
 """
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
+from flask import current_app
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from shared import storage
 from shared.extensions import mongo
@@ -21,13 +29,17 @@ from shared.serialize import now
 from shared.storage import find_one_and_update
 
 COLLECTION = "refresh_tokens"
-INDEXES = [
-    IndexModel([("hash", ASCENDING)], unique=True),
-    IndexModel([("family", ASCENDING)]),
-    IndexModel([("accessJti", ASCENDING)], sparse=True),
-    IndexModel([("account", ASCENDING), ("role", ASCENDING)]),
-    IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0),
-]
+FAMILIES = "revoked_families"  # {_id: family, revokedAt, expiresAt}
+INDEXES = {
+    COLLECTION: [
+        IndexModel([("hash", ASCENDING)], unique=True),
+        IndexModel([("family", ASCENDING)]),
+        IndexModel([("accessJti", ASCENDING)], sparse=True),
+        IndexModel([("account", ASCENDING), ("role", ASCENDING)]),
+        IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0),
+    ],
+    FAMILIES: [IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0)],
+}
 
 
 class RefreshError(Exception):
@@ -48,8 +60,8 @@ def _digest(raw):
 
 def issue(account_id, role, ttl_seconds, access_claims=None, family=None):
     """Store a new refresh token and return the raw value (shown to the client once).
-    `access_claims` (jti, exp) of the access token issued with it are kept so that a
-    family revocation also blacklists them."""
+    `access_claims` (jti, exp, ver) of the access token issued with it are kept so that
+    a family revocation also blacklists them, and "log out everywhere" refuses it."""
     raw = secrets.token_urlsafe(32)
     timestamp = now()
     doc = {
@@ -65,6 +77,7 @@ def issue(account_id, role, ttl_seconds, access_claims=None, family=None):
     if access_claims:
         doc["accessJti"] = access_claims["jti"]
         doc["accessExp"] = access_claims["exp"]
+        doc["ver"] = access_claims["ver"]
     _collection().insert_one(doc)
     return raw
 
@@ -90,25 +103,36 @@ def spend(raw):
 
 
 def revoke_family(family):
-    """Revoke every token of a family and blacklist the access tokens it issued."""
+    """Mark the family revoked, then revoke every token of it and blacklist the access
+    tokens it issued (in this order: see the module docstring)."""
     timestamp = now()
+    kept = timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
+    try:
+        mongo.db[FAMILIES].insert_one(
+            {"_id": family, "revokedAt": timestamp, "expiresAt": timestamp + kept})
+    except DuplicateKeyError:
+        pass
     storage.update_many(_collection(), {"family": family, "revokedAt": None},
                         {"$set": {"revokedAt": timestamp}})
-    for doc in _collection().find({"family": family, "accessJti": {"$exists": True}}):
-        if doc["accessExp"] > timestamp.timestamp():
-            expires = timestamp + timedelta(seconds=doc["accessExp"] - timestamp.timestamp())
-            blacklist.revoke(doc["accessJti"], doc["account"], doc["role"], expires)
+    for doc in _collection().find({"family": family, "accessJti": {"$exists": True},
+                                   "accessExp": {"$gt": timestamp.timestamp()}}):
+        blacklist.revoke(doc["accessJti"], doc["account"], doc["role"],
+                         datetime.fromtimestamp(doc["accessExp"], UTC))
+
+
+def family_revoked(family):
+    """Whether the family was revoked (checked by a refresh after it issued)."""
+    return mongo.db[FAMILIES].find_one({"_id": family}, {"_id": 1}) is not None
 
 
 def revoke(raw, account_id, role):
-    """Revoke one token, only if it belongs to this account (logout)."""
+    """Revoke the family of one token, only if it belongs to this account (logout)."""
     if not isinstance(raw, str) or not raw:
         return
-    storage.update_one(
-        _collection(),
-        {"hash": _digest(raw), "account": account_id, "role": role, "revokedAt": None},
-        {"$set": {"revokedAt": now()}},
-    )
+    doc = _collection().find_one({"hash": _digest(raw), "account": account_id, "role": role},
+                                 {"family": 1})
+    if doc is not None:
+        revoke_family(doc["family"])
 
 
 def revoke_all(account_id, role):
@@ -119,8 +143,8 @@ def revoke_all(account_id, role):
 
 
 def revoke_session(access_jti):
-    """Revoke the refresh tokens of the session that issued this access token (logout)."""
+    """Revoke the family that issued this access token (logout): its refresh tokens and
+    every access token issued in it."""
     doc = _collection().find_one({"accessJti": access_jti}, {"family": 1})
     if doc is not None:
-        storage.update_many(_collection(), {"family": doc["family"], "revokedAt": None},
-                            {"$set": {"revokedAt": now()}})
+        revoke_family(doc["family"])

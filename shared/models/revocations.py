@@ -1,6 +1,7 @@
 """Queries for watching revocations (the realtime service disconnects revoked sockets).
 
-A token is revoked by its `jti` in `blacklisted_tokens` (see blacklist.py) or by the
+A token is revoked by its `jti` in `blacklisted_tokens` (see blacklist.py; a token
+only retired by a refresh does not end its sockets) or by the
 account's `tokenVersion` bump, stamped with `tokensRevokedAt` (see accounts.py). The
 index below keeps the "revoked since" poll cheap whatever the number of accounts.
 """
@@ -16,7 +17,7 @@ INDEXES = {
 
 
 def revoked_jtis_since(since):
-    """The jtis blacklisted after `since`."""
+    """The jtis revoked after `since` (a family's revocation revokes all of its own)."""
     return {doc["jti"] for doc in blacklist.revoked_since(since)}
 
 

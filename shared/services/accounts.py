@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.errors import Conflict, Invalid, Unauthorized
 from shared.models import accounts, blacklist, refresh_tokens
 from shared.passwords import check_password, hash_password
-from shared.services import activity, media
+from shared.services import activity, media, throttle
 from shared.tokens import issue_access_token
 
 INVALID_LOGIN = "Invalid email or password"
@@ -28,9 +28,10 @@ class Session:
     refresh_token: str
 
 
-def start_session(role, account, family=None):
-    """A new access token and refresh token (in `family`, or a new one) for `account`."""
-    token, claims = issue_access_token(account, role)
+def start_session(role, account, family=None, ver=None):
+    """A new access token and refresh token (in `family`, or a new one) for `account`
+    (of token version `ver`, by default the account's)."""
+    token, claims = issue_access_token(account, role, ver)
     refresh = refresh_tokens.issue(account["_id"], role,
                                    current_app.config["REFRESH_TOKEN_TTL"],
                                    access_claims=claims, family=family)
@@ -52,6 +53,7 @@ def login(role, email, password, client):
     matched = check_password(password, account["password"] if account else None)
     if account is None or not matched:
         raise Unauthorized(INVALID_LOGIN)
+    throttle.remember(role, account["email"], client["ip"])
     activity.record(account["_id"], role, "login", client)
     return start_session(role, account)
 
@@ -99,8 +101,8 @@ def deactivate_if_socket_activated(captain_id):
 
 
 def logout(role, account, claims, refresh_token, client):
-    """Blacklist this access token, revoke its session's refresh tokens (and
-    `refresh_token`, if given)."""
+    """Blacklist this access token and end its session family (and the family of
+    `refresh_token`, if given): every refresh token and access token issued in it."""
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
     blacklist.revoke(claims["jti"], account["_id"], role, expires_at)
     refresh_tokens.revoke_session(claims["jti"])
@@ -119,6 +121,7 @@ def change_password(role, account, current, new, client):
     """Every earlier token is revoked; the caller gets a fresh session."""
     if not check_password(current, account["password"]):
         raise Invalid.field("currentPassword", "Current password is incorrect")
+    throttle.remember(role, account["email"], client["ip"])
     updated = accounts.revoke_tokens(role, account["_id"], {"password": hash_password(new)})
     refresh_tokens.revoke_all(account["_id"], role)
     activity.record(account["_id"], role, "password-change", client)
@@ -126,12 +129,33 @@ def change_password(role, account, current, new, client):
 
 
 def refresh(raw):
-    """Spend a refresh token for a new session of the same family."""
+    """Spend a refresh token for a new session of the same family, retiring the access
+    token it was issued with. A revocation racing it wins: the new tokens keep the
+    spent one's token version (a "log out everywhere" outdates them whenever it lands),
+    and a family revoked while they were issued is revoked again with them (the answer
+    is the one of a refresh just before the revocation: tokens that no longer work)."""
     try:
         spent = refresh_tokens.spend(raw)
     except refresh_tokens.RefreshError as error:
         raise Unauthorized(error.message) from None
-    account = accounts.find_by_id(spent["role"], spent["account"])
-    if account is None:
+    role, family = spent["role"], spent["family"]
+    account = accounts.find_by_id(role, spent["account"])
+    if account is None or outdated(spent, account):
         raise Unauthorized("Invalid refresh token")
-    return start_session(spent["role"], account, family=spent["family"])
+    if "accessJti" in spent:
+        blacklist.retire(spent["accessJti"], account["_id"], role,
+                         datetime.fromtimestamp(spent["accessExp"], UTC))
+    ver = spent.get("ver", account.get("tokenVersion", 0))
+    session = start_session(role, account, family, ver)
+    if refresh_tokens.family_revoked(family):
+        refresh_tokens.revoke_family(family)
+    return session
+
+
+def outdated(spent, account):
+    """Whether the account logged out everywhere since this refresh token's session
+    began (tokens stored before they kept a version: since it was issued)."""
+    if "ver" in spent:
+        return spent["ver"] < account.get("tokenVersion", 0)
+    revoked_at = account.get("tokensRevokedAt")
+    return revoked_at is not None and spent["createdAt"] <= revoked_at

@@ -20,10 +20,15 @@ def stack(mongo_uri, tmp_path_factory):
     logs = tmp_path_factory.mktemp("console-e2e")
     auth_port, realtime_port = free_port(), free_port()
     realtime_url = f"http://127.0.0.1:{realtime_port}"
+    # The gateways a test puts in front (`gateway_ports`): their origins are configured,
+    # as a deployment's PUBLIC_URL is, for the socket origin check.
+    gateway_ports = [free_port(), free_port()]
+    gateways = ",".join(f"http://127.0.0.1:{port}" for port in gateway_ports)
     services = [
         Service("realtime_service", realtime_port,
                 # AUTH_PORT: the page finds the auth service on it without `?auth=`.
-                service_env(mongo_uri, REALTIME_PORT=realtime_port, AUTH_PORT=auth_port),
+                service_env(mongo_uri, REALTIME_PORT=realtime_port, AUTH_PORT=auth_port,
+                            CORS_ORIGINS=gateways),
                 log_path=logs / "realtime.log"),
         Service("auth_service", auth_port,
                 service_env(mongo_uri, AUTH_PORT=auth_port, CORS_ORIGINS=realtime_url),
@@ -38,7 +43,7 @@ def stack(mongo_uri, tmp_path_factory):
     realtime, auth = services
     yield SimpleNamespace(page=f"{realtime.url}/?auth={auth.url}", auth=auth.url,
                           realtime=realtime.url, auth_port=auth_port,
-                          realtime_port=realtime_port)
+                          realtime_port=realtime_port, gateway_ports=gateway_ports)
     for service in services:
         service.stop()
 

@@ -121,10 +121,11 @@ def gateway(request, stack, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"clean-{request.param}")
     if request.param == "dev-beside-frontend":
         child = dev_gateway(directory, stack.auth_port, stack.realtime_port,
-                            dist=make_frontend(directory)).start()
+                            dist=make_frontend(directory), port=stack.gateway_ports[0]).start()
         paths = ["/console/", "/realtime-service/"]
     else:
-        child = FrontNginx(directory, stack.auth_port, stack.realtime_port).start()
+        child = FrontNginx(directory, stack.auth_port, stack.realtime_port,
+                           port=stack.gateway_ports[1]).start()
         paths = ["/"]
     yield [child.url + path for path in paths]
     child.stop()

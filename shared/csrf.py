@@ -1,0 +1,80 @@
+"""Cross-site request forgery: a state-changing request that the `token` cookie alone
+authenticates must come from a page of a trusted origin (issue 16 row 5).
+
+A browser attaches the cookie to any page's form post, no-cors fetch, link or image
+(SameSite=None with a frontend on another site; Lax still sends it on a top-level
+navigation), but it adds an `Authorization` or `token` header only after a CORS
+preflight, which only CORS_ORIGINS pass. So, before each request:
+
+- With a Bearer `Authorization` header (a placeholder such as the Uber clone's
+  `Bearer null` included) or a `token` header, nothing more is asked.
+- A POST, PUT, PATCH or DELETE with the cookie and neither header must be same-origin:
+  `Sec-Fetch-Site: same-origin` (or `none`: typed by the user), or an `Origin` in
+  CORS_ORIGINS or the service's own configured origins (`shared.cors.own_origins`).
+- A GET that changes state (marked `@changes_state`: the compatible logout GETs) is
+  never accepted with the cookie alone, same-origin or not (an `<img>` or a link on a
+  page of our own origin would do it).
+
+Everything else is a 403 `{"message"}`. Routes that take no token (login, register,
+the public ones) and requests without the cookie are not affected.
+"""
+from flask import current_app, request
+
+from shared.cors import trusted_origins
+from shared.errors import Forbidden
+from shared.web import AUTH_DOC
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SAME_ORIGIN_FETCHES = frozenset({"same-origin", "none"})
+STATE_CHANGING_GET = "_changes_state"
+REFUSED = "Cross-site request refused"
+
+
+def changes_state(view):
+    """Mark a GET route that changes state: the cookie alone never authenticates it."""
+    setattr(view, STATE_CHANGING_GET, True)
+    return view
+
+
+def preflighted():
+    """Whether the request carries a header that a browser sends cross-origin only
+    after a CORS preflight: a Bearer `Authorization` (placeholders too) or `token`."""
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        scheme = authorization.split(maxsplit=1)[:1]
+        if scheme in ([], ["Bearer"]):
+            return True
+    return "token" in request.headers
+
+
+def same_origin():
+    """Fetch Metadata or the Origin header says that a trusted page sent the request."""
+    if request.headers.get("Sec-Fetch-Site") in SAME_ORIGIN_FETCHES:
+        return True
+    return request.headers.get("Origin") in trusted_origins(current_app)
+
+
+def routed_view():
+    return current_app.view_functions.get(request.endpoint)
+
+
+def authenticated(view):
+    """Whether the route takes a token (`auth_required`); login, signup and the public
+    routes ignore a cookie that the browser sends along."""
+    return AUTH_DOC in getattr(view, "_apidoc", {})
+
+
+def refuse_cross_site():
+    """Before each request: 403 for a state-changing request authenticated by the
+    cookie alone that does not come from a trusted page (see the module docstring)."""
+    if request.routing_exception is not None or preflighted():
+        return
+    if not request.cookies.get(current_app.config.get("JWT_ACCESS_COOKIE_NAME", "token")):
+        return
+    view = routed_view()
+    if not authenticated(view):
+        return
+    if request.method in BODY_METHODS and not same_origin():
+        raise Forbidden(REFUSED)
+    if request.method in ("GET", "HEAD") and getattr(view, STATE_CHANGING_GET, False):
+        raise Forbidden("This route takes the token in a header, not the cookie alone")
