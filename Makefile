@@ -36,6 +36,8 @@ test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: the load scenarios of BENCHMARKS.md (`make bench SCENARIO=n` for one), about 9 min
+## plus scenario 8 (side by side with the Node peers named by BENCH_PEER_UBER and
+## BENCH_PEER_QUICKCHAT; Ridewire's side alone without them)
 bench: install-dev
 	$(PY) -m bench $(SCENARIO)
 
