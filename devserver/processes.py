@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from shared.storage import EMBEDDED_URI_OPTIONS
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -180,10 +182,7 @@ class EmbeddedMongo(Child):
         super().__init__("secantusdb", argv, log_path=log_path)
 
     def uri(self, database="ridewire"):
-        return (
-            f"mongodb://127.0.0.1:{self.port}/{database}"
-            "?directConnection=true&retryWrites=false"
-        )
+        return f"mongodb://127.0.0.1:{self.port}/{database}?{EMBEDDED_URI_OPTIONS}"
 
     def start(self, timeout=30.0):
         if self.storage != ":memory:":

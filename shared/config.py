@@ -9,6 +9,7 @@ import os
 from dotenv import load_dotenv
 
 from shared.dev_secret import dev_secret
+from shared.storage import EMBEDDED_URI_OPTIONS
 
 load_dotenv()
 
@@ -65,11 +66,8 @@ class Config:
     GATEWAY_PORT = env_int("GATEWAY_PORT", 5000)
     FRONTEND_DIR = env_str("FRONTEND_DIR")
 
-    # The embedded SecantusDB needs retryWrites=false (see DESIGN.md); real MongoDB accepts it.
     MONGO_URI = env_str(
-        "MONGO_URI",
-        f"mongodb://127.0.0.1:{DB_PORT}/ridewire?directConnection=true&retryWrites=false",
-    )
+        "MONGO_URI", f"mongodb://127.0.0.1:{DB_PORT}/ridewire?{EMBEDDED_URI_OPTIONS}")
     # Fail a request in about 2 s (503) instead of hanging when Mongo is away.
     MONGO_TIMEOUT_MS = env_int("MONGO_TIMEOUT_MS", 2000)
     REDIS_URL = env_str("REDIS_URL")
