@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from shared.storage import EMBEDDED_URI_OPTIONS
+from shared.embedded import EMBEDDED_URI_OPTIONS
 
 PR_SET_PDEATHSIG = 1
 

@@ -9,7 +9,7 @@ import os
 from dotenv import load_dotenv
 
 from shared.dev_secret import dev_secret
-from shared.storage import EMBEDDED_URI_OPTIONS
+from shared.embedded import EMBEDDED_URI_OPTIONS
 
 load_dotenv()
 

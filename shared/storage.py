@@ -16,11 +16,6 @@ log = logging.getLogger(__name__)
 # touch; models hide it from the API.
 REVISION = "_rev"
 GUARDED_ATTEMPTS = 5
-# The URI options of the embedded SecantusDB: retryWrites=false (DESIGN.md; real MongoDB
-# accepts it) and a small connection pool, since with a worker's default of 100
-# operations in flight its single storage lock convoys and the service stalls
-# (RELIABILITY.md, the soak).
-EMBEDDED_URI_OPTIONS = "directConnection=true&retryWrites=false&maxPoolSize=16"
 
 
 class MongoDBStrategy:
