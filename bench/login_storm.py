@@ -76,6 +76,15 @@ def storm(url, clients, seconds, email=EMAIL):
     return time.monotonic() - started, parts
 
 
+def summed_statuses(parts):
+    """{status: count} over the `(latencies, statuses)` parts that `storm` returns."""
+    statuses = {}
+    for _, part in parts:
+        for code, count in part.items():
+            statuses[str(code)] = statuses.get(str(code), 0) + count
+    return statuses
+
+
 def hash_seconds(rounds, samples=5):
     """Median time of one bcrypt check at `rounds`, in this process."""
     hashed = bcrypt.hashpw(b"x" * 16, bcrypt.gensalt(rounds))
@@ -100,10 +109,7 @@ def run(size="full", out_dir=None):
         during, (elapsed, parts) = polled(
             service.url, lambda: storm(service.url, cfg["clients"], cfg["seconds"]))
         usage = meter.read()
-    statuses = {}
-    for _, part in parts:
-        for code, count in part.items():
-            statuses[str(code)] = statuses.get(str(code), 0) + count
+    statuses = summed_statuses(parts)
     logins = statuses.get("200", 0)
     limit = (os.cpu_count() or 1) / one_hash
     result = {

@@ -91,10 +91,7 @@ def storm(cfg, url, email, server_pid, db_pid):
     meter = common.CpuMeter(server=server_pid, db=db_pid)
     elapsed, parts = login_storm.storm(url, cfg["clients"], cfg["seconds"], email)
     usage = meter.read()
-    statuses = {}
-    for _, part in parts:
-        for code, count in part.items():
-            statuses[str(code)] = statuses.get(str(code), 0) + count
+    statuses = login_storm.summed_statuses(parts)
     logins = statuses.get("200", 0)
     return {"logins_per_s": round(logins / elapsed, 1), "statuses": statuses,
             "login_ms": percentiles([ms for done, _ in parts for ms in done]),
