@@ -7,6 +7,7 @@ from realtime_service import (
     console,
     maps,
     messages,
+    notifier,
     presence,
     revocation,
     rides,
@@ -18,6 +19,7 @@ from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
+from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
 from shared.tokens import init_tokens
 
@@ -33,10 +35,12 @@ def create_app(config=Config):
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=socket_origin_check(app),
+        json=SocketJSON,
     )
     socketio.on_namespace(RealtimeNamespace("/"))
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])
     presence.init_app(app)
+    notifier.init_app(app)
     revocation.init_app(app)
     api = app.extensions["api"]
     for blueprint in (messages.bp, rides.bp, console.bp):

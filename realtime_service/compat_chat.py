@@ -7,11 +7,10 @@ and refusals by the chat rules are 200 `{success: false, message}` (the only fai
 QuickChat shows); a missing or bad token stays 401. Media URLs are absolute when
 PUBLIC_URL is set. Registered only with COMPAT_ROUTES.
 """
-from flask import request
 from marshmallow import fields
 
 from realtime_service.message_schemas import MessageOut, SendHeaders, SendSchema
-from realtime_service.messages import CHAT_SEND_SCOPE, SOCKET_ID_LENGTH
+from realtime_service.messages import CHAT_SEND_SCOPE
 from realtime_service.services import messages
 from shared.quickchat import ChatProfileOut, CompatBlueprint, MediaUrl, Outcome, refusals
 from shared.ratelimit import limit_per_account
@@ -100,10 +99,10 @@ def mark_seen(message_id):
 def send(data, headers, other_id):
     """Send a message (a text and/or an image data URL), as POST /messages/send/<id>.
 
-    201 `{success: true, newMessage}`; the message is pushed as `newMessage` like
-    Ridewire's. An invalid message or one the chat rules refuse is 200 `{success:
-    false, message}`."""
-    skip_sid = request.headers.get("X-Socket-ID", "")[:SOCKET_ID_LENGTH] or None
+    201 `{success: true, newMessage}`; the message is pushed as `newMessage` to the
+    receiver's connections only, as QuickChat's server does (its frontend shows
+    nothing of an echo, and cannot say which socket sent). An invalid message or one
+    the chat rules refuse is 200 `{success: false, message}`."""
     message = messages.send(me(), current_role(), object_id(other_id), data["text"],
-                            data["image"], skip_sid, headers["key"])
+                            data["image"], key=headers["key"], echo=False)
     return {"success": True, "newMessage": message}

@@ -6,6 +6,10 @@ Every connection of an account joins the room `str(account_id)` and its role's r
 so `push(account_id, "ride-confirmed", ride)` reaches every tab and device. Payloads
 are dumped by the caller with the schema of the event (an allow-list).
 """
+import time
+
+from flask import current_app
+
 from realtime_service import presence
 from realtime_service.extensions import socketio
 
@@ -34,9 +38,51 @@ def to_role(role, event, payload, skip_sid=None):
 
 
 def announce_online_users(to=None):
-    """`getOnlineUsers`: the online user ids, to every user (or to one socket)."""
-    online = sorted(presence.online_ids("user"))
+    """`getOnlineUsers`: the online user ids, to one socket at once, or to every user
+    at most once per PRESENCE_ANNOUNCE_SECONDS (see `Announcer`)."""
     if to is None:
-        to_role("user", "getOnlineUsers", online)
+        current_app.extensions["announcer"].request()
     else:
-        to_socket(to, "getOnlineUsers", online)
+        to_socket(to, "getOnlineUsers", sorted(presence.online_ids("user")))
+
+
+def _broadcast_online_users():
+    to_role("user", "getOnlineUsers", sorted(presence.online_ids("user")))
+
+
+class Announcer:
+    """Coalesces the full `getOnlineUsers` broadcasts: the first change after a quiet
+    window is announced at once, later ones in the window by one broadcast at its end,
+    with the list as it is then. A burst of n connects costs a few broadcasts of the
+    list instead of n (each one a frame to every user)."""
+
+    def __init__(self, app, window):
+        self.app, self.window = app, window
+        self.last, self.pending = float("-inf"), False
+
+    def request(self):
+        if self.pending:
+            return
+        wait = self.last + self.window - time.monotonic()
+        if wait <= 0:
+            self._announce()
+        else:
+            self.pending = True
+            socketio.start_background_task(self._announce_later, wait)
+
+    def _announce_later(self, wait):
+        socketio.sleep(wait)
+        self.pending = False  # a change from here on is announced again
+        with self.app.app_context():
+            try:
+                self._announce()
+            except Exception:  # a later change announces again
+                self.app.logger.exception("could not announce the online users")
+
+    def _announce(self):
+        self.last = time.monotonic()
+        _broadcast_online_users()
+
+
+def init_app(app):
+    app.extensions["announcer"] = Announcer(app, app.config["PRESENCE_ANNOUNCE_SECONDS"])

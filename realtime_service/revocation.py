@@ -18,7 +18,6 @@ from pymongo.errors import PyMongoError
 
 from realtime_service import notifier
 from realtime_service.extensions import socketio
-from shared.config import env_float
 from shared.models import revocations
 from shared.serialize import now
 
@@ -67,8 +66,7 @@ class RevocationWatcher:
 
 
 def init_app(app):
-    poll = app.config.get("REVOCATION_POLL_SECONDS") or env_float("REVOCATION_POLL_SECONDS", 0.5)
-    app.extensions["revocation"] = RevocationWatcher(poll)
+    app.extensions["revocation"] = RevocationWatcher(app.config["REVOCATION_POLL_SECONDS"])
 
 
 def watcher():

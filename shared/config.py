@@ -112,6 +112,12 @@ class Config:
     SOCKET_CONNECT_TIMEOUT = env_float("SOCKET_CONNECT_TIMEOUT", 45.0)
     SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")
     PRESENCE_EVENTS = env_str("PRESENCE_EVENTS", "compat")  # compat | delta
+    # The bound on how long a token revoked in one process is still taken by another
+    # (shared/revoked_jtis.py), and the realtime service's revoked-socket poll.
+    REVOCATION_POLL_SECONDS = env_float("REVOCATION_POLL_SECONDS", 0.5)
+    # The full getOnlineUsers list goes to every user at most once per this many seconds
+    # (the last change of a window is announced at its end); 0: on every change.
+    PRESENCE_ANNOUNCE_SECONDS = env_float("PRESENCE_ANNOUNCE_SECONDS", 0.25)
 
     DISPATCH_RADIUS_KM = env_float("DISPATCH_RADIUS_KM", 3.0)
     DISPATCH_MAX = env_int("DISPATCH_MAX", 20)

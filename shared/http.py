@@ -11,6 +11,7 @@ from shared.cors import enable_cors
 from shared.csrf import BODY_METHODS, refuse_cross_site
 from shared.errors import DB_DOWN_ERRORS, ApiError, error_response, register_error_handlers
 from shared.extensions import mongo
+from shared.jsonio import OrjsonProvider
 from shared.logging import configure_logging, log_request
 from shared.schemas import Schema
 from shared.web import Blueprint, init_api, without_database
@@ -55,7 +56,9 @@ def require_json():
 class LoggedFlask(Flask):
     """A Flask app whose outermost WSGI layer is `log_request` (request id, access log),
     so that Socket.IO requests, which Flask-SocketIO's middleware answers before
-    Flask's own hooks run, are logged too."""
+    Flask's own hooks run, are logged too. JSON goes through orjson."""
+
+    json_provider_class = OrjsonProvider
 
     def __call__(self, environ, start_response):
         return log_request(self.wsgi_app, environ, start_response)
@@ -66,7 +69,6 @@ def make_app(name, config):
     config.check()
     app = LoggedFlask(name)
     app.config.from_object(config)
-    app.json.sort_keys = False
     configure_logging(app.config["LOG_LEVEL"])
     hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
     if hops:

@@ -6,9 +6,10 @@ An access token is an HS256 JWT with `sub` (account id), `role` (a `Role`), `typ
 lacks a claim we always issue, is blacklisted (its `jti` in `blacklisted_tokens`: logged
 out, replaced by a refresh, or of a revoked session family), is of
 an account that no longer exists, or is older than the account's last "log out
-everywhere" (`ver` below `tokenVersion`). One decode and one database round trip per
-request: the blocklist hook looks up the account and the blacklist together and hands
-the account to the user-lookup hook. With COMPAT_ROUTES, QuickChat's `token` header
+everywhere" (`ver` below `tokenVersion`). One decode and one query per request: the
+blacklist is this process's copy (shared.revoked_jtis: a token revoked elsewhere is
+refused within REVOCATION_POLL_SECONDS), and the blocklist hook finds the account,
+which it hands to the user-lookup hook. With COMPAT_ROUTES, QuickChat's `token` header
 counts as the Bearer header (`compatible_credentials`).
 
     @blp.get("/profile")
@@ -36,7 +37,7 @@ from flask_jwt_extended.config import config as jwt_config
 
 from shared.errors import Forbidden, error_response
 from shared.extensions import jwt
-from shared.models import accounts
+from shared.models import accounts, blacklist
 from shared.roles import Role
 from shared.web import AUTH_DOC
 
@@ -68,6 +69,7 @@ def init_tokens(app):
     app.config.setdefault("JWT_COOKIE_SAMESITE", "None" if production and cross_site_origins(
         app.config["CORS_ORIGINS"]) else "Lax")
     jwt.init_app(app)
+    blacklist.init_app(app)
     if app.config.get("COMPAT_ROUTES"):
         app.before_request(compatible_credentials)
 
@@ -125,12 +127,12 @@ def decode_key(_header, unverified_claims):
 
 
 def lookup(claims):
-    """`(account or None, revoked)` for decoded, well-formed access-token claims."""
-    account, blacklisted = accounts.find_for_token(Role(claims["role"]), claims["sub"],
-                                                   claims["jti"])
-    revoked = blacklisted or (account is not None
-                              and claims["ver"] < account.get("tokenVersion", 0))
-    return account, revoked
+    """`(account or None, revoked)` for decoded, well-formed access-token claims: the
+    blacklist from this process's copy, the account and its tokenVersion by one query."""
+    if blacklist.is_blacklisted(claims["jti"]):
+        return None, True
+    account = accounts.find_by_id(Role(claims["role"]), claims["sub"])
+    return account, account is not None and claims["ver"] < account.get("tokenVersion", 0)
 
 
 @jwt.token_in_blocklist_loader
@@ -187,10 +189,10 @@ def authenticate(raw_token):
     if claims.get("type") != "access":
         raise TokenError("Invalid token")
     account, revoked = lookup(claims)
-    if account is None:
-        raise TokenError("Invalid token")
     if revoked:
         raise TokenError("Token has been revoked")
+    if account is None:
+        raise TokenError("Invalid token")
     return claims, account
 
 

@@ -12,6 +12,9 @@ from shared.serialize import now
 from shared.tokens import init_tokens, issue_access_token
 
 PASSWORD = "secret123"
+# How long a blacklist entry written behind a process's back (by "another process")
+# may take to be seen: REVOCATION_POLL_SECONDS and a margin.
+REVOKED_ELSEWHERE_SECONDS = 0.8
 _HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
 _counter = itertools.count(1)
 _token_app = Flask("test-tokens")

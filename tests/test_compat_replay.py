@@ -182,7 +182,7 @@ def test_quickchat_from_signup_to_seen_marks(browsers, db):
 
     alice_id, bob_id = users["alice@b.io"], users["bob@b.io"]
     alice_socket = alice.socket(f"?userId={alice_id}")
-    bob.socket(f"?userId={bob_id}")  # online too
+    bob_socket = bob.socket(f"?userId={bob_id}")  # online too
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not (
             alice_socket.events.get("getOnlineUsers")
@@ -198,6 +198,8 @@ def test_quickchat_from_signup_to_seen_marks(browsers, db):
     assert sent.json()["success"] is True
     message = sent.json()["newMessage"]
     assert wait_for(alice_socket, "newMessage")["_id"] == message["_id"]
+    time.sleep(0.3)
+    assert not bob_socket.events.get("newMessage")  # as QuickChat's server: no echo
     assert alice.call("GET", "/api/messages/users").json()["unseenMessages"] == {bob_id: 1}
     conversation = alice.call("GET", f"/api/messages/{bob_id}").json()
     assert conversation["success"] is True

@@ -144,3 +144,39 @@ def test_redis_down_refuses_connections(mongo_uri, tmp_path, db):
             "message": "Service unavailable, try again later"}
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="module")
+def every_change_url(mongo_uri, tmp_path_factory):
+    service = serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("every"),
+                    PRESENCE_ANNOUNCE_SECONDS=0)
+    yield service.url
+    service.stop()
+
+
+def burst_of_connects(url, db, count):
+    """An observer's `getOnlineUsers` lists while `count` users connect back to back."""
+    observer_account = make_user(db)
+    observer = RecordingClient().connect(url, token_for(observer_account))
+    observer.wait_for("getOnlineUsers", lambda ids: str(observer_account["_id"]) in ids)
+    accounts = [make_user(db) for _ in range(count)]
+    everyone = {str(a["_id"]) for a in accounts} | {str(observer_account["_id"])}
+    clients = [RecordingClient().connect(url, token_for(a)) for a in accounts]
+    try:
+        observer.wait_for("getOnlineUsers", lambda ids: set(ids) == everyone, timeout=10)
+        for client in clients:  # each one hears the whole list too
+            client.wait_for("getOnlineUsers", lambda ids: set(ids) == everyone, timeout=10)
+        return observer.events["getOnlineUsers"][1:]
+    finally:
+        for client in [*clients, observer]:
+            client.disconnect()
+
+
+def test_a_burst_of_connects_is_announced_in_a_few_broadcasts(served_realtime, db):
+    lists = burst_of_connects(served_realtime.url, db, 12)
+    assert len(lists) < 12, len(lists)  # PRESENCE_ANNOUNCE_SECONDS coalesced them
+
+
+def test_with_no_window_every_change_is_announced(every_change_url, db):
+    lists = burst_of_connects(every_change_url, db, 12)
+    assert len(lists) >= 12

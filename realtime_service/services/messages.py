@@ -10,6 +10,8 @@ sender already used (a retry) returns the stored message and pushes nothing. Pus
 are dumped with the schemas of realtime_service.message_schemas and go through the
 notifier.
 """
+from cachetools import TTLCache
+
 from realtime_service import notifier
 from realtime_service.message_schemas import MessageOut, MessagesSeenEvent
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -23,10 +25,21 @@ SIDEBAR_FIELDS = {"fullname": 1, "profilePic": 1, "bio": 1}
 # Built once: a marshmallow schema deep-copies its fields on every instantiation.
 MESSAGE = MessageOut()
 MESSAGES_SEEN = MessagesSeenEvent()
+# Chat partners' roles, saving a query per send: an account id never changes role and
+# is never reused. The TTL bounds how long an account deleted from the database (no
+# route deletes one) is still taken as a partner.
+PARTNER_ROLES = TTLCache(maxsize=10_000, ttl=60)
 
 
 def find_role(account_id):
     """The role of the account with this id (a user or a captain), or 404."""
+    role = PARTNER_ROLES.get(account_id)
+    if role is None:
+        role = PARTNER_ROLES[account_id] = _stored_role(account_id)
+    return role
+
+
+def _stored_role(account_id):
     for role in Role:
         if accounts.collection(role).find_one({"_id": account_id}, {"_id": 1}):
             return role
@@ -115,11 +128,13 @@ def sent_before(me_id, other_id, key):
     return message
 
 
-def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=None):
+def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=None,
+         echo=True):
     """Store a message (an image data URL is stored in GridFS and replaced by its
-    URL), then push `newMessage` to the receiver's connections and to the sender's
-    other ones (all but the socket `skip_sid`). Returns the stored message: with an
-    idempotency `key` already used by the caller, the first one, stored and pushed once."""
+    URL), then push `newMessage` to the receiver's connections and, with `echo`, to
+    the sender's other ones (all but the socket `skip_sid`). Returns the stored
+    message: with an idempotency `key` already used by the caller, the first one,
+    stored and pushed once."""
     first = sent_before(me_id, other_id, key) if key is not None else None
     if first is not None:
         return first
@@ -131,5 +146,6 @@ def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=Non
         return sent_before(me_id, other_id, key)
     payload = MESSAGE.dump(message)
     notifier.push(other_id, "newMessage", payload)
-    notifier.push(me_id, "newMessage", payload, skip_sid=skip_sid)
+    if echo:
+        notifier.push(me_id, "newMessage", payload, skip_sid=skip_sid)
     return message

@@ -13,7 +13,6 @@ from pymongo import ASCENDING, GEOSPHERE, IndexModel
 
 from shared import storage
 from shared.extensions import mongo
-from shared.models import blacklist
 from shared.roles import Role
 from shared.serialize import now
 from shared.storage import find_one_and_update
@@ -45,28 +44,6 @@ def find_by_id(role, account_id):
 
 def find_by_email(role, email):
     return collection(role).find_one({"email": email.strip().lower()})
-
-
-def find_for_token(role, account_id, jti):
-    """`(account, revoked)` in one round trip: the account (None if there is none) and
-    whether the token `jti` is blacklisted. Authenticating every request and socket
-    connect with two queries cost ~20 % more CPU in both the service and the database
-    (BENCHMARKS.md)."""
-    try:
-        oid = ObjectId(account_id)
-    except (InvalidId, TypeError):
-        return None, False
-    pipeline = [
-        {"$match": {"_id": oid}},
-        {"$limit": 1},
-        {"$lookup": {"from": blacklist.COLLECTION,
-                     "pipeline": [{"$match": {"jti": jti}}, {"$project": {"_id": 1}}],
-                     "as": "revokedBy"}},
-    ]
-    found = next(collection(role).aggregate(pipeline), None)
-    if found is None:
-        return None, False
-    return found, bool(found.pop("revokedBy"))
 
 
 def create(role, fields, password_hash):

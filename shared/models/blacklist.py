@@ -2,14 +2,17 @@
 once the token would have expired anyway. Every entry is refused by the token check;
 `reason` tells a token `revoked` (logout: its sockets end too) from one `retired` (a
 refresh replaced it: refused over HTTP, while a socket it opened lives on with its
-session family)."""
+session family). The token check asks `is_blacklisted`, answered from this process's
+copy (shared.revoked_jtis), which every write here updates at once."""
 from datetime import UTC, datetime
 
+from flask import current_app
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from shared import storage
 from shared.extensions import mongo
+from shared.revoked_jtis import RevokedJtis
 
 COLLECTION = "blacklisted_tokens"
 INDEXES = [
@@ -20,8 +23,30 @@ INDEXES = [
 REVOKED, RETIRED = "revoked", "retired"
 
 
+def init_app(app):
+    app.extensions["revoked_jtis"] = RevokedJtis(app.config["REVOCATION_POLL_SECONDS"])
+
+
+def _known():
+    return current_app.extensions["revoked_jtis"]
+
+
+def is_blacklisted(jti):
+    """Whether the token `jti` is blacklisted, from this process's copy, read again
+    first when it is older than REVOCATION_POLL_SECONDS."""
+    known = _known()
+    if known.stale():
+        cutoff, started = known.cutoff(), datetime.now(UTC)
+        query = ({"expiresAt": {"$gt": started}} if cutoff is None
+                 else {"createdAt": {"$gt": cutoff}})
+        found = mongo.db[COLLECTION].find(query, {"_id": 0, "jti": 1, "expiresAt": 1})
+        known.read([(doc["jti"], doc["expiresAt"]) for doc in found], started)
+    return jti in known
+
+
 def _insert(jti, account_id, role, expires_at, reason):
     """Whether a new entry was stored (False: the jti was there already)."""
+    _known().add(jti, expires_at)
     try:
         mongo.db[COLLECTION].insert_one(
             {

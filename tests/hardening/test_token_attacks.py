@@ -17,7 +17,7 @@ from flask_jwt_extended import create_refresh_token
 
 from shared.serialize import now
 
-from ..factories import _token_app, make_captain, make_user, token_for
+from ..factories import REVOKED_ELSEWHERE_SECONDS, _token_app, make_captain, make_user, token_for
 from ..sockets import RecordingClient
 from .forge import DROP, PUBLIC_KEY_PEM, claims, sign, swap_payload, unsigned, with_signature
 
@@ -162,6 +162,9 @@ def test_revoked_and_deleted_account_tokens_are_refused(served_auth, served_real
                          headers=bearer(everywhere)).status_code == 200
     deleted = token_for(captain, "captain")
     db.captains.delete_one({"_id": captain["_id"]})
+    # The realtime service is another process: it refuses a token the auth service
+    # blacklisted within REVOCATION_POLL_SECONDS (tests/hardening/test_revocation_bound.py).
+    time.sleep(REVOKED_ELSEWHERE_SECONDS)
     for token, url in [(logged_out, f"{auth}/users/profile"), (logged_out, f"{realtime}/rides"),
                        (everywhere, f"{auth}/users/profile"), (everywhere, f"{realtime}/rides"),
                        (deleted, f"{auth}/captains/profile"), (deleted, f"{realtime}/rides")]:
@@ -192,6 +195,7 @@ def test_forged_tokens_are_refused_on_socket_connect(served_realtime, db, accoun
     db.blacklisted_tokens.insert_one({"jti": jwt.decode(logged_out, options={
         "verify_signature": False})["jti"], "sub": str(other["_id"]), "role": "user",
         "expiresAt": now() + timedelta(days=1), "createdAt": now()})
+    time.sleep(REVOKED_ELSEWHERE_SECONDS)  # written by "another process": seen within a poll
     tokens["blacklisted"] = logged_out
     tokens["account deleted"] = token_for(captain, "captain")
     db.captains.delete_one({"_id": captain["_id"]})
