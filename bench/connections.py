@@ -8,8 +8,9 @@ A. Authenticated websockets (captains, so that no presence event fires during th
    `getOnlineUsers`-sized payload (every connected id) to all of them: the time from
    the emit to the last receipt.
 B. The `getOnlineUsers` storm of DESIGN.md: STORM_USERS users connect to a fresh
-   server in each PRESENCE_EVENTS mode (compat: the whole list to every user on
-   every change; delta: the list to the newcomer, `userOnline` to the others); the
+   server in each mode of STORM_MODES (compat: the whole list to every user at most
+   once per PRESENCE_ANNOUNCE_SECONDS; compat-every-change: on every change, as before
+   the window; delta: the list to the newcomer, `userOnline` to the others); the
    time until the server is idle again, its CPU, and the frames and bytes received.
 """
 import asyncio
@@ -25,6 +26,10 @@ SIZES = {
     "tiny": {"steps": [6, 12], "workers": 2, "storm_users": 6},
 }
 BROADCAST = "getOnlineUsers"
+STORM_MODES = {"compat": {"PRESENCE_EVENTS": "compat"},
+               "compat-every-change": {"PRESENCE_EVENTS": "compat",
+                                       "PRESENCE_ANNOUNCE_SECONDS": 0},
+               "delta": {"PRESENCE_EVENTS": "delta"}}
 
 
 class ConnectionsWorker(Worker):
@@ -59,7 +64,7 @@ class ConnectionsWorker(Worker):
 def run(size="full", out_dir=None):
     cfg = SIZES[size]
     result = {"size": size, "config": cfg, "ramp": ramp(cfg), "storm": {}}
-    for mode in ("compat", "delta"):
+    for mode in STORM_MODES:
         result["storm"][mode] = storm(cfg, mode)
     common.write_result("connections", result, out_dir)
     return result
@@ -135,7 +140,7 @@ def broadcast(fleet, redis_url, ids, alive):
 def storm(cfg, mode):
     users = cfg["storm_users"]
     with common.Stack(f"connections-storm-{mode}") as stack:
-        service = stack.serve("realtime_service", PRESENCE_EVENTS=mode)
+        service = stack.serve("realtime_service", **STORM_MODES[mode])
         pid = common.worker_pid(service)
         docs = stack.seed("user", users)
         tokens = common.tokens_for(docs, "user")

@@ -57,7 +57,7 @@ def rows(results):
                     f"last receipt {b['last_ms']} ms", f"p50 {(b['receipt_ms'] or {}).get('p50')}"
                     " ms"))
         for mode, storm in results["connections"]["storm"].items():
-            out.append((f"3: {storm['users']} users connect, PRESENCE_EVENTS={mode}",
+            out.append((f"3: {storm['users']} users connect, presence {mode}",
                         f"{storm['settled_s']} s, {sum(storm['frames'].values())} frames, "
                         f"{storm['megabytes']} MiB", f"server {storm['server_cpu_s']} CPU-s"))
     if "login_storm" in results:

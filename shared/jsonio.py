@@ -1,9 +1,11 @@
-"""JSON through orjson: Flask's answers and request bodies, and Socket.IO's packets.
+"""JSON written by orjson: Flask's answers and Socket.IO's packets.
 
 What Flask's own provider does is kept: its `default` (dates as HTTP dates, decimals,
 UUIDs, dataclasses), non-string keys made strings, and the standard library for what
 orjson refuses (an int beyond 64 bits) or for options orjson has no equivalent of
-(pretty printing in debug). Keys keep the order the schemas dump them in.
+(pretty printing in debug). Keys keep the order the schemas dump them in. Reading
+stays with the standard library: orjson reads an integer past 64 bits as a float,
+where a body must keep the number it was sent (or be refused).
 """
 import json
 
@@ -21,10 +23,6 @@ def dumps(obj, **kwargs):
         return json.dumps(obj, default=_default, **kwargs)
 
 
-def loads(data, **_kwargs):
-    return orjson.loads(data)
-
-
 class OrjsonProvider(DefaultJSONProvider):
     sort_keys = False
 
@@ -33,11 +31,8 @@ class OrjsonProvider(DefaultJSONProvider):
             return super().dumps(obj, **kwargs)
         return dumps(obj)
 
-    def loads(self, s, **kwargs):
-        return loads(s) if not kwargs else super().loads(s, **kwargs)
-
 
 class SocketJSON:
     """The `json` module python-socketio and python-engineio are given."""
     dumps = staticmethod(dumps)
-    loads = staticmethod(loads)
+    loads = staticmethod(json.loads)

@@ -61,9 +61,12 @@ def test_connections(results):
     assert broadcast["received"] == broadcast["recipients"] == ramp["steps"][-1]["open"]
     users = result["config"]["storm_users"]
     compat, delta = result["storm"]["compat"], result["storm"]["delta"]
-    assert compat["connected"] == delta["connected"] == users
-    # compat: the whole list to everyone on every connect; delta: once per newcomer
-    assert compat["frames"]["getOnlineUsers"] >= users * (users + 1) // 2
+    every = result["storm"]["compat-every-change"]
+    assert compat["connected"] == delta["connected"] == every["connected"] == users
+    # every change: the whole list to everyone on every connect; compat: at most once
+    # per window, each user hearing it at least once; delta: once per newcomer
+    assert every["frames"]["getOnlineUsers"] >= users * (users + 1) // 2
+    assert users <= compat["frames"]["getOnlineUsers"] <= every["frames"]["getOnlineUsers"]
     assert delta["frames"]["getOnlineUsers"] == users
     assert delta["frames"]["userOnline"] >= users * (users - 1) // 2
 
