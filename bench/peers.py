@@ -8,8 +8,10 @@ Each peer runs under `node` on a SecantusDB of its own, started with the same fl
 Ridewire's; its accounts are written straight into its database (its own schema, a
 bcrypt hash of the same cost) and its tokens signed as its own code signs them.
 """
+import json
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +91,30 @@ def problem(kind):
     if shutil.which("node") is None:
         return "node is not installed"
     return None
+
+
+# One bcrypt check at a cost, timed `samples` times with the peer's own bcrypt module.
+NODE_HASH_TIMER = """
+const bcrypt = require("bcrypt");
+const [rounds, samples] = process.argv.slice(1).map(Number);
+const hashed = bcrypt.hashSync("x".repeat(16), rounds);
+const times = [];
+for (let i = 0; i < samples; i++) {
+  const started = process.hrtime.bigint();
+  bcrypt.compareSync("x".repeat(16), hashed);
+  times.push(Number(process.hrtime.bigint() - started) / 1e9);
+}
+console.log(JSON.stringify(times));
+"""
+
+
+def node_hash_seconds(kind, rounds, samples=5):
+    """Median time of one bcrypt check at `rounds` in Node, with the peer's bcrypt."""
+    out = subprocess.run(["node", "-e", NODE_HASH_TIMER, str(rounds), str(samples)],
+                         cwd=directory(kind), capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    times = sorted(json.loads(out))
+    return times[len(times) // 2]
 
 
 class Peer:

@@ -78,29 +78,36 @@ def login_ridewire(cfg):
             "fullname": {"firstname": "Storm"}, "email": login_storm.EMAIL,
             "password": common.PASSWORD}, timeout=30).raise_for_status()
         return storm(cfg, service.url, login_storm.EMAIL, service.proc.pid,
-                     stack.db_server.proc.pid)
+                     stack.db_server.proc.pid, login_storm.hash_seconds(ROUNDS))
 
 
 def login_peer(cfg):
     with peers.Peer(peers.UBER, tempfile.mkdtemp(prefix="versus-")) as peer:
         email = peer.seed(1)[0]["email"]
-        return storm(cfg, peer.url, email, peer.pid, peer.db_server.proc.pid)
+        return storm(cfg, peer.url, email, peer.pid, peer.db_server.proc.pid,
+                     peers.node_hash_seconds(peers.UBER, ROUNDS))
 
 
-def storm(cfg, url, email, server_pid, db_pid):
+def storm(cfg, url, email, server_pid, db_pid, one_hash):
+    """The storm's rate, and its share of what the cores allow: cores / the time of one
+    hash, measured just before with the side's own bcrypt (Python's, Node's)."""
     meter = common.CpuMeter(server=server_pid, db=db_pid)
     elapsed, parts = login_storm.storm(url, cfg["clients"], cfg["seconds"], email)
     usage = meter.read()
     statuses = login_storm.summed_statuses(parts)
     logins = statuses.get("200", 0)
+    limit = (os.cpu_count() or 1) / one_hash
     return {"logins_per_s": round(logins / elapsed, 1), "statuses": statuses,
+            "bcrypt_hash_ms": round(one_hash * 1000, 1),
+            "share_of_bcrypt_limit": round(logins / elapsed / limit, 2),
             "login_ms": percentiles([ms for done, _ in parts for ms in done]),
             "cpu_ms_per_login": {who: round(1000 * cpu / max(1, logins), 1)
                                  for who, cpu in usage["cpu_s"].items()}}
 
 
 def login_row(result):
-    return {"logins_per_s": result["logins_per_s"],
+    return {"logins_per_s": result["logins_per_s"], "bcrypt_hash_ms": result["bcrypt_hash_ms"],
+            "share_of_bcrypt_limit": result["share_of_bcrypt_limit"],
             "cpu_ms_per_login": result["cpu_ms_per_login"], "statuses": result["statuses"]}
 
 

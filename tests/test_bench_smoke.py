@@ -106,6 +106,9 @@ def test_versus(results):
     for side in ("profile", "login"):
         for trials in rows[side]["trials"].values():
             assert all(trial[rows[side]["measure"]] > 0 for trial in trials), side
+    for trials in rows["login"]["trials"].values():
+        assert all(trial["bcrypt_hash_ms"] > 0 and trial["share_of_bcrypt_limit"] > 0
+                   for trial in trials)
     # The chat row's measure is None on a machine too busy for a p99 under 100 ms.
     for side, trials in rows["chat"]["trials"].items():
         for trial in trials:
