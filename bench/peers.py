@@ -11,6 +11,7 @@ bcrypt hash of the same cost) and its tokens signed as its own code signs them.
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass
@@ -113,8 +114,7 @@ def node_hash_seconds(kind, rounds, samples=5):
     out = subprocess.run(["node", "-e", NODE_HASH_TIMER, str(rounds), str(samples)],
                          cwd=directory(kind), capture_output=True, text=True, check=True,
                          timeout=120).stdout
-    times = sorted(json.loads(out))
-    return times[len(times) // 2]
+    return statistics.median(json.loads(out))
 
 
 class Peer:

@@ -96,10 +96,9 @@ def storm(cfg, url, email, server_pid, db_pid, one_hash):
     usage = meter.read()
     statuses = login_storm.summed_statuses(parts)
     logins = statuses.get("200", 0)
-    limit = (os.cpu_count() or 1) / one_hash
     return {"logins_per_s": round(logins / elapsed, 1), "statuses": statuses,
             "bcrypt_hash_ms": round(one_hash * 1000, 1),
-            "share_of_bcrypt_limit": round(logins / elapsed / limit, 2),
+            "share_of_bcrypt_limit": login_storm.bcrypt_limit(logins / elapsed, one_hash)[1],
             "login_ms": percentiles([ms for done, _ in parts for ms in done]),
             "cpu_ms_per_login": {who: round(1000 * cpu / max(1, logins), 1)
                                  for who, cpu in usage["cpu_s"].items()}}
