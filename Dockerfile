@@ -14,6 +14,7 @@ COPY pyproject.toml README.md LICENSE ./
 COPY shared ./shared
 COPY auth_service ./auth_service
 COPY realtime_service ./realtime_service
+COPY compat ./compat
 COPY devserver ./devserver
 RUN pip install --upgrade pip && pip install .
 

@@ -177,11 +177,11 @@ def _point_near(center, radius_km, rng):
 
 
 def tokens_for(docs, role):
-    """Access tokens as the auth service issues them (shared.tokens)."""
+    """Access tokens as the auth service issues them (shared.accounts.tokens)."""
     from flask import Flask
 
+    from shared.accounts.tokens import init_tokens, issue_access_token
     from shared.config import Config
-    from shared.tokens import init_tokens, issue_access_token
 
     app = Flask("bench-tokens")
     app.config.from_object(Config)

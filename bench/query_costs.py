@@ -15,9 +15,11 @@ import time
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from auth_service.app import MODELS as AUTH_MODELS
 from bench import common
-from shared.models import all_indexes
-from shared.models.rides import OPEN_RIDE_OF_CAPTAIN
+from realtime_service.app import MODELS as REALTIME_MODELS
+from realtime_service.rides.rides import OPEN_RIDE_OF_CAPTAIN
+from shared.db import indexes_of
 from shared.serialize import now
 from shared.storage import find_one_and_update
 
@@ -31,7 +33,7 @@ BUSY = ["accepted", "ongoing"]
 
 
 def _seed(db):
-    for collection, indexes in all_indexes().items():
+    for collection, indexes in indexes_of(AUTH_MODELS + REALTIME_MODELS).items():
         if indexes:
             db[collection].create_indexes(indexes)
     users = [{"_id": ObjectId(), "email": f"u{n}@bench.example", "tokenVersion": 0,

@@ -1,37 +1,40 @@
-"""The realtime service's app factory."""
+"""The realtime service's app factory: authenticated Socket.IO (presence, pushes,
+revocation), and the rides, chat and maps domains over HTTP and sockets."""
+from importlib import import_module
+
 from werkzeug.routing import Rule
 
-from realtime_service import (
-    compat_chat,
-    compat_rides,
-    console,
-    maps,
-    messages,
-    notifier,
-    presence,
-    revocation,
-    rides,
-)
+from realtime_service.chat import messages
+from realtime_service.chat.routes import chat_routes
+from realtime_service.console.routes import console_routes
 from realtime_service.extensions import socketio
-from realtime_service.socket_doc import socketio_operations
-from realtime_service.sockets import RealtimeNamespace, enforce_connect_timeout
+from realtime_service.maps import map_cache, places
+from realtime_service.maps.cli import import_places_command, seed_places_command
+from realtime_service.rides import rides
+from realtime_service.rides.routes import ride_routes
+from realtime_service.sockets import notifier, presence, revocation
+from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
+from realtime_service.sockets.openapi import socketio_operations
+from shared.accounts import accounts, blacklist, revocations
+from shared.accounts.tokens import init_tokens
 from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
 from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
-from shared.tokens import init_tokens
+
+MODELS = (accounts, blacklist, revocations, rides, messages, places, map_cache)
 
 
 def create_app(config=Config):
-    app = make_app("realtime_service", config)
+    app = make_app("realtime_service", config, MODELS)
     init_tokens(app)
     init_ratelimit(app)
     socketio.init_app(
         app,
         # Always explicit: with eventlet installed and no async_mode, Flask-SocketIO
-        # would silently pick eventlet (DESIGN.md).
+        # would silently pick eventlet.
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=socket_origin_check(app),
@@ -43,12 +46,11 @@ def create_app(config=Config):
     notifier.init_app(app)
     revocation.init_app(app)
     api = app.extensions["api"]
-    for blueprint in (messages.bp, rides.bp, console.bp):
+    for blueprint in (chat_routes, ride_routes, console_routes):
         api.register_blueprint(blueprint)
     if app.config["COMPAT_ROUTES"]:
-        for blueprint in (compat_chat.bp, compat_rides.bp, maps.bp):
-            api.register_blueprint(blueprint)
+        import_module("compat").init_realtime(app)
     # Engine.IO answers /socket.io/, not a Flask route: document it with a rule of its own.
     api.spec.path(rule=Rule("/socket.io/"), operations=socketio_operations(), parameters=[])
-    register_cli(app)
+    register_cli(app, seed_places_command, import_places_command)
     return app

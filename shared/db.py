@@ -51,10 +51,11 @@ def close_clients():
 
 
 class _MongoState:
-    def __init__(self, client, db, uri):
+    def __init__(self, client, db, uri, models):
         self.client = client
         self.db = db
         self.uri = uri
+        self.models = models
         self.indexes_ready = False
 
 
@@ -65,19 +66,21 @@ class Mongo:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app):
-        """Bind the client, pick the storage strategy and create the indexes, once. With
+    def init_app(self, app, models=()):
+        """Bind the client, pick the storage strategy and create the indexes of the model
+        modules `models` (those that own the app's collections), once. With
         the database down the app still starts, after a short probe (STARTUP_PROBE_MS)
         and one warning; `ready()` retries."""
         uri = app.config["MONGO_URI"]
         timeout_ms = app.config["MONGO_TIMEOUT_MS"]
         client = get_client(uri, timeout_ms)
-        state = app.extensions["mongo"] = _MongoState(client, client.get_default_database(), uri)
+        database = client.get_default_database()
+        state = app.extensions["mongo"] = _MongoState(client, database, uri, models)
         try:
             with pymongo.timeout(min(timeout_ms, STARTUP_PROBE_MS) / 1000):
                 client.admin.command("ping")
             storage.strategy_for(client)
-            create_indexes(state.db)
+            create_indexes(state.db, state.models)
             state.indexes_ready = True
         except ConnectionFailure as exc:
             log.warning("cannot reach MongoDB at %s (%s); indexes will be created when it "
@@ -98,6 +101,10 @@ class Mongo:
     def client(self):
         return self._state.client
 
+    @property
+    def models(self):
+        return self._state.models
+
     def ping(self):
         self.client.admin.command("ping")
 
@@ -108,17 +115,30 @@ class Mongo:
         state = self._state
         if not state.indexes_ready:
             storage.strategy_for(state.client)
-            create_indexes(state.db)
+            create_indexes(state.db, state.models)
             state.indexes_ready = True
             log.info("indexes created on %s", mask_uri(state.uri))
 
 
-def create_indexes(db):
-    """Create every collection's indexes (idempotent): {collection: [index names]}."""
-    from shared.models import all_indexes
+def indexes_of(models):
+    """{collection name: [IndexModel, ...]} that the model modules `models` declare: a
+    module owning one collection declares `COLLECTION` and `INDEXES` (a list), one owning
+    several declares `INDEXES` as {collection: [IndexModel, ...]}."""
+    indexes = {}
+    for module in models:
+        declared = getattr(module, "INDEXES", None)
+        if isinstance(declared, dict):
+            for collection, models_of_collection in declared.items():
+                indexes.setdefault(collection, []).extend(models_of_collection)
+        elif declared:
+            indexes.setdefault(module.COLLECTION, []).extend(declared)
+    return indexes
 
+
+def create_indexes(db, models):
+    """Create the indexes `models` declare (idempotent): {collection: [index names]}."""
     return {collection: db[collection].create_indexes(indexes)
-            for collection, indexes in all_indexes().items() if indexes}
+            for collection, indexes in indexes_of(models).items() if indexes}
 
 
 def mask_uri(uri):

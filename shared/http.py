@@ -64,8 +64,9 @@ class LoggedFlask(Flask):
         return log_request(self.wsgi_app, environ, start_response)
 
 
-def make_app(name, config):
-    """A Flask app configured from `config` with the shared JSON and error rules."""
+def make_app(name, config, models=()):
+    """A Flask app configured from `config` with the shared JSON and error rules, on the
+    database collections of the model modules `models`."""
     config.check()
     app = LoggedFlask(name)
     app.config.from_object(config)
@@ -79,7 +80,7 @@ def make_app(name, config):
     app.before_request(require_json)
     app.before_request(refuse_cross_site)
     enable_cors(app)
-    mongo.init_app(app)
+    mongo.init_app(app, models)
     api.register_blueprint(health)
     api.register_blueprint(apidocs)
     return app

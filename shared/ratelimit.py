@@ -12,7 +12,7 @@ RATELIMIT_ENABLED=false turns them off (the test default). A limited request get
 
 Password limits (OWASP ASVS 2.2.1): LOGIN_RATE_LIMIT and LOGIN_LONG_RATE_LIMIT per
 client address on each route, and per account across all of its password routes for
-the addresses that never proved its password (shared.services.throttle), so guesses
+the addresses that never proved its password (shared.accounts.throttle), so guesses
 from elsewhere cannot lock the owner out; a password change is limited per account
 (its tokens) from every address too. Each attempt is counted before the bcrypt check.
 """
@@ -20,9 +20,9 @@ from flask import current_app, g, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
+from shared.accounts import throttle
+from shared.accounts.tokens import current_account
 from shared.extensions import limiter
-from shared.services import throttle
-from shared.tokens import current_account
 
 PASSWORD_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_LONG_RATE_LIMIT")
 

@@ -14,26 +14,13 @@ from datetime import UTC, datetime
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from marshmallow import EXCLUDE, fields, pre_load, validate
+from marshmallow import EXCLUDE, fields, validate
 from marshmallow import Schema as _Schema
-
-from shared.fares import canonical_vehicle_type
 
 
 class Schema(_Schema):
     class Meta:
         unknown = EXCLUDE
-
-
-class VehicleTypeAliases:
-    """Mixin of a schema with a `vehicleType`: the Uber clone's `moto` is `motorcycle`."""
-
-    @pre_load
-    def canonical_type(self, data, **kwargs):
-        kind = data.get("vehicleType") if isinstance(data, dict) else None
-        if isinstance(kind, str):
-            data = {**data, "vehicleType": canonical_vehicle_type(kind)}
-        return data
 
 
 def iso(value):

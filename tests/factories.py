@@ -7,9 +7,9 @@ import itertools
 import bcrypt
 from flask import Flask
 
+from shared.accounts.tokens import init_tokens, issue_access_token
 from shared.config import TestingConfig
 from shared.serialize import now
-from shared.tokens import init_tokens, issue_access_token
 
 PASSWORD = "secret123"
 # How long a blacklist entry written behind a process's back (by "another process")

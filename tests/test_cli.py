@@ -6,13 +6,14 @@ import subprocess
 import sys
 import time
 import uuid
+from importlib import import_module
 from pathlib import Path
 
 import bcrypt
 import pytest
 
 from devserver.processes import EmbeddedMongo, free_port
-from shared.cli import DEMO_ACCOUNTS
+from shared.accounts.cli import DEMO_ACCOUNTS
 from shared.db import mask_uri
 
 from .conftest import make_config, service_env
@@ -41,12 +42,12 @@ def fresh_db(mongo_server, db_client):
 
 @pytest.mark.parametrize("app", ["auth_service", "realtime_service"])
 def test_create_indexes_creates_every_index_and_says_so(app, fresh_db):
-    from shared.models import all_indexes
+    from shared.db import indexes_of
 
     uri, database = fresh_db
     result = flask(app, "create-indexes", uri=uri)
     assert result.returncode == 0, result.stderr
-    for collection, models in all_indexes().items():
+    for collection, models in indexes_of(import_module(f"{app}.app").MODELS).items():
         names = [model.document["name"] for model in models]
         assert set(names) <= set(database[collection].index_information())
         assert f"{collection}: {', '.join(names)}" in result.stdout
@@ -118,11 +119,12 @@ def test_mask_uri_hides_passwords_only():
 def test_indexes_wait_for_the_database_and_readiness_creates_them(tmp_path, caplog):
     """Started with the database down: one warning, 503; once it answers, the readiness
     check creates the indexes and says ready."""
+    from auth_service.app import MODELS
     from shared.http import make_app
 
     server = EmbeddedMongo(storage=tmp_path / "data")
     with caplog.at_level(logging.WARNING, logger="shared.db"):
-        app = make_app("late", make_config(server.uri("late"), MONGO_TIMEOUT_MS=300))
+        app = make_app("late", make_config(server.uri("late"), MONGO_TIMEOUT_MS=300), MODELS)
     warnings = [r.getMessage() for r in caplog.records if r.name == "shared.db"]
     assert warnings == [f"cannot reach MongoDB at {server.uri('late')} "
                         "(ServerSelectionTimeoutError); indexes will be created when it answers"]

@@ -7,9 +7,9 @@ import base64
 import pytest
 from bson import ObjectId
 
-from auth_service.schemas import FullnameSchema
-from shared import quickchat
-from shared.services import accounts as account_service
+from compat.quickchat import web as quickchat
+from shared.accounts import service as account_service
+from shared.accounts.schemas import FullnameSchema
 
 from .auth_api import PNG_1PX
 from .conftest import make_config
@@ -224,7 +224,7 @@ def test_chat_as_the_frontend(auth_client, realtime_client):
 
 
 def test_conversation_is_bounded_by_history_max(auth_client, realtime_client, monkeypatch):
-    from realtime_service import compat_chat
+    from compat.quickchat import chat_routes as compat_chat
 
     alice, as_alice = session(auth_client, "Alice Archer", "alice@example.com")
     bob, as_bob = session(auth_client, "Bob Builder", "bob@example.com")

@@ -1,4 +1,4 @@
-"""The compatible credentials of shared.tokens: QuickChat's `token` header counts as
+"""The compatible credentials of shared.accounts.tokens: QuickChat's `token` header counts as
 `Authorization: Bearer` on every authenticated route with every check of it, and a
 placeholder Bearer (`null`, `undefined`, empty) falls back to the `token` cookie.
 (test_token_attacks.py sends every forged token through the header too.)"""

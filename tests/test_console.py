@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).parent.parent / "realtime_service" / "static" / "console"
+STATIC = Path(__file__).parent.parent / "realtime_service" / "console" / "static"
 OWN_FILES = sorted(p for p in STATIC.rglob("*") if p.is_file() and "vendor" not in p.parts)
 EXTERNAL_URL = re.compile(r"""(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}""", re.IGNORECASE)
 

@@ -4,8 +4,8 @@ import requests
 import socketio
 from flask import Flask
 
+from shared.accounts.tokens import init_tokens, set_token_cookie
 from shared.config import TestingConfig
-from shared.tokens import init_tokens, set_token_cookie
 
 from .conftest import make_config
 from .factories import make_user, token_for

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from realtime_service.rides.fares import estimate, estimate_for, fare, great_circle_km, road_km
 from shared.config import DEFAULT_FARES
-from shared.fares import estimate, estimate_for, fare, great_circle_km, road_km
 
 from .factories import auth_header, make_captain, make_user
 

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.fares import great_circle_km
+from realtime_service.maps import service as maps_service
+from realtime_service.rides.fares import great_circle_km
 from shared.serialize import now
-from shared.services import maps as maps_service
 
 from .conftest import make_config
 from .factories import auth_header, make_captain, make_user
@@ -35,7 +35,7 @@ def db(db_client):
 @pytest.fixture(scope="module")
 def gazetteer(mongo_uri, db_client):
     from realtime_service.app import create_app
-    from shared.services import places
+    from realtime_service.maps import gazetteer as places
 
     app = create_app(make_config(mongo_uri))
     with app.app_context():
@@ -278,7 +278,7 @@ def test_a_provider_down_falls_back_and_is_logged_once(failure, stub, gazetteer,
     maps_service._failing.clear()
     client = app_with(mongo_uri, GEOCODER="nominatim", GEOCODER_URL=url, ROUTER="osrm",
                       ROUTER_URL=url, MAPS_TIMEOUT_S=1).test_client()
-    with caplog.at_level(logging.INFO, logger="shared.services.maps"):
+    with caplog.at_level(logging.INFO, logger="realtime_service.maps.service"):
         assert labels(suggest(client, rider, "besan"))[0] == "Besançon, France"
         assert labels(suggest(client, rider, "lyon"))[0] == "Lyon, France"
         coordinates = client.get("/maps/get-coordinates?address=Paris", headers=rider)
@@ -287,13 +287,13 @@ def test_a_provider_down_falls_back_and_is_logged_once(failure, stub, gazetteer,
                               headers=rider)
         assert distance.status_code == 200 and float(distance.get_json()["distance"]) > 390
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
-                and r.name == "shared.services.maps"]
+                and r.name == "realtime_service.maps.service"]
     assert len(warnings) == 2  # one for the geocoder, one for the router
     assert "geocoder failed" in warnings[0] and "router failed" in warnings[1]
     assert db.map_cache.count_documents({}) == 0
     if failure == "500":
         StubHandler.fail = False
-        with caplog.at_level(logging.INFO, logger="shared.services.maps"):
+        with caplog.at_level(logging.INFO, logger="realtime_service.maps.service"):
             assert labels(suggest(client, rider, "besan"))[0] == "besan 0, Stubland"
         assert any("geocoder answers again" in r.getMessage() for r in caplog.records)
 
@@ -321,7 +321,7 @@ def test_rate_limit_per_account_across_the_maps_routes(gazetteer, mongo_uri, db)
 
 
 def test_providers_are_built_from_the_settings():
-    from shared import maps_providers as providers
+    from realtime_service.maps import providers
 
     nominatim = providers.geocoder("nominatim", "http://127.0.0.1:8080/nominatim/")
     assert (nominatim.scheme, nominatim.domain) == ("http", "127.0.0.1:8080/nominatim")

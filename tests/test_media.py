@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from shared.errors import Invalid
-from shared.services import media
+from shared.media import service as media
 
 from .auth_api import PNG_1PX, data_url
 

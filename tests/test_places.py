@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devserver.processes import free_port
-from shared.models.places import place_key, prefix_bounds
+from realtime_service.maps.places import place_key, prefix_bounds
 
 from .conftest import service_env
 

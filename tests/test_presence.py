@@ -6,8 +6,8 @@ import pytest
 import redis
 
 from devserver.processes import free_port
-from realtime_service import presence
-from realtime_service.presence import MemoryPresence, RedisPresence
+from realtime_service.sockets import presence
+from realtime_service.sockets.presence import MemoryPresence, RedisPresence
 
 from .conftest import serve
 from .factories import make_captain, make_user, token_for

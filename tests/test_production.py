@@ -160,6 +160,6 @@ def test_the_wheel_ships_the_static_files(tmp_path):
     wheel = next(tmp_path.glob("ridewire-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("shared/web.py", "shared/serve.py", "realtime_service/wsgi.py",
-                     "auth_service/app.py", "realtime_service/static/console/index.html"):
+                     "auth_service/app.py", "realtime_service/console/static/index.html"):
         assert required in names
     assert not any(name.startswith("tests/") for name in names)

@@ -4,7 +4,7 @@ test_rides_sockets.py and test_rides_races.py."""
 import pytest
 from bson import ObjectId
 
-from shared.fares import estimate_for
+from realtime_service.rides.fares import estimate_for
 
 from .factories import auth_header, make_captain, make_user
 from .rides_support import DESTINATION, PICKUP, north_of, ride_body

@@ -2,7 +2,7 @@
 New Delhi in the gazetteer, and one pass over every route for the response contract."""
 from bson import ObjectId
 
-from shared.models.places import document
+from realtime_service.maps.places import document
 
 from .factories import auth_header
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.factories import PASSWORD, make_user, token_for
 from tests.gateway_stack import start_stack, stop_stack
 
-VENDOR = Path(__file__).parents[2] / "realtime_service" / "static" / "console" / "vendor"
+VENDOR = Path(__file__).parents[2] / "realtime_service" / "console" / "static" / "vendor"
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>compat page</title>
 <script src="/socket.io.min.js"></script></head>

@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from shared.services import media
+from shared.media import service as media
 
 from ..auth_api import PNG_1PX, data_url
 from ..conftest import serve

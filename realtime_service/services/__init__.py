@@ -1,1 +1,0 @@
-"""The realtime service layer: rides, messages and captain locations (rules, no requests)."""

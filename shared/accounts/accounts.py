@@ -1,0 +1,103 @@
+"""Accounts: users (riders) in `users`, captains (drivers) in `captains`.
+
+Stored fields beyond the public ones of API.md: `password` (bcrypt hash),
+`tokenVersion` (int; bumping it revokes every earlier access token),
+`tokensRevokedAt` (when it was last bumped; the realtime service polls it).
+A user signed up through QuickChat's routes also has `fullname.display`: its
+`fullName` as typed (compat.quickchat.web).
+What leaves the service is decided by the response schemas (an allow-list).
+"""
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING, GEOSPHERE, IndexModel
+
+from shared import storage
+from shared.accounts.roles import Role
+from shared.extensions import mongo
+from shared.serialize import now
+from shared.storage import find_one_and_update
+
+COLLECTIONS = {role: role.collection for role in Role}
+INDEXES = {
+    "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
+    "captains": [
+        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel([("vehicle.plate", ASCENDING)], unique=True, name="plate_unique"),
+        # The explicit version (MongoDB's default) keeps re-creation idempotent on SecantusDB.
+        IndexModel([("location", GEOSPHERE)], name="location_2dsphere",
+                   **{"2dsphereIndexVersion": 3}),
+    ],
+}
+
+
+def collection(role):
+    return mongo.db[COLLECTIONS[role]]
+
+
+def find_by_id(role, account_id):
+    try:
+        oid = ObjectId(account_id)
+    except (InvalidId, TypeError):
+        return None
+    return collection(role).find_one({"_id": oid})
+
+
+def find_by_email(role, email):
+    return collection(role).find_one({"email": email.strip().lower()})
+
+
+def create(role, fields, password_hash):
+    """Insert a new account. The unique indexes decide whether its email (or a
+    captain's plate) is taken: DuplicateKeyError, exactly one winner under races."""
+    timestamp = now()
+    account = {
+        "_id": ObjectId(),
+        "fullname": fields["fullname"],
+        "email": fields["email"].strip().lower(),
+        "password": password_hash,
+        "bio": fields.get("bio", ""),
+        "profilePic": None,
+        "socketId": None,
+        "tokenVersion": 0,
+        "tokensRevokedAt": None,
+        "createdAt": timestamp,
+        "updatedAt": timestamp,
+    }
+    if role == Role.CAPTAIN:
+        account.update(vehicle=fields["vehicle"], status="inactive", location=None)
+    collection(role).insert_one(account)
+    return account
+
+
+def duplicate_field(error):
+    """Which unique field a DuplicateKeyError of `create` is about: plate or email."""
+    details = error.details or {}
+    which = " ".join([str(details.get("keyPattern", "")), str(details.get("errmsg", "")),
+                      str(error)])
+    return "plate" if "plate" in which else "email"
+
+
+def update(role, account_id, changes, unset=()):
+    """Apply `$set` changes (dotted keys allowed) and return the updated account."""
+    update_doc = {"$set": {**changes, "updatedAt": now()}}
+    if unset:
+        update_doc["$unset"] = {key: "" for key in unset}
+    return find_one_and_update(collection(role), {"_id": account_id}, update_doc)
+
+
+def update_where(role, query, changes, unset=()):
+    """Apply `$set` changes to the account matching `query`, if any (no result)."""
+    update_doc = {"$set": {**changes, "updatedAt": now()}}
+    if unset:
+        update_doc["$unset"] = {key: "" for key in unset}
+    storage.update_one(collection(role), query, update_doc)
+
+
+def revoke_tokens(role, account_id, changes=None):
+    """Bump `tokenVersion` (every access token issued so far stops working) and stamp
+    `tokensRevokedAt`; optionally apply more `$set` changes in the same write."""
+    timestamp = now()
+    return find_one_and_update(
+        collection(role), {"_id": account_id},
+        {"$inc": {"tokenVersion": 1},
+         "$set": {**(changes or {}), "tokensRevokedAt": timestamp, "updatedAt": timestamp}})

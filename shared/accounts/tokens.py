@@ -1,0 +1,259 @@
+"""Access tokens through flask-jwt-extended's own hooks, checked alike by both services.
+
+An access token is an HS256 JWT with `sub` (account id), `role` (a `Role`), `type` =
+`access`, `jti`, `iat`, `exp`, and `ver`: the account's `tokenVersion` when its session
+(login) began. It is refused when it is malformed, badly signed, expired, not an access token,
+lacks a claim we always issue, is blacklisted (its `jti` in `blacklisted_tokens`: logged
+out, replaced by a refresh, or of a revoked session family), is of
+an account that no longer exists, or is older than the account's last "log out
+everywhere" (`ver` below `tokenVersion`). One decode and one query per request: the
+blacklist is this process's copy (shared.accounts.revoked_jtis: a token revoked elsewhere is
+refused within REVOCATION_POLL_SECONDS), and the blocklist hook finds the account,
+which it hands to the user-lookup hook. With COMPAT_ROUTES, QuickChat's `token` header
+counts as the Bearer header (`compatible_credentials`).
+
+    @blp.get("/profile")
+    @auth_required(Role.USER)
+    def profile():
+        account = current_account()
+"""
+import copy
+import functools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt as pyjwt
+from flask import current_app, g, request
+from flask_jwt_extended import (
+    create_access_token,
+    decode_token,
+    get_current_user,
+    get_jwt,
+    jwt_required,
+    set_access_cookies,
+    unset_access_cookies,
+)
+from flask_jwt_extended.config import config as jwt_config
+
+from shared.accounts import accounts, blacklist
+from shared.accounts.roles import Role
+from shared.errors import Forbidden, error_response
+from shared.extensions import jwt
+from shared.web import AUTH_DOC
+
+INT_CLAIMS = ("exp", "iat", "ver")
+LOOKED_UP = "_token_account"
+SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
+
+
+class TokenError(Exception):
+    """The token cannot be used; `message` is safe to show to the client."""
+
+    def __init__(self, message, status=401):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def init_tokens(app):
+    production = app.config["APP_ENV"] == "production"
+    app.config.setdefault("JWT_ALGORITHM", "HS256")
+    app.config.setdefault("JWT_DECODE_ALGORITHMS", ["HS256"])
+    app.config.setdefault("JWT_TOKEN_LOCATION", ["headers", "cookies"])
+    app.config.setdefault("JWT_ACCESS_COOKIE_NAME", "token")
+    app.config.setdefault("JWT_ACCESS_COOKIE_PATH", "/")
+    # The compatible frontends send the `token` cookie without a CSRF header; the
+    # cookie is HttpOnly and SameSite (docs/security.md).
+    app.config.setdefault("JWT_COOKIE_CSRF_PROTECT", False)
+    app.config.setdefault("JWT_COOKIE_SECURE", production)
+    app.config.setdefault("JWT_COOKIE_SAMESITE", "None" if production and cross_site_origins(
+        app.config["CORS_ORIGINS"]) else "Lax")
+    jwt.init_app(app)
+    blacklist.init_app(app)
+    if app.config.get("COMPAT_ROUTES"):
+        app.before_request(compatible_credentials)
+
+
+def _placeholder_bearer(header):
+    """Whether an Authorization header carries no token at all: empty, a bare `Bearer`,
+    or `Bearer null` / `Bearer undefined` (a frontend that has no token stored)."""
+    parts = header.split()
+    return not parts or (parts[0] == "Bearer" and parts[1:] in ([], ["null"], ["undefined"]))
+
+
+def compatible_credentials():
+    """Before each request (COMPAT_ROUTES): the tutorial frontends' ways of sending the
+    token, rewritten into the one header that `jwt_required` reads, so that every check
+    (signature, expiry, blacklist, account, role) stays the same.
+
+    - A placeholder Authorization header (see `_placeholder_bearer`) is dropped, so the
+      `token` cookie is used (the Uber clone's captain logout, COMPAT.md 1.6).
+    - Without an Authorization header, QuickChat's `token: <jwt>` header becomes
+      `Authorization: Bearer <jwt>`. An Authorization header always wins over it."""
+    environ = request.environ
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header is not None and _placeholder_bearer(header):
+        del environ["HTTP_AUTHORIZATION"]
+    token = environ.get("HTTP_TOKEN", "").strip()
+    if "HTTP_AUTHORIZATION" not in environ and token not in ("", "null", "undefined"):
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+
+def cross_site_origins(origins):
+    """True when a configured CORS origin is on another site than ours (needs SameSite=None)."""
+    return any(not origin.startswith(("http://localhost", "http://127.0.0.1"))
+               for origin in origins)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def well_formed(claims):
+    """Whether `claims` carry every claim we issue, each of the type we issue it with.
+    (flask-jwt-extended fills in a missing `type`, so this looks at them as sent.)"""
+    return (claims.get("type") == "access" and Role.parse(claims.get("role")) is not None
+            and isinstance(claims.get("sub"), str) and isinstance(claims.get("jti"), str)
+            and claims["jti"] != "" and all(_is_int(claims.get(name)) for name in INT_CLAIMS))
+
+
+@jwt.decode_key_loader
+def decode_key(_header, unverified_claims):
+    if unverified_claims.get("type") == "access" and not well_formed(unverified_claims):
+        raise pyjwt.InvalidTokenError("unexpected claims")
+    if "type" not in unverified_claims:
+        raise pyjwt.InvalidTokenError("missing type")
+    return jwt_config.decode_key
+
+
+def lookup(claims):
+    """`(account or None, revoked)` for decoded, well-formed access-token claims: the
+    blacklist from this process's copy, the account and its tokenVersion by one query."""
+    if blacklist.is_blacklisted(claims["jti"]):
+        return None, True
+    account = accounts.find_by_id(Role(claims["role"]), claims["sub"])
+    return account, account is not None and claims["ver"] < account.get("tokenVersion", 0)
+
+
+@jwt.token_in_blocklist_loader
+def is_revoked(_header, claims):
+    account, revoked = lookup(claims)
+    setattr(g, LOOKED_UP, account)
+    return revoked
+
+
+@jwt.user_lookup_loader
+def looked_up_account(_header, _claims):
+    return g.pop(LOOKED_UP, None)
+
+
+@jwt.unauthorized_loader
+def no_token(_reason):
+    header = request.headers.get("Authorization")
+    if header and not header.startswith("Bearer "):
+        return error_response(401, "Authorization header must be 'Bearer <token>'")
+    return error_response(401, "Authentication required")
+
+
+@jwt.invalid_token_loader
+def invalid_token(_reason):
+    return error_response(401, "Invalid token")
+
+
+@jwt.expired_token_loader
+def expired_token(_header, _claims):
+    return error_response(401, "Token has expired")
+
+
+@jwt.revoked_token_loader
+def revoked_token(_header, _claims):
+    return error_response(401, "Token has been revoked")
+
+
+@jwt.user_lookup_error_loader
+def unknown_account(_header, _claims):
+    return error_response(401, "Invalid token")
+
+
+def authenticate(raw_token):
+    """The check of `jwt_required`, for a raw token that is not in the request (the
+    Socket.IO handshake): `(claims, account)`, or TokenError."""
+    if not raw_token:
+        raise TokenError("Authentication required")
+    try:
+        claims = decode_token(raw_token)
+    except pyjwt.ExpiredSignatureError:
+        raise TokenError("Token has expired") from None
+    except Exception:  # any decoding or signature failure
+        raise TokenError("Invalid token") from None
+    if claims.get("type") != "access":
+        raise TokenError("Invalid token")
+    account, revoked = lookup(claims)
+    if revoked:
+        raise TokenError("Token has been revoked")
+    if account is None:
+        raise TokenError("Invalid token")
+    return claims, account
+
+
+def token_ttl(role):
+    seconds = current_app.config["USER_TOKEN_TTL" if role == Role.USER else "CAPTAIN_TOKEN_TTL"]
+    return timedelta(seconds=seconds)
+
+
+def issue_access_token(account, role, ver=None):
+    """`(token, claims)`: a signed access token for `account` and what it claims, so
+    that callers need not decode it again. `ver` defaults to the account's tokenVersion
+    (a refresh passes its session's, so that a "log out everywhere" racing it wins)."""
+    issued = datetime.now(UTC).replace(microsecond=0)
+    claims = {"jti": uuid.uuid4().hex, "iat": int(issued.timestamp()),
+              "nbf": int(issued.timestamp()),
+              "exp": int((issued + token_ttl(role)).timestamp()), "role": str(role),
+              "ver": account.get("tokenVersion", 0) if ver is None else ver}
+    token = create_access_token(identity=str(account["_id"]), additional_claims=claims)
+    return token, claims
+
+
+def auth_required(*roles):
+    """Decorator: 401 without a usable token, 403 with a valid token of another role
+    than `roles` (no roles: either role). Documents the token in the spec."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @jwt_required()
+        def wrapper(*args, **kwargs):
+            if roles and current_role() not in roles:
+                raise Forbidden(f"This route is for {roles[0]}s only")
+            return view(*args, **kwargs)
+
+        apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
+        apidoc[AUTH_DOC] = [str(role) for role in roles]
+        apidoc.setdefault("manual_doc", {})["security"] = SECURITY
+        wrapper._apidoc = apidoc
+        return wrapper
+
+    return decorator
+
+
+def current_account():
+    return get_current_user()
+
+
+def current_claims():
+    return get_jwt()
+
+
+def current_role():
+    return Role(get_jwt()["role"])
+
+
+def set_token_cookie(response, token, role):
+    """The compatible HttpOnly `token` cookie; Secure and SameSite=None in production
+    with a cross-site frontend origin, SameSite=Lax otherwise (see init_tokens)."""
+    set_access_cookies(response, token, max_age=int(token_ttl(role).total_seconds()))
+    return response
+
+
+def clear_token_cookie(response):
+    unset_access_cookies(response)
+    return response
