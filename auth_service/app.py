@@ -7,7 +7,6 @@ from shared.accounts import (
     blacklist,
     known_addresses,
     refresh_tokens,
-    revocations,
 )
 from shared.accounts.cli import seed_demo_command
 from shared.accounts.routes import captains, users
@@ -19,7 +18,7 @@ from shared.http import make_app
 from shared.media.routes import media_routes
 from shared.ratelimit import init_ratelimit
 
-MODELS = (accounts, activity, blacklist, known_addresses, refresh_tokens, revocations)
+MODELS = (accounts, activity, blacklist, known_addresses, refresh_tokens)
 
 
 def create_app(config=Config):

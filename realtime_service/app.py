@@ -15,7 +15,7 @@ from realtime_service.rides.routes import ride_routes
 from realtime_service.sockets import notifier, presence, revocation
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
-from shared.accounts import accounts, blacklist, revocations
+from shared.accounts import accounts, blacklist
 from shared.accounts.tokens import init_tokens
 from shared.cli import register_cli
 from shared.config import Config
@@ -24,7 +24,7 @@ from shared.http import make_app
 from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
 
-MODELS = (accounts, blacklist, revocations, rides, messages, places, map_cache)
+MODELS = (accounts, blacklist, rides, messages, places, map_cache)
 
 
 def create_app(config=Config):

@@ -113,7 +113,7 @@ class Config:
     SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")
     PRESENCE_EVENTS = env_str("PRESENCE_EVENTS", "compat")  # compat | delta
     # The bound on how long a token revoked in one process is still taken by another
-    # (shared/revoked_jtis.py), and the realtime service's revoked-socket poll.
+    # (shared/accounts/revocations.py), and of the realtime service's revoked-socket watch.
     REVOCATION_POLL_SECONDS = env_float("REVOCATION_POLL_SECONDS", 0.5)
     # The full getOnlineUsers list goes to every user at most once per this many seconds
     # (the last change of a window is announced at its end); 0: on every change.
@@ -125,7 +125,7 @@ class Config:
     FARES = json.loads(env_str("FARES_JSON", json.dumps(DEFAULT_FARES)))
     ROUTING_URL = env_str("ROUTING_URL")  # an OSRM URL: the same as ROUTER=osrm + ROUTER_URL
 
-    # Maps (shared/services/maps.py). No GEOCODER: the embedded gazetteer (`flask
+    # Maps (realtime_service/maps/service.py). No GEOCODER: the embedded gazetteer (`flask
     # seed-places`); no ROUTER: the great-circle estimate. Keys stay server-side.
     GEOCODER = env_str("GEOCODER")  # a geopy service: nominatim, photon, google, pelias, ...
     GEOCODER_URL = env_str("GEOCODER_URL")  # e.g. http://127.0.0.1:8080 (self-hosted)

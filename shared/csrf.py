@@ -22,18 +22,16 @@ from flask import current_app, request
 
 from shared.cors import trusted_origins
 from shared.errors import Forbidden
-from shared.web import AUTH_DOC
+from shared.web import add_facts, route_facts, takes_token
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAME_ORIGIN_FETCHES = frozenset({"same-origin", "none"})
-STATE_CHANGING_GET = "_changes_state"
 REFUSED = "Cross-site request refused"
 
 
 def changes_state(view):
     """Mark a GET route that changes state: the cookie alone never authenticates it."""
-    setattr(view, STATE_CHANGING_GET, True)
-    return view
+    return add_facts(view, changes_state=True)
 
 
 def preflighted():
@@ -58,12 +56,6 @@ def routed_view():
     return current_app.view_functions.get(request.endpoint)
 
 
-def authenticated(view):
-    """Whether the route takes a token (`auth_required`); login, signup and the public
-    routes ignore a cookie that the browser sends along."""
-    return AUTH_DOC in getattr(view, "_apidoc", {})
-
-
 def refuse_cross_site():
     """Before each request: 403 for a state-changing request authenticated by the
     cookie alone that does not come from a trusted page (see the module docstring)."""
@@ -72,9 +64,9 @@ def refuse_cross_site():
     if not request.cookies.get(current_app.config.get("JWT_ACCESS_COOKIE_NAME", "token")):
         return
     view = routed_view()
-    if not authenticated(view):
+    if not takes_token(view):  # login, signup and public routes ignore the cookie
         return
     if request.method in BODY_METHODS and not same_origin():
         raise Forbidden(REFUSED)
-    if request.method in ("GET", "HEAD") and getattr(view, STATE_CHANGING_GET, False):
+    if request.method in ("GET", "HEAD") and route_facts(view).get("changes_state"):
         raise Forbidden("This route takes the token in a header, not the cookie alone")

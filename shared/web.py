@@ -1,16 +1,21 @@
-"""flask-smorest, set up for API.md's contract.
+"""flask-smorest, set up for the API's contract (docs/api.md).
 
 - `Blueprint`: `@blp.arguments` parses with `Parser` (every failing field at once,
   400 in express-validator's shape, not webargs' 422), `@blp.response` dumps with
-  the declared schema; each operation also documents the errors every client must
-  expect (400/413/415 with a body, 401/403 with a token, 500/503 always).
-- `Api`: the spec's error components in API.md's shapes; no error handler of its own
+  the declared schema.
+- Route facts: decorators state what a route does (`auth_required`: takes a token of
+  these roles; `without_database`: never touches the database) with `add_facts`, an
+  attribute of the view that `functools.wraps` carries up. The CSRF rule reads them,
+  and `ErrorDocs` documents from them the errors every client must expect (400/413/415
+  with a body, 401/403 with a token, 500/503 always).
+- `Api`: the spec's error components in the API's shapes; no error handler of its own
   (shared.errors has the only ones).
 """
 import http
 from importlib.metadata import PackageNotFoundError, version
 
 import flask_smorest
+from flask_smorest.spec.plugins import FlaskPlugin
 from webargs.flaskparser import FlaskParser
 
 from shared.errors import Invalid
@@ -19,14 +24,27 @@ from shared.validation import flatten_errors, json_object
 
 LOCATIONS = {"json": "body", "query": "query", "querystring": "query", "view_args": "params",
              "path": "params"}
-AUTH_DOC = "_auth"  # key in a view's `_apidoc`: the roles its token must have ([] = any)
-NO_DATABASE_DOC = "_no_database"
+FACTS = "x-route-facts"  # carried through the operation's doc, removed by ErrorDocs
+
+
+def add_facts(view, **facts):
+    """State facts of a route on its view (`roles`, `security`, `database`, ...)."""
+    view.route_facts = {**route_facts(view), **facts}
+    return view
+
+
+def route_facts(view):
+    return getattr(view, "route_facts", {})
+
+
+def takes_token(view):
+    """Whether the route authenticates its caller (`auth_required`)."""
+    return route_facts(view).get("roles") is not None
 
 
 def without_database(view):
     """Mark a route that never touches the database (so it documents no 503)."""
-    view._apidoc = {**getattr(view, "_apidoc", {}), NO_DATABASE_DOC: True}
-    return view
+    return add_facts(view, database=False)
 
 
 class Parser(FlaskParser):
@@ -44,10 +62,17 @@ class Parser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+    DOC_HOOKS = ()  # functions (operation, facts) that a blueprint applies to its docs
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._prepare_doc_cbks.append(self._prepare_error_doc)
+    def route(self, rule, **options):
+        """flask-smorest's route, which also hands the view's facts to its doc."""
+        register = super().route(rule, **options)
+
+        def decorator(view):
+            facts = {**route_facts(view), "hooks": list(self.DOC_HOOKS)}
+            return register(self.doc(**{FACTS: facts})(view))
+
+        return decorator
 
     def errors(self, *codes):
         """Document the errors a route answers beyond those added for its body, query
@@ -60,24 +85,40 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    @staticmethod
-    def _prepare_error_doc(doc, doc_info, *, method, **kwargs):
-        """Add the error responses implied by the operation's body, query and token."""
-        codes = {500} if doc_info.get(NO_DATABASE_DOC) else {500, 503}
-        if "requestBody" in doc:
-            codes |= {400, 413, 415}
-        if any(param.get("in") == "query" for param in doc.get("parameters", [])):
-            codes.add(400)
-        roles = doc_info.get(AUTH_DOC)
-        if roles is not None:
-            codes.add(401)
-            if roles:
-                codes.add(403)
-        responses = doc.setdefault("responses", {})
-        for code in sorted(codes):
-            if code not in responses and str(code) not in responses:
-                responses[code] = http.HTTPStatus(code).name
-        return doc
+
+class ErrorDocs(FlaskPlugin):
+    """flask-smorest's Flask plugin, which also completes each operation from the facts
+    of its route: its security and the error responses its body, query and token imply,
+    then the blueprint's doc hooks. It runs before the marshmallow plugin, so a hook may
+    name schema classes."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            facts = operation.pop(FACTS, None)
+            if facts is None:
+                continue  # not a route of ours (the Socket.IO endpoint's own doc)
+            document_errors(operation, facts)
+            for hook in facts.get("hooks", ()):
+                hook(operation, facts)
+
+
+def document_errors(operation, facts):
+    """Add the error responses implied by the operation's body, query and token."""
+    codes = {500, 503} if facts.get("database", True) else {500}
+    if "requestBody" in operation:
+        codes |= {400, 413, 415}
+    if any(param.get("in") == "query" for param in operation.get("parameters", [])):
+        codes.add(400)
+    roles = facts.get("roles")
+    if roles is not None:
+        operation.setdefault("security", facts["security"])
+        codes.add(401)
+        if roles:
+            codes.add(403)
+    responses = operation.setdefault("responses", {})
+    for code in sorted(codes):
+        if code not in responses and str(code) not in responses:
+            responses[code] = http.HTTPStatus(code).name
 
 
 def _package_version():
@@ -144,7 +185,7 @@ def init_api(app):
         "Generated from the marshmallow schemas of the service. Errors are "
         "`{\"message\"}`, validation errors `{\"errors\": [{\"msg\", \"param\", "
         "\"location\"}]}`.")}})
-    api = Api(app)
+    api = Api(app, spec_kwargs={"flask_plugin": ErrorDocs()})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api.spec.components.security_scheme(

@@ -23,14 +23,13 @@ from marshmallow import ValidationError, fields
 from shared.errors import ApiError, Invalid
 from shared.media.service import URL_PREFIX
 from shared.schemas import Id, Schema, Timestamp
-from shared.web import ERROR_DESCRIPTIONS, Blueprint
+from shared.web import ERROR_DESCRIPTIONS, Blueprint, add_facts
 
 NAME_MAX = 100
 PART_MIN, PART_MAX = 3, 50
 FILLER = "."
 MISSING = "Missing Details"
 BUSINESS = {400, 401, 403, 404, 409}
-REFUSALS_DOC = "_refusals"  # in a view's `_apidoc`: its business errors are 200
 
 
 def _fit(part):
@@ -145,8 +144,7 @@ def refusals(invalid=None, **messages):
                     raise
                 return failure(by_status.get(error.status, error.message))
 
-        wrapper._apidoc = {**getattr(view, "_apidoc", {}), REFUSALS_DOC: True}
-        return wrapper
+        return add_facts(wrapper, refusals=True)  # business errors are 200
 
     return decorator
 
@@ -164,11 +162,11 @@ def _flag_failure(response):
     return response
 
 
-def _failure_doc(doc, doc_info, **kwargs):
+def _failure_doc(operation, facts):
     """Document every error answer as `{success: false, message}` (and no 400 under
     `refusals`, which answers those with 200)."""
-    responses = doc.get("responses", {})
-    if doc_info.get(REFUSALS_DOC):
+    responses = operation.get("responses", {})
+    if facts.get("refusals"):
         responses.pop(400, None)
         responses.pop("400", None)
     for code in list(responses):
@@ -180,16 +178,16 @@ def _failure_doc(doc, doc_info, **kwargs):
             continue
         responses[code] = {"description": description,
                            "content": {"application/json": {"schema": Outcome}}}
-    return doc
 
 
 class CompatBlueprint(Blueprint):
     """A blueprint of compat routes: tagged `compat` in the spec, error answers
     `{success: false, message}`."""
 
+    DOC_HOOKS = (_failure_doc,)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._prepare_doc_cbks.append(_failure_doc)
         self.after_request(_flag_failure)
 
     def route(self, rule, *, parameters=None, tags=None, **options):

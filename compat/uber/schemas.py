@@ -1,5 +1,5 @@
 """Request and response schemas of the Uber clone's /rides aliases (COMPAT.md 1.2-1.3).
-Its rides are dumped with `UberRide` (realtime_service/ride_schemas.py)."""
+Its rides are dumped with `UberRide` (realtime_service/rides/schemas.py)."""
 from marshmallow import fields
 
 from compat.uber.map_schemas import text_field

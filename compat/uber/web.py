@@ -10,7 +10,7 @@ from marshmallow import fields
 
 from shared.errors import Invalid, Unauthorized
 from shared.schemas import Schema, ValidationError
-from shared.web import ERROR_DESCRIPTIONS, Blueprint
+from shared.web import ERROR_DESCRIPTIONS, Blueprint, add_facts
 
 COMPAT_TAGS = ["compat"]
 MAPS_RATE_SCOPE = "maps"  # the one MAPS_RATE_LIMIT budget of the routes that geocode
@@ -29,23 +29,23 @@ def _invalid(error):
     return jsonify({"errors": error.errors, "message": message}), 400
 
 
-def _bad_request_doc(doc, doc_info, **kwargs):
+def _bad_request_doc(operation, facts):
     """Document the 400 answers as UberError (both shapes carry a `message`)."""
-    responses = doc.get("responses", {})
+    responses = operation.get("responses", {})
     for code in (400, "400"):
         if code in responses:
             responses[code] = {"description": ERROR_DESCRIPTIONS[400],
                                "content": {"application/json": {"schema": UberError}}}
-    return doc
 
 
 class UberBlueprint(Blueprint):
     """A blueprint of the Uber clone's routes: tagged `compat`, validation errors with a
     `message`."""
 
+    DOC_HOOKS = (_bad_request_doc,)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._prepare_doc_cbks.append(_bad_request_doc)
         self.register_error_handler(Invalid, _invalid)
 
     def route(self, rule, *, parameters=None, tags=None, **options):
@@ -63,7 +63,4 @@ def bearer_only(view):
             raise Unauthorized("This route takes the token in the Authorization header only")
         return view(*args, **kwargs)
 
-    apidoc = {**getattr(view, "_apidoc", {})}
-    apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "security": [{"bearerAuth": []}]}
-    wrapper._apidoc = apidoc
-    return wrapper
+    return add_facts(wrapper, security=[{"bearerAuth": []}])

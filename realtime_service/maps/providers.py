@@ -5,7 +5,7 @@ distance and duration by road.
 
 Each call answers plain values (`{"label", "lat", "lng"}` places, `(km, minutes)`
 routes) or raises ProviderError, whatever failed: network, status, quota, answer
-shape. The rules around them (cache, fallback) are in shared/services/maps.py.
+shape. The rules around them (cache, fallback) are in realtime_service/maps/service.py.
 """
 import functools
 import inspect

@@ -1,12 +1,12 @@
 """Places and distances: suggestions (autocomplete), geocoding, reverse geocoding, and the
 distance and duration by road, for the /maps routes and for rides given as addresses.
 
-Each asks the configured provider (shared/maps_providers.py: a geopy geocoder, a
+Each asks the configured provider (realtime_service/maps/providers.py: a geopy geocoder, a
 routingpy router) and keeps its answer in the map cache for MAPS_CACHE_TTL seconds, so a
 repeated question (the Uber clone asks once per keystroke) never reaches the provider
 twice. Without a provider, or when it fails, the embedded gazetteer
-(shared/models/places.py) answers places and the great-circle estimate of
-shared/fares.py answers distances: a provider failure is logged once when it starts
+(realtime_service/maps/places.py) answers places and the great-circle estimate of
+realtime_service/rides/fares.py answers distances: a provider failure is logged once when it starts
 (and once when the provider answers again), and is never an error for the caller.
 """
 import logging

@@ -9,7 +9,7 @@ like the tutorials' `Math.round`.
 With a router, the route's distance and duration are used instead, for every
 vehicle type: `routing` is an OSRM URL (ROUTING_URL, asked through routingpy) or a
 function `(pickup, destination) -> (km, minutes) or None` (the configured, cached
-router of shared/services/maps.py). When it fails, the estimate falls back to the
+router of realtime_service/maps/service.py). When it fails, the estimate falls back to the
 great-circle one.
 """
 import logging

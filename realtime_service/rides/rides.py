@@ -10,7 +10,7 @@ Every transition is one conditional update on the current status
 partial unique indexes back the "one open ride" rules even under races: a rider has
 at most one pending, accepted or ongoing ride, a captain at most one accepted or
 ongoing ride; a write that would break one raises DuplicateKeyError.
-Dispatch relies on the 2dsphere index on `captains.location` (shared/models/accounts.py).
+Dispatch relies on the 2dsphere index on `captains.location` (shared/accounts/accounts.py).
 """
 import secrets
 

@@ -1,29 +1,24 @@
 """Disconnecting revoked sessions.
 
 Each process remembers, per socket, the account, role, `jti` and `ver` of the token
-it connected with. A background task polls the database every REVOCATION_POLL_SECONDS
-for tokens revoked (logout; a revoked session family has every access token issued
-in it revoked, so a socket of any of them ends) and accounts that bumped their
-tokenVersion (logout everywhere, password change) since its last poll, and sends
-`session-revoked` to, then disconnects, every local socket whose token that revoked,
-or whose token expired while it was connected (`{"message": "...expired..."}`).
-Polling the database works whether the auth service runs in this process, in another
-one, or on another host, with or without Redis.
+it connected with. A background task reads the process's revocation feed (the one the
+token check reads, shared.accounts.revocations) every REVOCATION_POLL_SECONDS and
+sends `session-revoked` to, then disconnects, every local socket whose token was
+revoked (logout; a revoked session family has every access token issued in it
+revoked, so a socket of any of them ends), whose account bumped its tokenVersion (logout
+everywhere, password change), or whose token expired while it was connected
+(`{"message": "...expired..."}`). Reading the database works whether the auth service
+runs in this process, in another one, or on another host, with or without Redis.
 """
+import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import current_app
 from pymongo.errors import PyMongoError
 
 from realtime_service.extensions import socketio
 from realtime_service.sockets import notifier
-from shared.accounts import revocations
-from shared.serialize import now
 
-# Revocations stamped this long before the previous poll are looked at again: covers
-# clock skew between processes and a write that lands while a poll runs.
-OVERLAP = timedelta(seconds=5)
 REVOKED = {"message": "Your session has been revoked, please log in again"}
 EXPIRED = {"message": "Your session has expired, please log in again"}
 
@@ -38,10 +33,10 @@ class SocketSession:
 
 
 class RevocationWatcher:
-    def __init__(self, poll_seconds):
-        self.poll_seconds = poll_seconds
+    def __init__(self, feed):
+        self.feed = feed
         self.sessions = {}  # socket id -> SocketSession
-        self.since = now()
+        feed.watch_versions()
 
     def track(self, sid, session):
         self.sessions[sid] = session
@@ -50,23 +45,20 @@ class RevocationWatcher:
         return self.sessions.pop(sid, None)
 
     def ended(self):
-        """`(socket id, message)` of the local sockets whose token was revoked since the
-        previous call, or has expired."""
-        started, cutoff = now(), self.since - OVERLAP
-        jtis = revocations.revoked_jtis_since(cutoff)
-        versions = revocations.token_versions_since(cutoff)
-        self.since = started
-        ended = []
+        """`(socket id, message)` of the local sockets whose token is revoked or has
+        expired, from the feed read again first."""
+        self.feed.refresh()
+        started, ended = time.time(), []
         for sid, session in list(self.sessions.items()):
-            if session.jti in jtis or session.ver < versions.get(session.account_id, 0):
+            if self.feed.ends_socket(session.jti, session.account_id, session.ver):
                 ended.append((sid, REVOKED))
-            elif session.exp <= started.timestamp():
+            elif session.exp <= started:
                 ended.append((sid, EXPIRED))
         return ended
 
 
 def init_app(app):
-    app.extensions["revocation"] = RevocationWatcher(app.config["REVOCATION_POLL_SECONDS"])
+    app.extensions["revocation"] = RevocationWatcher(app.extensions["revocations"])
 
 
 def watcher():
@@ -83,7 +75,7 @@ def watch_forever(app):
     interval."""
     state = app.extensions["revocation"]
     while True:
-        socketio.sleep(state.poll_seconds)
+        socketio.sleep(state.feed.poll_seconds)
         try:
             with app.app_context():
                 for sid, message in state.ended():

@@ -18,14 +18,17 @@ from shared.serialize import now
 from shared.storage import find_one_and_update
 
 COLLECTIONS = {role: role.collection for role in Role}
+# Keeps the "versions bumped since" read of the revocation feed cheap.
+REVOKED_AT = IndexModel([("tokensRevokedAt", ASCENDING)], name="tokensRevokedAt_1")
 INDEXES = {
-    "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
+    "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique"), REVOKED_AT],
     "captains": [
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
         IndexModel([("vehicle.plate", ASCENDING)], unique=True, name="plate_unique"),
         # The explicit version (MongoDB's default) keeps re-creation idempotent on SecantusDB.
         IndexModel([("location", GEOSPHERE)], name="location_2dsphere",
                    **{"2dsphereIndexVersion": 3}),
+        REVOKED_AT,
     ],
 }
 
@@ -101,3 +104,13 @@ def revoke_tokens(role, account_id, changes=None):
         collection(role), {"_id": account_id},
         {"$inc": {"tokenVersion": 1},
          "$set": {**(changes or {}), "tokensRevokedAt": timestamp, "updatedAt": timestamp}})
+
+
+def token_versions_since(since):
+    """{account id (str): tokenVersion} of the accounts (either role) that revoked
+    their tokens after `since`."""
+    versions = {}
+    for name in COLLECTIONS.values():
+        for doc in mongo.db[name].find({"tokensRevokedAt": {"$gt": since}}, {"tokenVersion": 1}):
+            versions[str(doc["_id"])] = doc.get("tokenVersion", 0)
+    return versions

@@ -2,16 +2,14 @@
 once the token would have expired anyway. Every entry is refused by the token check;
 `reason` tells a token `revoked` (logout: its sockets end too) from one `retired` (a
 refresh replaced it: refused over HTTP, while a socket it opened lives on with its
-session family). The token check asks `is_blacklisted`, answered from this process's
-copy (shared.accounts.revoked_jtis), which every write here updates at once."""
+session family). The token check reads it through this process's copy
+(shared.accounts.revocations)."""
 from datetime import UTC, datetime
 
-from flask import current_app
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from shared import storage
-from shared.accounts.revoked_jtis import RevokedJtis
 from shared.extensions import mongo
 
 COLLECTION = "blacklisted_tokens"
@@ -23,30 +21,16 @@ INDEXES = [
 REVOKED, RETIRED = "revoked", "retired"
 
 
-def init_app(app):
-    app.extensions["revoked_jtis"] = RevokedJtis(app.config["REVOCATION_POLL_SECONDS"])
-
-
-def _known():
-    return current_app.extensions["revoked_jtis"]
-
-
-def is_blacklisted(jti):
-    """Whether the token `jti` is blacklisted, from this process's copy, read again
-    first when it is older than REVOCATION_POLL_SECONDS."""
-    known = _known()
-    if known.stale():
-        cutoff, started = known.cutoff(), datetime.now(UTC)
-        query = ({"expiresAt": {"$gt": started}} if cutoff is None
-                 else {"createdAt": {"$gt": cutoff}})
-        found = mongo.db[COLLECTION].find(query, {"_id": 0, "jti": 1, "expiresAt": 1})
-        known.read([(doc["jti"], doc["expiresAt"]) for doc in found], started)
-    return jti in known
+def entries_since(cutoff, now):
+    """`(jti, expiresAt, reason)` of the entries stamped after `cutoff` (None: every
+    entry still live at `now`)."""
+    query = {"expiresAt": {"$gt": now}} if cutoff is None else {"createdAt": {"$gt": cutoff}}
+    found = mongo.db[COLLECTION].find(query, {"_id": 0, "jti": 1, "expiresAt": 1, "reason": 1})
+    return [(doc["jti"], doc["expiresAt"], doc.get("reason", REVOKED)) for doc in found]
 
 
 def _insert(jti, account_id, role, expires_at, reason):
     """Whether a new entry was stored (False: the jti was there already)."""
-    _known().add(jti, expires_at)
     try:
         mongo.db[COLLECTION].insert_one(
             {
@@ -74,9 +58,3 @@ def revoke(jti, account_id, role, expires_at):
 def retire(jti, account_id, role, expires_at):
     """Blacklist a token that a refresh replaced (idempotent)."""
     _insert(jti, account_id, role, expires_at, RETIRED)
-
-
-def revoked_since(since):
-    """Tokens revoked after `since` (for pushing `session-revoked`); not the retired."""
-    query = {"createdAt": {"$gt": since}, "reason": {"$ne": RETIRED}}
-    return list(mongo.db[COLLECTION].find(query, {"jti": 1, "sub": 1, "createdAt": 1}))

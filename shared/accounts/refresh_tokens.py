@@ -23,7 +23,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from shared import storage
-from shared.accounts import blacklist
+from shared.accounts import revocations
 from shared.extensions import mongo
 from shared.serialize import now
 from shared.storage import find_one_and_update
@@ -116,7 +116,7 @@ def revoke_family(family):
                         {"$set": {"revokedAt": timestamp}})
     for doc in _collection().find({"family": family, "accessJti": {"$exists": True},
                                    "accessExp": {"$gt": timestamp.timestamp()}}):
-        blacklist.revoke(doc["accessJti"], doc["account"], doc["role"],
+        revocations.revoke(doc["accessJti"], doc["account"], doc["role"],
                          datetime.fromtimestamp(doc["accessExp"], UTC))
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from pymongo.errors import DuplicateKeyError
 
-from shared.accounts import accounts, activity, blacklist, refresh_tokens, throttle
+from shared.accounts import accounts, activity, refresh_tokens, revocations, throttle
 from shared.accounts.passwords import check_password, hash_password
 from shared.accounts.tokens import issue_access_token
 from shared.errors import Conflict, Invalid, Unauthorized
@@ -104,7 +104,7 @@ def logout(role, account, claims, refresh_token, client):
     """Blacklist this access token and end its session family (and the family of
     `refresh_token`, if given): every refresh token and access token issued in it."""
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-    blacklist.revoke(claims["jti"], account["_id"], role, expires_at)
+    revocations.revoke(claims["jti"], account["_id"], role, expires_at)
     refresh_tokens.revoke_session(claims["jti"])
     if refresh_token:
         refresh_tokens.revoke(refresh_token, account["_id"], role)
@@ -143,7 +143,7 @@ def refresh(raw):
     if account is None or outdated(spent, account):
         raise Unauthorized("Invalid refresh token")
     if "accessJti" in spent:
-        blacklist.retire(spent["accessJti"], account["_id"], role,
+        revocations.retire(spent["accessJti"], account["_id"], role,
                          datetime.fromtimestamp(spent["accessExp"], UTC))
     ver = spent.get("ver", account.get("tokenVersion", 0))
     session = start_session(role, account, family, ver)

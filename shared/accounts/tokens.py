@@ -7,7 +7,7 @@ lacks a claim we always issue, is blacklisted (its `jti` in `blacklisted_tokens`
 out, replaced by a refresh, or of a revoked session family), is of
 an account that no longer exists, or is older than the account's last "log out
 everywhere" (`ver` below `tokenVersion`). One decode and one query per request: the
-blacklist is this process's copy (shared.accounts.revoked_jtis: a token revoked elsewhere is
+blacklist is this process's copy (shared.accounts.revocations: a token revoked elsewhere is
 refused within REVOCATION_POLL_SECONDS), and the blocklist hook finds the account,
 which it hands to the user-lookup hook. With COMPAT_ROUTES, QuickChat's `token` header
 counts as the Bearer header (`compatible_credentials`).
@@ -17,7 +17,6 @@ counts as the Bearer header (`compatible_credentials`).
     def profile():
         account = current_account()
 """
-import copy
 import functools
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,11 +34,11 @@ from flask_jwt_extended import (
 )
 from flask_jwt_extended.config import config as jwt_config
 
-from shared.accounts import accounts, blacklist
+from shared.accounts import accounts, revocations
 from shared.accounts.roles import Role
 from shared.errors import Forbidden, error_response
 from shared.extensions import jwt
-from shared.web import AUTH_DOC
+from shared.web import add_facts
 
 INT_CLAIMS = ("exp", "iat", "ver")
 LOOKED_UP = "_token_account"
@@ -69,7 +68,7 @@ def init_tokens(app):
     app.config.setdefault("JWT_COOKIE_SAMESITE", "None" if production and cross_site_origins(
         app.config["CORS_ORIGINS"]) else "Lax")
     jwt.init_app(app)
-    blacklist.init_app(app)
+    revocations.init_app(app)
     if app.config.get("COMPAT_ROUTES"):
         app.before_request(compatible_credentials)
 
@@ -129,7 +128,7 @@ def decode_key(_header, unverified_claims):
 def lookup(claims):
     """`(account or None, revoked)` for decoded, well-formed access-token claims: the
     blacklist from this process's copy, the account and its tokenVersion by one query."""
-    if blacklist.is_blacklisted(claims["jti"]):
+    if revocations.is_blacklisted(claims["jti"]):
         return None, True
     account = accounts.find_by_id(Role(claims["role"]), claims["sub"])
     return account, account is not None and claims["ver"] < account.get("tokenVersion", 0)
@@ -226,11 +225,7 @@ def auth_required(*roles):
                 raise Forbidden(f"This route is for {roles[0]}s only")
             return view(*args, **kwargs)
 
-        apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
-        apidoc[AUTH_DOC] = [str(role) for role in roles]
-        apidoc.setdefault("manual_doc", {})["security"] = SECURITY
-        wrapper._apidoc = apidoc
-        return wrapper
+        return add_facts(wrapper, roles=[str(role) for role in roles], security=SECURITY)
 
     return decorator
 

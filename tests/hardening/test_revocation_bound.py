@@ -1,4 +1,4 @@
-"""The token check answers the blacklist from each process's copy (shared/revoked_jtis.py):
+"""The token check answers the blacklist from each process's copy (shared/accounts/revoked_jtis.py):
 the revoking process refuses at once, every other within REVOCATION_POLL_SECONDS, a
 process started later at once, and a request costs one query, not a lookup of the
 blacklist."""
