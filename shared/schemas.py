@@ -3,12 +3,12 @@
 - `Schema`: unknown request fields are ignored (frontends send extra keys); on
   dump, only declared fields are ever sent.
 - `Id`: an ObjectId in, a 24-hex string out. `Timestamp`: ISO 8601 UTC with
-  milliseconds and `Z`, like the tutorials' `Date.toJSON()`.
-- `Error`, `ValidationErrors`, `Message`: the error and message shapes of API.md.
+  milliseconds and `Z`, like JavaScript's `Date.toJSON()`.
+- `Error`, `ValidationErrors`, `Message`: the error and message shapes of the API.
 - `PublicProfile`, `CaptainProfile`: what another account sees of an account (never
   its email, location or token state).
-- `CursorQuery` and `cursor_page`: the one pager (newest first, `before` = the
-  `next` of the previous page).
+- `CursorQuery`: the query of the one pager (shared.storage.cursor_page; newest first,
+  `before` = the `next` of the previous page).
 """
 from datetime import UTC, datetime
 
@@ -116,17 +116,3 @@ class CursorQuery(Schema):
     limit = limit_field(20)
     before = Id(load_default=None, metadata={
         "description": "the `next` cursor of the previous page"})
-
-
-def cursor_page(collection, query, limit, before=None, **find_options):
-    """`(documents, next)`: up to `limit` documents matching `query` older than the id
-    `before`, newest first; `next` is the id to pass as `before` for the following
-    page, or None on the last one."""
-    if before is not None:
-        # A plain field keeps the query indexable on SecantusDB (no top-level `$and`).
-        older = {"$lt": before}
-        query = {**query, "_id": older} if "_id" not in query else {
-            "$and": [query, {"_id": older}]}
-    found = list(collection.find(query, **find_options).sort("_id", -1).limit(limit + 1))
-    page = found[:limit]
-    return page, (str(page[-1]["_id"]) if len(found) > limit else None)

@@ -1,6 +1,7 @@
 """Guarded (conditional, atomic) updates, chosen once per client: on MongoDB the driver's
 findAndModify; on SecantusDB, whose findAndModify scans the whole collection, a read and an
 `update_one` guarded by a REVISION counter that every other write bumps (`update_one`).
+And `cursor_page`, the one pager of the models (newest first, by `_id`).
 """
 import copy
 import logging
@@ -159,3 +160,17 @@ def _parent(document, path, create):
             node[part] = {}
         node = node[part]
     return node, key
+
+
+def cursor_page(collection, query, limit, before=None, **find_options):
+    """`(documents, next)`: up to `limit` documents matching `query` older than the id
+    `before`, newest first; `next` is the id to pass as `before` for the following
+    page, or None on the last one."""
+    if before is not None:
+        # A plain field keeps the query indexable on SecantusDB (no top-level `$and`).
+        older = {"$lt": before}
+        query = {**query, "_id": older} if "_id" not in query else {
+            "$and": [query, {"_id": older}]}
+    found = list(collection.find(query, **find_options).sort("_id", -1).limit(limit + 1))
+    page = found[:limit]
+    return page, (str(page[-1]["_id"]) if len(found) > limit else None)

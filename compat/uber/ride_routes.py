@@ -10,13 +10,13 @@ from compat.uber import service
 from compat.uber.schemas import (
     UberFare,
     UberFareQuery,
+    UberRide,
     UberRideId,
     UberRideRequest,
     UberStartQuery,
 )
 from compat.uber.web import MAPS_RATE_SCOPE, UberBlueprint, bearer_only
 from realtime_service.rides.routes import RIDE_REQUEST_SCOPE
-from realtime_service.rides.schemas import UberRide
 from realtime_service.rides.service import accept, end, start
 from shared.accounts.roles import Role
 from shared.accounts.tokens import auth_required, current_account

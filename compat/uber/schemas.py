@@ -1,9 +1,9 @@
-"""Request and response schemas of the Uber clone's /rides aliases (COMPAT.md 1.2-1.3).
-Its rides are dumped with `UberRide` (realtime_service/rides/schemas.py)."""
+"""Request and response schemas of the Uber clone's /rides aliases; its rides (stored
+with `client: "uber"`) are dumped with `UberRide` in every answer and push."""
 from marshmallow import fields
 
 from compat.uber.map_schemas import text_field
-from realtime_service.rides.schemas import StartSchema, known_vehicle_type
+from realtime_service.rides.schemas import PlaceSchema, Ride, StartSchema, known_vehicle_type
 from shared.accounts.vehicles import VehicleTypeAliases
 from shared.schemas import Id, Schema
 
@@ -38,3 +38,18 @@ class UberRideId(Schema):
 
 class UberStartQuery(UberRideId, StartSchema):
     pass
+
+
+class UberRide(Ride):
+    """A ride requested through the Uber clone's POST /rides/create (stored with
+    `client: "uber"`), in every answer and push about it: that frontend renders
+    `pickup` and `destination` as text, so they are the address strings here, and the
+    places are `pickupLocation` and `destinationLocation`."""
+
+    pickup = fields.String(attribute="pickup.address", dump_only=True)
+    destination = fields.String(attribute="destination.address", dump_only=True)
+    pickupLocation = fields.Nested(PlaceSchema, attribute="pickup", dump_only=True)
+    destinationLocation = fields.Nested(PlaceSchema, attribute="destination", dump_only=True)
+
+
+UBER = "uber"  # the `client` marker of rides requested through the Uber clone's routes

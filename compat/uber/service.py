@@ -3,8 +3,8 @@
 (realtime_service.rides.service). Its rides are stored with `client: "uber"`, so that
 every answer and push about them shows `pickup` and `destination` as the address strings
 that frontend renders."""
+from compat.uber.schemas import UBER
 from realtime_service.maps.service import place_at
-from realtime_service.rides.schemas import UBER
 from realtime_service.rides.service import fare_estimate, request_ride
 
 

@@ -8,7 +8,7 @@ from pymongo.errors import DuplicateKeyError
 from shared import storage
 from shared.extensions import mongo
 from shared.serialize import now
-from shared.storage import find_one_and_update
+from shared.storage import cursor_page, find_one_and_update
 
 COLLECTION = "messages"
 INDEXES = [
@@ -50,6 +50,11 @@ def find(message_id):
 def find_by_key(sender_id, key):
     """The message `sender_id` sent with this idempotency key, or None."""
     return collection().find_one({"senderId": sender_id, "idempotencyKey": key})
+
+
+def page_between(a, b, limit, before=None):
+    """`(messages newest first, next)`: a page of the conversation of `a` and `b`."""
+    return cursor_page(collection(), between(a, b), limit, before)
 
 
 def between(a, b):

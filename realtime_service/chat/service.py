@@ -20,9 +20,8 @@ from shared.accounts import accounts
 from shared.accounts.roles import Role
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.media.service import save_image
-from shared.schemas import cursor_page
 
-SIDEBAR_FIELDS = {"fullname": 1, "profilePic": 1, "bio": 1}
+SIDEBAR_FIELDS = ("fullname", "profilePic", "bio")
 # Built once: a marshmallow schema deep-copies its fields on every instantiation.
 MESSAGE = MessageOut()
 MESSAGES_SEEN = MessagesSeenEvent()
@@ -41,10 +40,10 @@ def find_role(account_id):
 
 
 def _stored_role(account_id):
-    for role in Role:
-        if accounts.collection(role).find_one({"_id": account_id}, {"_id": 1}):
-            return role
-    raise NotFound("User not found")
+    role = accounts.role_of(account_id)
+    if role is None:
+        raise NotFound("User not found")
+    return role
 
 
 def ride_between(rider_id, captain_id, writing):
@@ -53,8 +52,7 @@ def ride_between(rider_id, captain_id, writing):
     if writing:
         ride = rides.open_ride_of_captain(captain_id)
         return ride is not None and ride["user"] == rider_id
-    query = {"user": rider_id, "captain": captain_id}
-    return rides.collection().find_one(query, {"_id": 1}) is not None
+    return rides.exists_between(rider_id, captain_id)
 
 
 def check_partner(me_id, my_role, other_id, writing):
@@ -80,8 +78,7 @@ def sidebar(me_id, my_role):
     else:
         ride = rides.open_ride_of_captain(me_id)
         query = {"_id": {"$in": [ride["user"]] if ride else []}}
-    users = accounts.collection(Role.USER).find(query, SIDEBAR_FIELDS).sort("_id", 1)
-    return list(users), messages.unseen_counts(me_id)
+    return accounts.riders(query, SIDEBAR_FIELDS), messages.unseen_counts(me_id)
 
 
 def tell_sender(sender_id, reader_id, message_ids):
@@ -95,8 +92,7 @@ def conversation(me_id, my_role, other_id, limit, before=None):
     (the latest one, or the one older than the message id `before`). The messages
     received from `other_id` are marked seen and their sender told."""
     check_partner(me_id, my_role, other_id, writing=False)
-    page, next_before = cursor_page(messages.collection(), messages.between(me_id, other_id),
-                                    limit, before)
+    page, next_before = messages.page_between(me_id, other_id, limit, before)
     seen_ids = messages.mark_seen_from(other_id, me_id)
     for message in page:  # all seen now, by this call or by a concurrent one
         if message["receiverId"] == me_id:

@@ -25,24 +25,14 @@ def nearby_captains(pickup, vehicle_type):
     if not connected:
         return []
     config = current_app.config
-    # $geoNear rather than find($nearSphere): it always returns nearest first, also on
-    # servers that do not sort $nearSphere results. The online filter is applied here
-    # rather than as an `_id: {$in: [...]}` in the query, which made the query much
-    # slower with hundreds of captains online (BENCHMARKS.md, scenario 2).
-    pipeline = [
-        {"$geoNear": {
-            "near": {"type": "Point", "coordinates": [pickup["lng"], pickup["lat"]]},
-            "distanceField": "distanceM",
-            "maxDistance": config["DISPATCH_RADIUS_KM"] * 1000,
-            "spherical": True,
-            "query": {"status": "active", "vehicle.vehicleType": vehicle_type},
-        }},
-        {"$project": {"_id": 1}},
-    ]
+    # The online filter is applied here rather than as an `_id: {$in: [...]}` in the
+    # query, which made the query much slower with hundreds of captains online
+    # (BENCHMARKS.md, scenario 2).
     chosen = []
-    for doc in accounts.collection(Role.CAPTAIN).aggregate(pipeline, batchSize=100):
-        if str(doc["_id"]) in connected:
-            chosen.append(doc["_id"])
+    radius_m = config["DISPATCH_RADIUS_KM"] * 1000
+    for captain_id in accounts.nearest_active_captains(pickup, radius_m, vehicle_type):
+        if str(captain_id) in connected:
+            chosen.append(captain_id)
             if len(chosen) == config["DISPATCH_MAX"]:
                 break
     return chosen

@@ -3,17 +3,12 @@ searches) and forwarded to the rider of the captain's accepted or ongoing ride."
 from realtime_service.rides import rides
 from realtime_service.sockets import notifier
 from shared.accounts import accounts
-from shared.accounts.roles import Role
-from shared.serialize import now
-from shared.storage import update_one
 
 
 def update_captain_location(captain_id, location):
     """Store `location` ({"lat", "lng"}) and push `captain-location` to the rider of the
     captain's open ride, if any."""
-    point = {"type": "Point", "coordinates": [location["lng"], location["lat"]]}
-    update_one(accounts.collection(Role.CAPTAIN), {"_id": captain_id},
-               {"$set": {"location": point, "locationUpdatedAt": now()}})
+    accounts.set_location(captain_id, location)
     ride = rides.open_ride_of_captain(captain_id)
     if ride is not None:
         notifier.push(ride["user"], "captain-location",

@@ -17,10 +17,10 @@ import secrets
 from pymongo import DESCENDING, IndexModel
 
 from shared import storage
-from shared.accounts import accounts
 from shared.accounts.roles import Role
 from shared.extensions import mongo
 from shared.serialize import now
+from shared.storage import cursor_page
 
 COLLECTION = "rides"
 OPEN = ["pending", "accepted", "ongoing"]
@@ -124,10 +124,12 @@ def record_otp_failure(ride_id):
     return result.modified_count == 1
 
 
-def profiles(role, account_ids):
-    """{id: account} with only the public profile fields, for the accounts of `role`."""
-    if not account_ids:
-        return {}
-    found = accounts.collection(role).find({"_id": {"$in": list(account_ids)}},
-                                           dict.fromkeys(PROFILE_FIELDS, 1))
-    return {account["_id"]: account for account in found}
+def exists_between(rider_id, captain_id):
+    """Whether the rider and the captain ever shared a ride."""
+    query = {"user": rider_id, "captain": captain_id}
+    return collection().find_one(query, {"_id": 1}) is not None
+
+
+def page(query, limit, before=None):
+    """`(rides newest first, next)`: a page of the rides matching `query`."""
+    return cursor_page(collection(), query, limit, before)

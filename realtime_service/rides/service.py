@@ -3,10 +3,10 @@
 
 Functions return rides as their caller may see them: the stored ride with `user` and
 `captain` expanded to public profiles, and the OTP only for the ride's own rider (the
-`Ride` schema dumps them). Every push goes through realtime_service.sockets.notifier, dumped
-with the schema of its event; a ride requested through the Uber clone's routes
-(`client: "uber"`) is dumped with `UberRide`, whose `pickup` and `destination` are
-address strings. Distances come from the configured router (realtime_service.maps.service).
+`Ride` schema dumps them). Every push goes through realtime_service.sockets.notifier,
+dumped with the schema of its event; a ride requested by a client with a view of its
+own (`client`, `add_ride_view`) is dumped with that view. Distances come from the
+configured router (realtime_service.maps.service).
 """
 import hmac
 
@@ -16,18 +16,16 @@ from pymongo.errors import DuplicateKeyError
 from realtime_service.maps.service import road_route
 from realtime_service.rides import dispatch, rides
 from realtime_service.rides.fares import estimate, estimate_for
-from realtime_service.rides.schemas import UBER, Ride, RideTaken, UberRide
+from realtime_service.rides.schemas import RIDE_VIEWS, Ride, RideTaken
 from realtime_service.sockets import notifier
-from shared.accounts import activity
+from shared.accounts import accounts, activity
 from shared.accounts.roles import Role
 from shared.errors import BadRequest, Conflict, NotFound, TooManyRequests
-from shared.schemas import cursor_page
 
 BUSY = rides.BUSY  # a captain's open statuses (the chat rules use them too)
 OPEN_RIDE = "You already have an open ride"
 NOT_FOUND = "Ride not found"
 LOCKED = "Too many wrong OTPs for this ride"
-RIDE_SCHEMAS = {UBER: UberRide()}  # by `client`; Ride for the others
 RIDE = Ride()
 RIDE_TAKEN = RideTaken()
 
@@ -42,9 +40,11 @@ def open_ride_of_captain(captain_id):
 def with_parties(ride_list):
     """Copies of the rides with `user` and `captain` replaced by public profiles (one
     query per role), OTP included. An account that is gone shows as just its id."""
-    users = rides.profiles(Role.USER, {ride["user"] for ride in ride_list})
-    captains = rides.profiles(Role.CAPTAIN, {ride["captain"] for ride in ride_list
-                                                   if ride.get("captain")})
+    users = accounts.public_profiles(Role.USER, {ride["user"] for ride in ride_list},
+                                     rides.PROFILE_FIELDS)
+    captains = accounts.public_profiles(
+        Role.CAPTAIN, {ride["captain"] for ride in ride_list if ride.get("captain")},
+        rides.PROFILE_FIELDS)
     views = []
     for ride in ride_list:
         view = {**ride, "user": users.get(ride["user"], {"_id": ride["user"]})}
@@ -79,7 +79,7 @@ def record(ride, action, **meta):
 
 def dump(view):
     """The ride's payload, with the schema of the client that requested it."""
-    return RIDE_SCHEMAS.get(view.get("client"), RIDE).dump(view)
+    return RIDE_VIEWS.get(view.get("client"), RIDE).dump(view)
 
 
 def push_to_parties(view, event):
@@ -107,7 +107,7 @@ def fare_estimate(pickup, destination):
 def request_ride(user_id, pickup, destination, vehicle_type, client=None):
     """`(ride, dispatched)`: a new pending ride, sent as `new-ride` to the nearby active,
     connected captains of its vehicle type. 409 when the rider has an open ride.
-    `client` marks the frontend that asked, when its payloads differ (`UBER`)."""
+    `client` marks the frontend that asked, when its payloads differ (`add_ride_view`)."""
     config = current_app.config
     trip = estimate_for(pickup, destination, vehicle_type, config["FARES"],
                         config["ROAD_FACTOR"], road_route)
@@ -128,7 +128,7 @@ def history(account_id, role, limit, before=None, status=None):
     query = rides.party_filter(account_id, role)
     if status:
         query["status"] = status
-    page, cursor = cursor_page(rides.collection(), query, limit, before)
+    page, cursor = rides.page(query, limit, before)
     return [seen_by(view, account_id) for view in with_parties(page)], cursor
 
 

@@ -32,7 +32,6 @@ from shared.accounts.service import activate_from_socket, deactivate_if_socket_a
 from shared.accounts.tokens import TokenError, authenticate
 from shared.errors import Invalid
 from shared.schemas import Schema
-from shared.storage import update_one
 from shared.validation import load
 
 REFUSED_GRACE_SECONDS = 0.1
@@ -209,9 +208,8 @@ def _close_transport(eio_sid):
 
 def set_socket_id(role, account_id, value, only_if=None):
     """The compatible `socketId` field: the last connection's id, null once it closes."""
-    query = {"_id": account_id} if only_if is None else {"_id": account_id, "socketId": only_if}
     try:
-        update_one(accounts.collection(role), query, {"$set": {"socketId": value}})
+        accounts.set_socket_id(role, account_id, value, only_if)
     except PyMongoError:
         current_app.logger.warning("could not update socketId")
 

@@ -114,3 +114,61 @@ def token_versions_since(since):
         for doc in mongo.db[name].find({"tokensRevokedAt": {"$gt": since}}, {"tokenVersion": 1}):
             versions[str(doc["_id"])] = doc.get("tokenVersion", 0)
     return versions
+
+
+def role_of(account_id):
+    """The role of the account with this id, or None when there is none."""
+    for role in Role:
+        if collection(role).find_one({"_id": account_id}, {"_id": 1}):
+            return role
+    return None
+
+
+def public_profiles(role, account_ids, fields):
+    """{id: account} with only `fields`, for the accounts of `role` with these ids."""
+    if not account_ids:
+        return {}
+    found = collection(role).find({"_id": {"$in": list(account_ids)}}, dict.fromkeys(fields, 1))
+    return {account["_id"]: account for account in found}
+
+
+def riders(query, fields):
+    """The riders matching `query`, with only `fields`, oldest account first."""
+    return list(collection(Role.USER).find(query, dict.fromkeys(fields, 1)).sort("_id", 1))
+
+
+def nearest_active_captains(point, radius_m, vehicle_type):
+    """Ids of the active captains of `vehicle_type` within `radius_m` of `point`
+    ({"lat", "lng"}), nearest first, as a lazy cursor."""
+    # $geoNear rather than find($nearSphere): it always returns nearest first, also on
+    # servers that do not sort $nearSphere results.
+    pipeline = [
+        {"$geoNear": {
+            "near": {"type": "Point", "coordinates": [point["lng"], point["lat"]]},
+            "distanceField": "distanceM",
+            "maxDistance": radius_m,
+            "spherical": True,
+            "query": {"status": "active", "vehicle.vehicleType": vehicle_type},
+        }},
+        {"$project": {"_id": 1}},
+    ]
+    return (doc["_id"] for doc in collection(Role.CAPTAIN).aggregate(pipeline, batchSize=100))
+
+
+def set_location(captain_id, location):
+    """Store a captain's position ({"lat", "lng"}) as a GeoJSON Point [lng, lat]."""
+    point = {"type": "Point", "coordinates": [location["lng"], location["lat"]]}
+    storage.update_one(collection(Role.CAPTAIN), {"_id": captain_id},
+                       {"$set": {"location": point, "locationUpdatedAt": now()}})
+
+
+def set_socket_id(role, account_id, value, only_if=None):
+    """The account's last socket id (`value`), unless it is no longer `only_if`."""
+    query = {"_id": account_id} if only_if is None else {"_id": account_id, "socketId": only_if}
+    storage.update_one(collection(role), query, {"$set": {"socketId": value}})
+
+
+def any_exists():
+    """Whether the database holds any account."""
+    return any(collection(role).find_one({}, {"_id": 1}) for role in Role)
+

@@ -4,8 +4,8 @@ from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 
 from shared.extensions import mongo
-from shared.schemas import cursor_page
 from shared.serialize import now
+from shared.storage import cursor_page
 
 COLLECTION = "activities"
 INDEXES = [IndexModel([("account", 1), ("role", 1), ("_id", DESCENDING)])]

@@ -2,12 +2,12 @@
 import click
 from flask.cli import with_appcontext
 
-from shared import storage
 from shared.accounts import accounts
 from shared.accounts.passwords import check_password, hash_password
+from shared.accounts.roles import Role
 from shared.cli import database_errors
 
-DEMO_LOCATION = {"type": "Point", "coordinates": [77.5946, 12.9716]}  # Bengaluru, lng first
+DEMO_LOCATION = {"lat": 12.9716, "lng": 77.5946}  # Bengaluru
 DEMO_ACCOUNTS = [
     {"name": "rider", "role": "user", "email": "demo.rider@example.com",
      "password": "demo-rider-pass", "fullname": {"firstname": "Demo", "lastname": "Rider"}},
@@ -25,7 +25,7 @@ def seed_demo():
     """Create the DEMO_ACCOUNTS when the database has no users and no captains (the
     captain active, with a vehicle and a location). Returns (created, the demo accounts
     that exist with their known password)."""
-    if any(accounts.collection(role).find_one({}, {"_id": 1}) for role in ("user", "captain")):
+    if accounts.any_exists():
         present = []
         for demo in DEMO_ACCOUNTS:
             found = accounts.find_by_email(demo["role"], demo["email"])
@@ -35,8 +35,8 @@ def seed_demo():
     for demo in DEMO_ACCOUNTS:
         account = accounts.create(demo["role"], demo, hash_password(demo["password"]))
         if demo["role"] == "captain":
-            storage.update_one(accounts.collection("captain"), {"_id": account["_id"]},
-                               {"$set": {"status": "active", "location": DEMO_LOCATION}})
+            accounts.update(Role.CAPTAIN, account["_id"], {"status": "active"})
+            accounts.set_location(account["_id"], DEMO_LOCATION)
     return True, list(DEMO_ACCOUNTS)
 
 

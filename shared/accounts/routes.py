@@ -101,11 +101,9 @@ def account_blueprint(role):
     profile_schema = UserProfileResponse if role == Role.USER else account_schema
 
     def profile_body(account):
-        """`{role: account}`; for a rider with COMPAT_ROUTES, the account's fields at the
-        top level too (the Uber clone reads `response.data._id`)."""
-        if role == Role.USER and current_app.config["COMPAT_ROUTES"]:
-            return {**account, key: account}
-        return {key: account}
+        """`{role: account}`, or what the app's `profile_view` hook makes of it."""
+        view = current_app.extensions.get("profile_view")
+        return view(role, account) if view else {key: account}
 
     @bp.get("/profile")
     @auth_required(role)
@@ -113,7 +111,7 @@ def account_blueprint(role):
     def get_profile():
         """The authenticated account's own profile.
 
-        A rider's fields are also at the top level when the compat routes are on."""
+        A rider's fields may also be at the top level (with the compat routes on)."""
         return profile_body(current_account())
 
     @bp.patch("/profile")

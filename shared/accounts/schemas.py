@@ -255,8 +255,8 @@ class UserResponse(Schema):
 
 
 class UserProfileResponse(UserOut):
-    """`{user}`; with COMPAT_ROUTES also the user's fields at the top level, which is
-    where the Uber clone reads them (`response.data._id`)."""
+    """`{user}`, with the user's fields also at the top level where the app's
+    `profile_view` hook puts them there."""
 
     user = fields.Nested(UserOut)
 

@@ -9,8 +9,8 @@ an account that no longer exists, or is older than the account's last "log out
 everywhere" (`ver` below `tokenVersion`). One decode and one query per request: the
 blacklist is this process's copy (shared.accounts.revocations: a token revoked elsewhere is
 refused within REVOCATION_POLL_SECONDS), and the blocklist hook finds the account,
-which it hands to the user-lookup hook. With COMPAT_ROUTES, QuickChat's `token` header
-counts as the Bearer header (`compatible_credentials`).
+which it hands to the user-lookup hook. A compatibility layer may rewrite other ways
+of sending a token into the Bearer header before the check (a `before_request`).
 
     @blp.get("/profile")
     @auth_required(Role.USER)
@@ -69,33 +69,6 @@ def init_tokens(app):
         app.config["CORS_ORIGINS"]) else "Lax")
     jwt.init_app(app)
     revocations.init_app(app)
-    if app.config.get("COMPAT_ROUTES"):
-        app.before_request(compatible_credentials)
-
-
-def _placeholder_bearer(header):
-    """Whether an Authorization header carries no token at all: empty, a bare `Bearer`,
-    or `Bearer null` / `Bearer undefined` (a frontend that has no token stored)."""
-    parts = header.split()
-    return not parts or (parts[0] == "Bearer" and parts[1:] in ([], ["null"], ["undefined"]))
-
-
-def compatible_credentials():
-    """Before each request (COMPAT_ROUTES): the tutorial frontends' ways of sending the
-    token, rewritten into the one header that `jwt_required` reads, so that every check
-    (signature, expiry, blacklist, account, role) stays the same.
-
-    - A placeholder Authorization header (see `_placeholder_bearer`) is dropped, so the
-      `token` cookie is used (the Uber clone's captain logout, COMPAT.md 1.6).
-    - Without an Authorization header, QuickChat's `token: <jwt>` header becomes
-      `Authorization: Bearer <jwt>`. An Authorization header always wins over it."""
-    environ = request.environ
-    header = environ.get("HTTP_AUTHORIZATION")
-    if header is not None and _placeholder_bearer(header):
-        del environ["HTTP_AUTHORIZATION"]
-    token = environ.get("HTTP_TOKEN", "").strip()
-    if "HTTP_AUTHORIZATION" not in environ and token not in ("", "null", "undefined"):
-        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
 
 
 def cross_site_origins(origins):
