@@ -1,0 +1,1 @@
+"""QuickChat's contract: its /api/auth and /api/messages routes and shapes."""

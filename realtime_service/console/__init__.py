@@ -1,0 +1,1 @@
+"""The browser console: a page for trying the whole system by hand."""

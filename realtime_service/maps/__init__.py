@@ -1,0 +1,1 @@
+"""Maps: the embedded gazetteer, and the configured geocoder and router behind a cache."""

@@ -1,0 +1,1 @@
+"""Socket.IO infrastructure: the namespace, who a socket is, presence, pushes and revocation."""
