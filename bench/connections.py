@@ -7,7 +7,7 @@ A. Authenticated websockets (captains, so that no presence event fires during th
    that the bench can then emit, as an external Flask-SocketIO emitter, one
    `getOnlineUsers`-sized payload (every connected id) to all of them: the time from
    the emit to the last receipt.
-B. The `getOnlineUsers` storm of DESIGN.md: STORM_USERS users connect to a fresh
+B. The `getOnlineUsers` storm: STORM_USERS users connect to a fresh
    server in each mode of STORM_MODES (compat: the whole list to every user at most
    once per PRESENCE_ANNOUNCE_SECONDS; compat-every-change: on every change, as before
    the window; delta: the list to the newcomer, `userOnline` to the others); the

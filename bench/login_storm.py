@@ -23,7 +23,7 @@ import requests
 from bench import common
 from bench.loadclient import percentiles
 
-# Cost 10 as in the Node peers' measurement (DESIGN.md); the service default is 12
+# Cost 10 as in the Node peers' measurement (BENCHMARKS.md); the service default is 12
 # (4x the work per hash).
 SIZES = {
     "full": {"clients": 16, "seconds": 20.0, "rounds": 10, "idle_s": 2.0},

@@ -2,7 +2,7 @@
 service has, and the files of a built frontend (FRONTEND_DIR).
 
 Every one of these answers carries CORS headers, so that a browser on an allowed
-origin can read the error instead of reporting a CORS failure (COMPAT.md section 0);
+origin can read the error instead of reporting a CORS failure;
 deploy/nginx.conf adds the same headers to its own answers.
 """
 import email.utils

@@ -1,5 +1,5 @@
 """Cross-site request forgery: a state-changing request that the `token` cookie alone
-authenticates must come from a page of a trusted origin (issue 16 row 5).
+authenticates must come from a page of a trusted origin.
 
 A browser attaches the cookie to any page's form post, no-cors fetch, link or image
 (SameSite=None with a frontend on another site; Lax still sends it on a top-level

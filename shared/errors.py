@@ -1,4 +1,4 @@
-"""Domain errors and the one place that turns every exception into API.md's shapes.
+"""Domain errors and the one place that turns every exception into the API's shapes.
 
 Services raise `NotFound`, `Conflict`, `Forbidden`, `Invalid`, ... (never a response);
 `register_error_handlers` maps them, werkzeug's HTTP errors and database outages to

@@ -76,7 +76,7 @@ class Blueprint(flask_smorest.Blueprint):
 
     def errors(self, *codes):
         """Document the errors a route answers beyond those added for its body, query
-        and token (e.g. `@bp.errors(404, 409)`), each in the shape of API.md."""
+        and token (e.g. `@bp.errors(404, 409)`), each in the shape of the API (docs/api.md)."""
 
         def decorator(view):
             for code in reversed(codes):

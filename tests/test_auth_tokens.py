@@ -46,7 +46,7 @@ def test_token_in_header_or_cookie(auth_client):
     auth_client.set_cookie("token", user["token"])
     response = auth_client.get("/users/profile")
     assert response.status_code == 200
-    # COMPAT_ROUTES (the default) also puts the fields at the top level (COMPAT.md 1.1).
+    # COMPAT_ROUTES (the default) also puts the fields at the top level.
     assert response.get_json() == {**user["user"], "user": user["user"]}
 
 

@@ -1,4 +1,4 @@
-"""The QuickChat frontend's HTTP traffic (COMPAT.md 2.1-2.2) replayed against both
+"""The QuickChat frontend's HTTP traffic replayed against both
 in-process apps: requests, fields read and failures exactly as the frontend sends and
 reads them (the `token` header, never Authorization). The token header's security
 cases are in test_compat_tokens.py."""
@@ -290,7 +290,7 @@ def test_compat_routes_off(mongo_uri, db):
     user = make_user(db)
     assert auth.get("/api/auth/check", headers=as_token(token_for(user))).status_code == 404
     assert realtime.get("/api/messages/users").status_code == 404
-    # and the `token` header is not read: API.md knows only Bearer and the cookie
+    # and the `token` header is not read: the native API knows only Bearer and the cookie
     assert auth.get("/users/profile", headers=as_token(token_for(user))).status_code == 401
     spec = auth.get("/openapi.json").get_json()
     assert not [path for path in spec["paths"] if path.startswith("/api/")]

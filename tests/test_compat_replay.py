@@ -1,4 +1,4 @@
-"""Both tutorial frontends' traffic (COMPAT.md), replayed as their browsers send it:
+"""Both tutorial frontends' traffic (docs/compat.md), replayed as their browsers send it:
 through the gateway's one origin, the token in localStorage sent as `Authorization`
 (Uber) or `token` (QuickChat), the HttpOnly cookie of the login in the jar, and
 sockets authenticated by that cookie alone (`io(url)`, `io(url, {query: {userId}})`).

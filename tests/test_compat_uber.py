@@ -1,4 +1,4 @@
-"""The Uber clone's ride routes (COMPAT.md 1.2-1.4) over HTTP and Socket.IO against served
+"""The Uber clone's ride routes over HTTP and Socket.IO against served
 processes: the whole ride from fare to end with the payload shapes its frontend
 renders, the Bearer-only start, the errors' `message`, `moto`, the route order, and the
 account routes' compat shapes."""

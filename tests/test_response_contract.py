@@ -120,7 +120,7 @@ def test_auth_service_answers_only_what_it_declares(auth, auth_app):
     assert client.get("/users/profile", headers=as_captain).status_code == 403
     assert auth_app.test_client().get("/users/profile").status_code == 401
     assert client.get("/media/" + "0" * 24).status_code == 404
-    # QuickChat's routes (COMPAT.md 2.1), with its `token` header.
+    # QuickChat's routes, with its `token` header.
     chat = {"fullName": "Quinn", "email": "quinn@example.com", "password": "secret123",
             "bio": "Hi"}
     signed = client.post("/api/auth/signup", json=chat)
@@ -208,7 +208,7 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert client.get(f"/messages/{rider['_id']}?limit=5",
                       headers=as_friend).status_code == 200
     assert client.get(f"/messages/{captain['_id']}", headers=as_friend).status_code == 403
-    # QuickChat's routes (COMPAT.md 2.2), with its `token` header.
+    # QuickChat's routes, with its `token` header.
     chat_rider, chat_friend = {"token": token_for(rider)}, {"token": token_for(friend)}
     assert client.get("/api/messages/users", headers=chat_rider).status_code == 200
     assert client.get("/api/messages/users").status_code == 401
@@ -223,7 +223,7 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert client.get(f"/api/messages/{rider['_id']}", headers=chat_friend).status_code == 200
     assert client.get(f"/api/messages/{captain['_id']}",
                       headers=chat_friend).get_json()["success"] is False
-    exercise_uber_routes(client, db, rider, captain)  # the Uber clone's (COMPAT.md 1.2-1.5)
+    exercise_uber_routes(client, db, rider, captain)  # the Uber clone's
     for path in ("/", "/console/", "/healthz", "/readyz", "/docs", "/docs/swagger-ui.css"):
         assert client.get(path).status_code == 200
     check_contract(realtime_app, recorder)

@@ -1,4 +1,4 @@
-"""The socket identity rules of COMPAT.md section 3, against a served realtime process:
+"""The socket identity rules of docs/compat.md, against a served realtime process:
 the `token` cookie authenticates a handshake, a same-origin page may connect
 anonymously (and is told nothing), a client-stated `userId` or `join` is honoured only
 when it names the authenticated account, and nothing else is trusted."""
@@ -186,7 +186,7 @@ def test_a_client_sent_connect_event_cannot_change_the_identity(url, db, clients
 
 def test_a_transport_that_never_joins_the_namespace_is_closed(mongo_uri, tmp_path, db):
     """A raw Engine.IO websocket that answers pings but never sends the Socket.IO
-    CONNECT packet is closed after SOCKET_CONNECT_TIMEOUT (issue 16 row 9)."""
+    CONNECT packet is closed after SOCKET_CONNECT_TIMEOUT."""
     import websocket
 
     from .conftest import serve

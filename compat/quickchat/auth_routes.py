@@ -1,4 +1,4 @@
-"""/api/auth/...: the QuickChat frontend's account routes (COMPAT.md 2.1), for users.
+"""/api/auth/...: the QuickChat frontend's account routes, for users.
 
 Thin adapters over the same service functions as /users/register, /users/login and
 PATCH /users/profile, in QuickChat's shapes: one `fullName` string (stored as
@@ -37,7 +37,7 @@ def bio_field(**kwargs):
 
 
 quickchat_auth = CompatBlueprint("compat_chat", __name__, url_prefix="/api/auth",
-                     description="QuickChat compatibility: accounts (COMPAT.md 2.1)")
+                     description="QuickChat compatibility: accounts")
 
 
 def require(*names):

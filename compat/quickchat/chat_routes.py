@@ -1,4 +1,4 @@
-"""/api/messages/...: the QuickChat frontend's chat routes (COMPAT.md 2.2).
+"""/api/messages/...: the QuickChat frontend's chat routes.
 
 Thin adapters over realtime_service.chat.service, like /messages/..., with
 QuickChat's shapes: sidebar entries carry `fullName` as one string, a conversation is
@@ -22,7 +22,7 @@ from shared.validation import image_body, object_id
 HISTORY_MAX = 2000
 
 quickchat_chat = CompatBlueprint("compat_chat", __name__, url_prefix="/api/messages",
-                     description="QuickChat compatibility: chat (COMPAT.md 2.2)")
+                     description="QuickChat compatibility: chat")
 
 
 class ChatMessageOut(MessageOut):

@@ -1,4 +1,4 @@
-"""What the QuickChat compat routes of both services share (COMPAT.md section 2).
+"""What the QuickChat compat routes of both services share.
 
 - Names: QuickChat has one free `fullName` string; Ridewire stores `fullname.firstname`
   and `fullname.lastname` of 3-50 characters each. `split_name` makes parts that keep

@@ -1,5 +1,5 @@
 """/maps: place suggestions, geocoding and distances, the routes of the Uber clone's
-backend (COMPAT.md 1.5). Each parses, calls realtime_service.maps.service and responds; the
+backend. Each parses, calls realtime_service.maps.service and responds; the
 provider (or the embedded gazetteer), its key and the cache stay server-side. Every
 route counts against one MAPS_RATE_LIMIT per account, since the frontend asks once per
 keystroke. Registered only with COMPAT_ROUTES."""

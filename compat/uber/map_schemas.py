@@ -1,4 +1,4 @@
-"""Request and response schemas of /maps (the Uber clone's maps routes, COMPAT.md 1.5)."""
+"""Request and response schemas of /maps (the Uber clone's maps routes)."""
 from decimal import ROUND_HALF_UP, Decimal
 
 from marshmallow import ValidationError, fields, pre_load

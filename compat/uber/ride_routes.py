@@ -1,4 +1,4 @@
-"""The Uber clone's /rides routes (COMPAT.md 1.2-1.3): thin aliases over the same rides
+"""The Uber clone's /rides routes: thin aliases over the same rides
 service as /rides/..., taking the ride id in the body or the query and addresses
 instead of coordinates, answering the ride itself (with `pickup` and `destination` as
 address strings) and a `message` on every error. Registered only with COMPAT_ROUTES.

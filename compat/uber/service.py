@@ -1,4 +1,4 @@
-"""The Uber clone's rides (COMPAT.md 1.2): its addresses are geocoded to places
+"""The Uber clone's rides: its addresses are geocoded to places
 (realtime_service.maps.service), then the rules are those of every ride
 (realtime_service.rides.service). Its rides are stored with `client: "uber"`, so that
 every answer and push about them shows `pickup` and `destination` as the address strings

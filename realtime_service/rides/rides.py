@@ -1,6 +1,6 @@
 """Rides: a rider's trip from request to completion or cancellation.
 
-Stored fields beyond the public ones of API.md: `otp` (6 digits, shown only to the
+Stored fields beyond the public ones of the API (docs/api.md): `otp` (6 digits, shown only to the
 rider), `otpFailures` (wrong start attempts), `dispatched` (ids of the captains
 that were sent `new-ride`, nearest first), `updatedAt`. What leaves the service is
 decided by the response schema (an allow-list).

@@ -1,4 +1,4 @@
-"""Per-account limits on Socket.IO events (SOCKET_EVENT_RATE_LIMIT, issue 16 row 10).
+"""Per-account limits on Socket.IO events (SOCKET_EVENT_RATE_LIMIT).
 
 The HTTP limits' flask-limiter storage and strategy (memory, or Redis with REDIS_URL,
 shared by every process) count every event of an account over all its connections;

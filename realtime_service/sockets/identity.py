@@ -5,7 +5,7 @@ The credential is, in this order, `auth.token`, the `token` query parameter, an
 same-origin page sends: the tutorial frontends' `io(url)` carries nothing else).
 A present but invalid credential is refused. With none, a page of the gateway's own
 origin (as configured: `shared.cors.own_origins`) is accepted as *anonymous* when
-the compatibility layer is on (COMPAT.md section 3): no rooms, no presence, its
+the compatibility layer is on: no rooms, no presence, its
 events ignored; its first `join` closes the transport so
 that the client reconnects with the cookie its login has set since. Anything else
 without a credential is refused.

@@ -1,6 +1,6 @@
 """Accounts: users (riders) in `users`, captains (drivers) in `captains`.
 
-Stored fields beyond the public ones of API.md: `password` (bcrypt hash),
+Stored fields beyond the public ones of the API (docs/api.md): `password` (bcrypt hash),
 `tokenVersion` (int; bumping it revokes every earlier access token),
 `tokensRevokedAt` (when it was last bumped; the realtime service polls it).
 A user signed up through QuickChat's routes also has `fullname.display`: its

@@ -1,4 +1,4 @@
-"""Email addresses in the one spelling accounts store and look up (issue 16 row 13).
+"""Email addresses in the one spelling accounts store and look up.
 
     normalize("  X@ｅxample.COM ")   # "x@example.com"
 

@@ -1,5 +1,5 @@
 """Request and response schemas of the auth service: the schema that loads a request
-validates it (messages in the tutorials' express-validator wording where API.md shows
+validates it (messages in the tutorials' express-validator wording where the API shows
 it); the schema that dumps a response is the allow-list of what is sent."""
 import json
 

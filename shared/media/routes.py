@@ -9,7 +9,7 @@ from shared.web import Blueprint
 media_routes = Blueprint("media", __name__, url_prefix="/media", description="Stored images")
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 # Opened directly, an image (even one stored before re-encoding) is an inert document:
-# no scripts, no sniffing as HTML (issue 16 row 8).
+# no scripts, no sniffing as HTML.
 SANDBOX = "sandbox"
 IMAGE = {"description": "The image bytes", "content": {
     kind: {"schema": {"type": "string", "format": "binary"}}

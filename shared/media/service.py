@@ -7,7 +7,7 @@ What is stored is never the bytes sent: Pillow decodes the image (PNG, JPEG or W
 whatever the data URL declares), its header's pixel count bounded before any pixel is
 decoded (decompression bombs), and re-encodes it in the same format without metadata
 (EXIF, text chunks) or trailing bytes, so HTML behind an image signature never reaches
-a browser (issue 16 row 8). An animated image keeps its first frame. Ids are random
+a browser. An animated image keeps its first frame. Ids are random
 (not time-ordered ObjectIds) so that one URL does not let anyone guess the next.
 """
 import base64

@@ -1,4 +1,4 @@
-"""Per-account limits (issue 16 row 10) against the realtime service as production runs
+"""Per-account limits against the realtime service as production runs
 it (APP_ENV=production, a real secret, rate limits on): ride requests, chat sends and
 socket events each have a budget per account, shared by the Ridewire route and its
 compat alias; what goes over it is refused and changes nothing."""

@@ -1,4 +1,4 @@
-"""Issue 16 rows 5 and 15b: cross-site requests that ride on the `token` cookie, and the
+"""Cross-site requests that ride on the `token` cookie, and the
 socket handshake's origin decision, against both services served with the production
 configuration (APP_ENV=production, a real secret, rate limits on) and a frontend on
 another site (so the cookie is SameSite=None)."""
@@ -152,7 +152,7 @@ def test_a_logout_get_with_the_cookie_alone_is_refused(auth, db, role, headers):
     assert set(response.json()) == {"message"}
     assert requests.get(f"{auth}/{role}s/profile", headers=bearer(session),
                         timeout=10).status_code == 200
-    # What the Uber clone sends (COMPAT.md 1.6): `Bearer null` along with the cookie.
+    # What the Uber clone sends: `Bearer null` along with the cookie.
     response = requests.get(f"{auth}/{role}s/logout", timeout=10, headers=cookie(
         session, Authorization="Bearer null", **{"Sec-Fetch-Site": "same-origin"}))
     assert response.status_code == 200

@@ -1,4 +1,4 @@
-"""`make run` without JWT_SECRET_KEY (issue 16 row 12): the services sign with a random
+"""`make run` without JWT_SECRET_KEY: the services sign with a random
 secret kept next to the embedded database's data (DATA_DIR's parent, `jwt-secret`,
 mode 0600), the same in both services and across restarts, never logged; a token
 forged with the public development default opens nothing. Production still refuses to

@@ -32,7 +32,7 @@ CHECKS_OFF = ("use_after_free", "ensure_resource_availability", "positive_data_a
 EXCLUDED = [getattr(checks, name) for name in CHECKS_OFF if hasattr(checks, name)]
 SKIPPED = re.compile(r"^/docs|^/socket\.io")
 # QuickChat's routes answer invalid data with 200 `{success: false, message}`, the only
-# failure that frontend shows (COMPAT.md 2); their answers are still checked.
+# failure that frontend shows; their answers are still checked.
 QUICKCHAT = re.compile(r"^/api/(auth|messages)/")
 
 

@@ -1,4 +1,4 @@
-"""Issue 16 rows 8 and 13 against the auth service as production runs it: stored images
+"""Stored images
 are decoded and re-encoded (never the bytes sent), served so a browser cannot run them;
 lookalike spellings of one email are one account."""
 import io
@@ -75,7 +75,7 @@ def upload(service, picture):
 
 
 def test_html_behind_a_png_signature_is_refused(production_auth, db):
-    """Issue 16 row 8: only the magic bytes were checked, so this was stored and served."""
+    """Only the magic bytes were checked, so this was stored and served."""
     for fake in (b"\x89PNG\r\n\x1a\n" + HTML, b"\xff\xd8\xff\xe0" + HTML,
                  b"RIFF\x00\x00\x00\x00WEBPVP8 " + HTML):
         response = upload(production_auth, data_url(fake))
@@ -107,7 +107,7 @@ def test_stored_images_are_re_encoded_without_metadata_or_trailers(
 
 
 def test_images_are_served_sandboxed_and_as_attachments_of_their_type(production_auth, db):
-    """Issue 16 row 8: served without CSP sandbox or Content-Disposition."""
+    """Served without CSP sandbox or Content-Disposition."""
     url = upload(production_auth, data_url(PNG_1PX)).json()["user"]["profilePic"]
     response = requests.get(production_auth.url + url, timeout=10)
     assert response.status_code == 200
@@ -142,7 +142,7 @@ def test_animated_and_unsupported_formats(auth_app, db):
 
 @pytest.mark.parametrize("path", ["/users/register", "/captains/register"])
 def test_lookalike_spellings_of_one_email_are_one_account(production_auth, db, path):
-    """Issue 16 row 13: the full-width spelling registered a second account."""
+    """The full-width spelling registered a second account."""
     local = f"m-{uuid.uuid4().hex[:10]}"
     body = {"fullname": {"firstname": "Mallory"}, "email": f"{local}@example.com",
             "password": PASSWORD}
@@ -164,7 +164,7 @@ def test_lookalike_spellings_of_one_email_are_one_account(production_auth, db, p
 @pytest.mark.parametrize("email", ["m-cyr@exаmple.com", "m-xn@xn--exmple-4nf.com",
                                    '"m-quoted"@example.com', "m-greek@εxample.com"])
 def test_quoted_and_mixed_script_emails_are_a_400_on_email(production_auth, db, email):
-    """Issue 16 row 13: a Cyrillic "а" in a Latin domain and a quoted local part
+    """A Cyrillic "а" in a Latin domain and a quoted local part
     registered as separate accounts."""
     for path in ("/users/register", "/users/login"):
         body = {"fullname": {"firstname": "Mallory"}, "email": email, "password": PASSWORD}

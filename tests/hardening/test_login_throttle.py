@@ -1,7 +1,7 @@
 """Password guessing against the auth service as production runs it (rate limits on,
 one proxy hop trusted, attacker addresses chosen with X-Forwarded-For): the owner is
 never locked out from an address they logged in from, and neither many addresses nor
-one stolen token buy unlimited bcrypt checks (issue 16 rows 3 and 4)."""
+one stolen token buy unlimited bcrypt checks."""
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 

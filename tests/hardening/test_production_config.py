@@ -22,7 +22,7 @@ def production_auth(mongo_uri, tmp_path_factory):
 
 @pytest.mark.parametrize("path", ["/users/login", "/users/register", "/captains/login"])
 def test_a_deeply_nested_body_is_a_400_with_the_rate_limits_on(production_auth, db, path):
-    """Issue 16 row 6: the per-email limit key parsed the body first, and the
+    """The per-email limit key parsed the body first, and the
     RecursionError escaped as a 500."""
     body = '{"email":' * 50_000 + '"x"' + "}" * 50_000
     response = requests.post(production_auth.url + path, data=body, timeout=10,
@@ -33,7 +33,7 @@ def test_a_deeply_nested_body_is_a_400_with_the_rate_limits_on(production_auth, 
 
 @pytest.mark.parametrize("role", [["user"], {"$ne": None}, 1, None])
 def test_a_signed_token_with_a_malformed_role_is_a_401(production_auth, db, role):
-    """Issue 16 row 7: a role that is not a string was a 500 over HTTP."""
+    """A role that is not a string was a 500 over HTTP."""
     user = make_user(db)
     token = jwt.encode(claims(user, role=role), SECRET, algorithm="HS256")
     response = requests.get(production_auth.url + "/users/profile", timeout=10,

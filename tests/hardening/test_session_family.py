@@ -1,4 +1,4 @@
-"""Issue 16 rows 2 and 15a: session families and revocation races. A logout (of any
+"""Session families and revocation races. A logout (of any
 access token of a family, or of everything) racing a refresh leaves no working token,
 a refresh retires the access token it replaces, and a family's logout ends every token
 issued in it, sockets too. Races run with threads against a served auth service in the

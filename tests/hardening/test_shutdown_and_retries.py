@@ -1,4 +1,4 @@
-"""Issue 16 row 11: a SIGTERM of the service, or a `kill -9` of the database, mid-traffic.
+"""A SIGTERM of the service, or a `kill -9` of the database, mid-traffic.
 No response is a 500 (every refusal is a 503 `{"message"}`), and a send retried with
 its `Idempotency-Key` returns the first message: never a second one stored or pushed.
 Each traffic test runs the production configuration on a private database server."""

@@ -1,4 +1,4 @@
-"""Slow-header connections (issue 16 row 14): every server in front of the services
+"""Slow-header connections: every server in front of the services
 closes a connection that has not sent its request's head within HEADER_TIMEOUT
 seconds: the development servers and `make run`'s gateway, and gunicorn as `make serve`
 runs it; all with the production configuration. Socket.IO connections, whose heads

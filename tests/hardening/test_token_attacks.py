@@ -58,7 +58,7 @@ def forged_tokens(user, other):
         "refresh JWT used as access": refresh_jwt,
         "type refresh": sign(claims(user, type="refresh")),
         "role admin": sign(claims(user, role="admin")),
-        "role as a list (issue 16 row 7)": sign(claims(user, role=["user"])),
+        "role as a list": sign(claims(user, role=["user"])),
         "role as an object": sign(claims(user, role={"$ne": None})),
         "sub of no account": sign(claims(user, sub="0" * 24)),
         "sub not an id": sign(claims(user, sub="admin")),
