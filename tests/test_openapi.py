@@ -13,7 +13,8 @@ def build_spec(app):
 
 SKIPPED = {"HEAD", "OPTIONS"}
 
-# Every route of the API (docs/api.md), by service (paths in OpenAPI form, ids as the services name them).
+# Every route of the API (docs/api.md), by service (paths in OpenAPI form, ids as the
+# services name them).
 AUTH_ROUTES = [
     (method, f"/{role}{path}")
     for role in ("users", "captains")

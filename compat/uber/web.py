@@ -1,6 +1,7 @@
-"""The blueprint of the Uber clone's routes (/maps and the /rides aliases): tagged `compat` in the spec, with a `message` on every error. Validation
-errors keep express-validator's `errors` and add the first one's text as `message`,
-because the captain's OTP screen shows `error.response.data.message`."""
+"""The blueprint of the Uber clone's routes (/maps and the /rides aliases): tagged
+`compat` in the spec, with a `message` on every error. Validation errors keep
+express-validator's `errors` and add the first one's text as `message`, because the
+captain's OTP screen shows `error.response.data.message`."""
 import functools
 import http
 
