@@ -102,8 +102,8 @@ class Config:
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)
 
-    # The tutorial frontends' routes, shapes and socket rules (docs/compat.md); off: the
-    # native API only.
+    # Load the compatibility layer (compat/: the routes, shapes and socket rules of the
+    # frontends of docs/compat.md); off: the native API only.
     COMPAT_ROUTES = env_str("COMPAT_ROUTES", "true").lower() == "true"
     # The public origin (e.g. https://chat.example.com): media URLs in the compat chat
     # answers become absolute for frontends on another origin. Unset: relative /media/<id>.

@@ -6,8 +6,8 @@ A browser attaches the cookie to any page's form post, no-cors fetch, link or im
 navigation), but it adds an `Authorization` or `token` header only after a CORS
 preflight, which only CORS_ORIGINS pass. So, before each request:
 
-- With a Bearer `Authorization` header (a placeholder such as the Uber clone's
-  `Bearer null` included) or a `token` header, nothing more is asked.
+- With a Bearer `Authorization` header (a placeholder such as `Bearer null`
+  included) or a `token` header, nothing more is asked.
 - A POST, PUT, PATCH or DELETE with the cookie and neither header must be same-origin:
   `Sec-Fetch-Site: same-origin` (or `none`: typed by the user), or an `Origin` in
   CORS_ORIGINS or the service's own configured origins (`shared.cors.own_origins`).

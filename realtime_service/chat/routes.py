@@ -1,6 +1,5 @@
-"""Chat routes (/messages), in the shapes of the QuickChat tutorial. Both roles use
-them; realtime_service.chat.service holds who may talk to whom. Each route
-parses, calls the service and responds."""
+"""Chat routes (/messages). Both roles use them; realtime_service.chat.service holds who
+may talk to whom. Each route parses, calls the service and responds."""
 from flask import request
 
 from realtime_service.chat import service
@@ -22,7 +21,7 @@ chat_routes = Blueprint("messages", __name__, url_prefix="/messages",
                description="Chat between users, and between a rider and its captain")
 
 SOCKET_ID_LENGTH = 64
-CHAT_SEND_SCOPE = "chat-sends"  # one CHAT_SEND_RATE_LIMIT budget with QuickChat's send
+CHAT_SEND_SCOPE = "chat-sends"  # one CHAT_SEND_RATE_LIMIT budget for every send route
 
 
 def me():

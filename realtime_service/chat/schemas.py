@@ -1,6 +1,5 @@
-"""Request, response and event schemas of the chat (/messages), in the QuickChat
-tutorial's shapes. The dumping schemas are allow-lists: a message never shows
-`seenAt`, a sidebar account never shows its email."""
+"""Request, response and event schemas of the chat (/messages). The dumping schemas are
+allow-lists: a message never shows `seenAt`, a sidebar account never shows its email."""
 from bson import ObjectId
 from bson.errors import InvalidId
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema

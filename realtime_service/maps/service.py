@@ -3,7 +3,7 @@ distance and duration by road, for the /maps routes and for rides given as addre
 
 Each asks the configured provider (realtime_service/maps/providers.py: a geopy geocoder, a
 routingpy router) and keeps its answer in the map cache for MAPS_CACHE_TTL seconds, so a
-repeated question (the Uber clone asks once per keystroke) never reaches the provider
+repeated question (an address search asks once per keystroke) never reaches the provider
 twice. Without a provider, or when it fails, the embedded gazetteer
 (realtime_service/maps/places.py) answers places and the great-circle estimate of
 realtime_service/rides/fares.py answers distances: a provider failure is logged once when it starts
@@ -109,7 +109,7 @@ def reverse(lat, lng):
 
 def place_at(address):
     """A ride's place for an address: `{"lat", "lng", "address"}`, the address as given
-    (the rider's words, which the Uber clone shows back); 404 when it is unknown."""
+    (the rider's words, which a frontend shows back); 404 when it is unknown."""
     found = geocode(address)
     return {"lat": found["lat"], "lng": found["lng"], "address": _query_text(address)}
 

@@ -4,7 +4,7 @@ Distance is the great-circle (haversine) distance times ROAD_FACTOR, since roads
 are rarely straight; duration comes from each vehicle type's average speed.
 Fare = max(minimum, base + perKm * km + perMin * min) with the FARES table of
 the config (see shared/config.py DEFAULT_FARES), rounded half-up to a whole unit
-like the tutorials' `Math.round`.
+like JavaScript's `Math.round`.
 
 With a router, the route's distance and duration are used instead, for every
 vehicle type: `routing` is an OSRM URL (ROUTING_URL, asked through routingpy) or a

@@ -51,7 +51,7 @@ def new_otp():
 
 def create(user_id, pickup, destination, vehicle_type, estimate, dispatched, client=None):
     """Insert a pending ride; DuplicateKeyError when the rider already has an open one.
-    `client` (e.g. "uber") marks a ride requested through a compat frontend's routes."""
+    `client` names the frontend that requested the ride when its payloads differ."""
     stamp = now()
     ride = {
         "user": user_id,

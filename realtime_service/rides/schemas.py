@@ -19,8 +19,8 @@ def known_vehicle_type(value):
 
 
 class PlaceSchema(Schema):
-    """A point with an optional address; `ltd` is accepted for `lat` (the tutorials'
-    spelling). Also used by the `update-location-captain` socket handler."""
+    """A point with an optional address; `ltd` is accepted for `lat` (a spelling
+    some frontends send). Also used by the `update-location-captain` socket handler."""
 
     lat = fields.Float(required=True, validate=LAT)
     lng = fields.Float(required=True, validate=LNG)

@@ -3,8 +3,7 @@
 Stored fields beyond the public ones of the API (docs/api.md): `password` (bcrypt hash),
 `tokenVersion` (int; bumping it revokes every earlier access token),
 `tokensRevokedAt` (when it was last bumped; the realtime service polls it).
-A user signed up through QuickChat's routes also has `fullname.display`: its
-`fullName` as typed (compat.quickchat.web).
+A compatibility layer may store more fields of its own (see compat/).
 What leaves the service is decided by the response schemas (an allow-list).
 """
 from bson import ObjectId

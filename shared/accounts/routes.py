@@ -145,11 +145,12 @@ def account_blueprint(role):
     @auth_required(role)
     @bp.response(200, Message)
     def logout_get():
-        """Log out this session (the tutorials' GET form of POST /logout).
+        """Log out this session (the GET form of POST /logout that some
+        frontends use).
 
         The token must come in a header: 403 with the cookie alone (any page can make a
         browser follow a link), but a placeholder header such as `Bearer null` along
-        with the cookie is accepted (the Uber clone's captain logout)."""
+        with the cookie is accepted."""
         service.logout(role, current_account(), current_claims(), None, client_meta())
         return logged_out("Logged out successfully")
 

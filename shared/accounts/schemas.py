@@ -1,6 +1,6 @@
 """Request and response schemas of the auth service: the schema that loads a request
-validates it (messages in the tutorials' express-validator wording where the API shows
-it); the schema that dumps a response is the allow-list of what is sent."""
+validates it (messages in express-validator's wording, which
+frontends show); the schema that dumps a response is the allow-list of what is sent."""
 import json
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
