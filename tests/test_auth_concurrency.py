@@ -55,7 +55,7 @@ OFF_LOOP = textwrap.dedent("""
     monkey.patch_all()
     import gevent, bcrypt
     from flask import Flask
-    from shared import passwords
+    from shared.accounts import passwords
 
     app = Flask("t")
     app.config.update(BCRYPT_ROUNDS=12, BCRYPT_MAX_CONCURRENCY=2)
