@@ -30,6 +30,7 @@ def init_auth(app):
 def init_realtime(app):
     """The realtime service's compatible routes."""
     from compat.quickchat.chat_routes import quickchat_chat
+    from compat.sockets import init_sockets
     from compat.uber.map_routes import uber_maps
     from compat.uber.ride_routes import uber_routes
     from compat.uber.schemas import UBER, UberRide
@@ -37,5 +38,6 @@ def init_realtime(app):
 
     init_core(app)
     add_ride_view(UBER, UberRide)
+    init_sockets(app)
     for blueprint in (quickchat_chat, uber_routes, uber_maps):
         app.extensions["api"].register_blueprint(blueprint)

@@ -12,7 +12,7 @@ from realtime_service.maps import map_cache, places
 from realtime_service.maps.cli import import_places_command, seed_places_command
 from realtime_service.rides import rides
 from realtime_service.rides.routes import ride_routes
-from realtime_service.sockets import notifier, presence, revocation
+from realtime_service.sockets import hooks, notifier, presence, revocation
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
 from shared.accounts import accounts, blacklist
@@ -41,6 +41,7 @@ def create_app(config=Config):
         json=SocketJSON,
     )
     socketio.on_namespace(RealtimeNamespace("/"))
+    hooks.init_app(app)
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])
     presence.init_app(app)
     notifier.init_app(app)

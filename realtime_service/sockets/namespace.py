@@ -5,7 +5,9 @@ Who connects is decided by realtime_service.sockets.identity (a token in the han
 or the `token` cookie; never a client-stated id); the token check is
 shared.accounts.tokens.authenticate, the same as every HTTP route's. Each authenticated
 connection joins the room of its account and of its role; the socket's Flask session
-holds `account_id`, `role`, `jti` and whether the cookie carried the token.
+holds `account_id`, `role`, `jti` and whether the cookie carried the token. Handlers
+parse, call a service and acknowledge; `socket_error` maps every error of every event,
+as the HTTP error handlers do. What a layer above adds hangs on the app's socket hooks.
 """
 import functools
 
@@ -20,22 +22,17 @@ from realtime_service.extensions import socketio
 from realtime_service.rides.locations import update_captain_location
 from realtime_service.rides.schemas import PlaceSchema
 from realtime_service.sockets import event_limits, notifier, presence, revocation
-from realtime_service.sockets.identity import (
-    anonymous_allowed,
-    claimed_id_matches,
-    handshake_credential,
-    join_matches,
-)
-from shared.accounts import accounts
+from realtime_service.sockets.hooks import hooks
+from realtime_service.sockets.identity import handshake_credential
 from shared.accounts.roles import Role
-from shared.accounts.service import activate_from_socket, deactivate_if_socket_activated
 from shared.accounts.tokens import TokenError, authenticate
-from shared.errors import Invalid
+from shared.errors import ApiError, BadRequest, Forbidden, Invalid
 from shared.schemas import Schema
 from shared.validation import load
 
 REFUSED_GRACE_SECONDS = 0.1
 UNAVAILABLE = "Service unavailable, try again later"
+FAILED = "Something went wrong"
 
 
 class LocationUpdateSchema(Schema):
@@ -46,15 +43,29 @@ def limited(handler):
     """An event over the account's SOCKET_EVENT_RATE_LIMIT is refused and does nothing."""
 
     @functools.wraps(handler)
-    def wrapper(self, *args):
-        try:
-            if event_limits.over_limit():
-                return refuse_event(event_limits.TOO_MANY)
-        except RedisError:
-            return refuse_event(UNAVAILABLE)
-        return handler(self, *args)
+    def wrapper(*args):
+        if event_limits.over_limit():
+            return refuse_event(event_limits.TOO_MANY)
+        return handler(*args)
 
     return wrapper
+
+
+@socketio.on_error_default
+def socket_error(error):
+    """Every error of every handler: a refused connection, or a refused event answered
+    with `error` {"message"} and the acknowledgement {"ok": false, "message"}."""
+    connecting = request.event["message"] == "connect"
+    if isinstance(error, ApiError):
+        message = error.message
+    elif isinstance(error, PyMongoError | RedisError):
+        message = UNAVAILABLE
+    else:
+        current_app.logger.exception("socket event %s failed", request.event["message"])
+        message = FAILED
+    if connecting:
+        refuse(message)
+    return refuse_event(message)
 
 
 class RealtimeNamespace(Namespace):
@@ -67,25 +78,26 @@ class RealtimeNamespace(Namespace):
         if "account_id" in session:
             return False  # an event a client named "connect", not a connection
         token, source = handshake_credential(auth)
-        if token is None and anonymous_allowed():
+        anonymous = hooks().anonymous
+        if token is None and anonymous is not None and anonymous():
             session.update(account_id=None, role=None)
             return
         claims, account = self._authenticate(token)
         sid, role, account_id = request.sid, Role(claims["role"]), str(account["_id"])
-        if not claimed_id_matches(account_id):
-            current_app.logger.warning("socket refused: userId names another account")
-            refuse("userId does not match the authenticated account")
+        for check in hooks().connect_checks:
+            refusal = check(account_id)
+            if refusal:
+                current_app.logger.warning("socket refused: %s", refusal)
+                refuse(refusal)
         session.update(account_id=account_id, role=str(role), jti=claims["jti"],
                        via_cookie=source == "cookie")
         join_room(account_id)
         join_room(notifier.ROLE_ROOMS[role])
-        try:
-            changed = presence.connected(role, account_id, sid)
-        except RedisError:
-            refuse(UNAVAILABLE)
+        changed = presence.connected(role, account_id, sid)
         revocation.watcher().track(sid, revocation.SocketSession(
             account_id, role, claims["jti"], claims.get("ver", 0), claims["exp"]))
-        set_socket_id(role, account["_id"], sid)
+        for hook in hooks().connected:
+            hook(role, account["_id"], sid)
         if not transport_open(sid):
             # The client left while we were recording it; python-socketio skips the
             # disconnect handler of a connection still in its connect handler.
@@ -102,31 +114,11 @@ class RealtimeNamespace(Namespace):
             return authenticate(token)
         except TokenError as error:
             refuse(error.message)
-        except PyMongoError:
-            refuse(UNAVAILABLE)
 
     def on_disconnect(self, *_reason):
         if socketio.server.manager.is_connected(request.sid, "/"):
             return  # an event a client named "disconnect", not a disconnection
         forget(request.sid)
-
-    @limited
-    def on_join(self, data=None):
-        """The tutorials' `join {userId, userType}`: a no-op when it names this
-        connection's account (a captain goes on duty), else the transport is closed
-        once so that the client reconnects with the cookie its login has just set."""
-        account_id, role = session.get("account_id"), session.get("role")
-        if not join_matches(data, account_id, role):
-            if account_id is not None:
-                current_app.logger.warning("socket join refused: it names another account")
-            if not session.get("rejoined"):
-                session["rejoined"] = True
-                socketio.start_background_task(
-                    _close_transport, socketio.server.manager.eio_sid_from_sid(request.sid, "/"))
-            return {"ok": False, "message": "join does not match this connection's account"}
-        if role == Role.CAPTAIN:
-            activate_from_socket(ObjectId(account_id))
-        return {"ok": True}
 
     @limited
     def on_update_location_captain(self, data=None):
@@ -136,18 +128,12 @@ class RealtimeNamespace(Namespace):
         if session.get("account_id") is None:
             return {"ok": False, "message": "Authentication required"}
         if session.get("role") != Role.CAPTAIN:
-            return refuse_event("Only captains can update their location")
-        try:
-            location = parse_location(data)
-        except ValueError as error:
-            return refuse_event(str(error))
-        try:
-            captain_id = ObjectId(session["account_id"])
-            update_captain_location(captain_id, location)
-            if session.get("via_cookie") and current_app.config.get("COMPAT_ROUTES"):
-                activate_from_socket(captain_id)
-        except PyMongoError:
-            return refuse_event(UNAVAILABLE)
+            raise Forbidden("Only captains can update their location")
+        location = parse_location(data)
+        captain_id = ObjectId(session["account_id"])
+        update_captain_location(captain_id, location)
+        for hook in hooks().located:
+            hook(captain_id)
         return {"ok": True}
 
 
@@ -162,9 +148,11 @@ def forget(sid):
     except RedisError:  # the next heartbeat rewrites this process's entries
         current_app.logger.warning("presence update failed on disconnect")
         changed = True
-    set_socket_id(role, ObjectId(account_id), None, only_if=sid)
-    if changed and role == Role.CAPTAIN:
-        deactivate_if_socket_activated(ObjectId(account_id))
+    for hook in hooks().disconnected:
+        try:
+            hook(role, ObjectId(account_id), sid, changed)
+        except PyMongoError:
+            current_app.logger.warning("a disconnect hook failed: database unavailable")
     if changed and role == Role.USER:
         if delta_mode():
             notifier.to_role("user", "userOffline", {"userId": account_id})
@@ -173,13 +161,13 @@ def forget(sid):
 
 
 def parse_location(data):
-    """{"lat", "lng"} from the payload; ValueError with a readable message otherwise."""
+    """{"lat", "lng"} from the payload; BadRequest with a readable message otherwise."""
     if not isinstance(data, dict):
-        raise ValueError("Expected {\"location\": {\"lat\", \"lng\"}}")
+        raise BadRequest("Expected {\"location\": {\"lat\", \"lng\"}}")
     try:
         return load(LocationUpdateSchema(), data)["location"]
     except Invalid as error:
-        raise ValueError("; ".join(f"{e['param']}: {e['msg']}" for e in error.errors)) from None
+        raise BadRequest("; ".join(f"{e['param']}: {e['msg']}" for e in error.errors)) from None
 
 
 def refuse_event(message):
@@ -196,22 +184,19 @@ def transport_open(sid):
 def refuse(message):
     """Refuse the connection (`connect_error` with `{"message"}`), then close the
     transport: an unauthenticated Engine.IO connection is not kept open."""
-    eio_sid = socketio.server.manager.eio_sid_from_sid(request.sid, "/")
-    socketio.start_background_task(_close_transport, eio_sid)
+    close_transport_soon(request.sid)
     raise ConnectionRefusedError(message)
+
+
+def close_transport_soon(sid):
+    """Close the connection's transport after a grace period (the client reconnects)."""
+    eio_sid = socketio.server.manager.eio_sid_from_sid(sid, "/")
+    socketio.start_background_task(_close_transport, eio_sid)
 
 
 def _close_transport(eio_sid):
     socketio.sleep(REFUSED_GRACE_SECONDS)  # a polling client needs a poll to read the error
     socketio.server.eio.disconnect(eio_sid)
-
-
-def set_socket_id(role, account_id, value, only_if=None):
-    """The compatible `socketId` field: the last connection's id, null once it closes."""
-    try:
-        accounts.set_socket_id(role, account_id, value, only_if)
-    except PyMongoError:
-        current_app.logger.warning("could not update socketId")
 
 
 def delta_mode():
@@ -251,8 +236,9 @@ def start_background_tasks(app):
 def enforce_connect_timeout(server, seconds):
     """Close an Engine.IO connection that has not joined the namespace within
     `seconds`, as Socket.IO's own server does (`connectTimeout`): a raw websocket that
-    only answers pings would otherwise be kept forever."""
-    handle_connect = server._handle_eio_connect
+    only answers pings would otherwise be kept forever. Chained to the Socket.IO
+    server's own Engine.IO `connect` handler."""
+    handle_connect = server.eio.handlers["connect"]
 
     def on_eio_connect(eio_sid, environ):
         result = handle_connect(eio_sid, environ)

@@ -88,18 +88,6 @@ def set_status(account, status):
     return accounts.update("captain", account["_id"], {"status": status})
 
 
-def activate_from_socket(captain_id):
-    """A tutorial frontend's captain goes on duty by connecting (`join`, location):
-    marked, so that its last disconnection takes it off duty again."""
-    accounts.update_where("captain", {"_id": captain_id, "status": "inactive"},
-                          {"status": "active", "activatedBy": "socket"})
-
-
-def deactivate_if_socket_activated(captain_id):
-    accounts.update_where("captain", {"_id": captain_id, "activatedBy": "socket"},
-                          {"status": "inactive"}, unset=("activatedBy",))
-
-
 def logout(role, account, claims, refresh_token, client):
     """Blacklist this access token and end its session family (and the family of
     `refresh_token`, if given): every refresh token and access token issued in it."""
