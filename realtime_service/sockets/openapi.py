@@ -4,9 +4,10 @@ SOCKET_EVENTS = """\
 Socket.IO (Engine.IO 4) endpoint. Connect with `io(url, {auth: {token}})`; the `token`
 query parameter, the `Authorization` header and the HttpOnly `token` cookie (sent by
 a page of the gateway's own origin) are accepted too, in that order. An invalid token
-is refused and `connect_error` carries `{"message"}`. Without any credential, a page of
-the gateway's own origin connects anonymously (it receives nothing until it
-reconnects with the cookie of a login; docs/compat.md); anything else is refused.
+is refused and `connect_error` carries `{"message"}`. Without any credential, it is
+refused (with the compat routes on, a page of the gateway's own origin connects
+anonymously and receives nothing until it reconnects with the cookie of a login;
+docs/compat.md).
 
 Server to client: `getOnlineUsers` (list of online user ids; with
 `PRESENCE_EVENTS=delta`, `userOnline` and `userOffline` `{"userId"}` after the first
@@ -15,9 +16,9 @@ list), `newMessage`, `messagesSeen` `{"by", "messageIds"}`, `captain-location`
 to the captain), `ride-taken` `{"rideId"}`, `ride-started`, `ride-ended`,
 `ride-cancelled`, `session-revoked` `{"message"}`, `error` `{"message"}`.
 
-Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; `join`
-`{"userId", "userType"}` (the tutorials'), honoured only for the connection's own
-account.
+Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; with the
+compat routes on, `join` `{"userId", "userType"}`, honoured only for the connection's
+own account.
 
 Behind several realtime processes the gateway must keep a client on one process
 (sticky sessions) for HTTP long-polling."""
