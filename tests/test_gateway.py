@@ -47,6 +47,18 @@ def backend_of(topology, request_id):
     raise AssertionError(f"no realtime process logged {request_id}")
 
 
+def access_line(service, request_id, timeout=10):
+    """The access-log line of `request_id` in the log the service's workers share, polled
+    up to a deadline rather than read once after a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for text in log_text(service).splitlines():
+            if f'"request_id": "{request_id}"' in text and "ridewire.access" in text:
+                return json.loads(text)
+        assert time.monotonic() < deadline, f"no access log line for {request_id}"
+        time.sleep(0.05)
+
+
 def handshake(base, cookie):
     """An Engine.IO long-polling handshake through the gateway: (sid, request id)."""
     request_id = f"probe-{uuid.uuid4().hex}"
@@ -104,11 +116,8 @@ def test_request_id_goes_through_to_the_service_and_back(topology):
     assert mine.headers["X-Request-ID"] == "trace-gw-1"
     generated = requests.get(f"{base}/users/profile", timeout=5).headers["X-Request-ID"]
     assert len(generated) == 32
-    time.sleep(0.2)
-    logs = log_text(topology["auth"])
     for request_id in ("trace-gw-1", generated):
-        line = next(json.loads(line) for line in logs.splitlines()
-                    if f'"request_id": "{request_id}"' in line and "ridewire.access" in line)
+        line = access_line(topology["auth"], request_id)
         assert line["path"] == "/users/profile" and line["status"] == 401
         # The client's address, from the gateway's X-Forwarded-For.
         assert line["forwarded_for"] == "127.0.0.1"
