@@ -1,9 +1,11 @@
 """The realtime service's app factory: authenticated Socket.IO (presence, pushes,
-revocation), and the rides, chat and maps domains over HTTP and sockets."""
+revocation), and the rides, chat, calls and maps domains over HTTP and sockets."""
 from importlib import import_module
 
 from werkzeug.routing import Rule
 
+from realtime_service.calls import call_history, calls
+from realtime_service.calls.routes import call_routes
 from realtime_service.chat import messages
 from realtime_service.chat.routes import chat_routes
 from realtime_service.console.routes import console_routes
@@ -24,7 +26,7 @@ from shared.http import make_app
 from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
 
-MODELS = (accounts, blacklist, rides, messages, places, map_cache)
+MODELS = (accounts, blacklist, rides, messages, calls, call_history, places, map_cache)
 
 
 def create_app(config=Config):
@@ -47,7 +49,7 @@ def create_app(config=Config):
     notifier.init_app(app)
     revocation.init_app(app)
     api = app.extensions["api"]
-    for blueprint in (chat_routes, ride_routes, console_routes):
+    for blueprint in (chat_routes, ride_routes, call_routes, console_routes):
         api.register_blueprint(blueprint)
     if app.config["COMPAT_ROUTES"]:
         import_module("compat").init_realtime(app)

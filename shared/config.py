@@ -142,9 +142,20 @@ class Config:
     PLACES_MIN_POPULATION = env_int("PLACES_MIN_POPULATION", 15000)  # 500, 1000, 5000, 15000
     PLACES_COUNTRIES = env_list("PLACES_COUNTRIES", "")  # ISO codes to seed; empty: all
 
+    # Calls (realtime_service/calls/): WebRTC signaling, the room's limits, ICE servers.
+    CALL_MAX_PARTICIPANTS = env_int("CALL_MAX_PARTICIPANTS", 6)  # members of one room
+    CALL_SIGNAL_MAX_BYTES = env_int("CALL_SIGNAL_MAX_BYTES", 64 * 1024)  # one signal's data
+    # Per socket, on top of SOCKET_EVENT_RATE_LIMIT: the signals one connection may relay.
+    CALL_SIGNAL_RATE_LIMIT = env_str("CALL_SIGNAL_RATE_LIMIT", "100 per 10 seconds")
+    CALL_CHAT_HISTORY = env_int("CALL_CHAT_HISTORY", 50)  # in-call messages kept per room
+    STUN_URLS = env_list("STUN_URLS", "")  # e.g. stun:turn.example.com:3478
+    TURN_URLS = env_list("TURN_URLS", "")  # e.g. turn:turn.example.com:3478?transport=udp
+    TURN_SECRET = env_str("TURN_SECRET")  # coturn's static-auth-secret (use-auth-secret)
+    TURN_TTL_SECONDS = env_int("TURN_TTL_SECONDS", 3600)  # lifetime of TURN credentials
+
     @classmethod
     def check(cls):
-        """Refuse settings that are unsafe in production."""
+        """Refuse settings that are unsafe in production, or that contradict each other."""
         if cls.APP_ENV == "production":
             if cls.JWT_SECRET_KEY == DEFAULT_JWT_SECRET or len(cls.JWT_SECRET_KEY) < 32:
                 raise RuntimeError(
@@ -153,6 +164,8 @@ class Config:
                 )
             if "*" in cls.CORS_ORIGINS:
                 raise RuntimeError("CORS_ORIGINS='*' is not allowed when APP_ENV=production")
+        if cls.TURN_URLS and not cls.TURN_SECRET:
+            raise RuntimeError("TURN_URLS needs TURN_SECRET (coturn's static-auth-secret)")
 
 
 class TestingConfig(Config):

@@ -30,6 +30,7 @@ REALTIME_ROUTES = [
     ("get", "/rides/fare"), ("post", "/rides"), ("get", "/rides"), ("get", "/rides/{ride_id}"),
     ("post", "/rides/{ride_id}/accept"), ("post", "/rides/{ride_id}/start"),
     ("post", "/rides/{ride_id}/end"), ("post", "/rides/{ride_id}/cancel"),
+    ("get", "/calls/ice-servers"), ("get", "/calls/history"),
 ]
 BOTH = [("get", "/healthz"), ("get", "/readyz"), ("get", "/openapi.json"), ("get", "/docs")]
 

@@ -208,6 +208,9 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert client.get(f"/messages/{rider['_id']}?limit=5",
                       headers=as_friend).status_code == 200
     assert client.get(f"/messages/{captain['_id']}", headers=as_friend).status_code == 403
+    assert client.get("/calls/ice-servers", headers=as_captain).status_code == 200
+    assert client.get("/calls/history?limit=5", headers=as_rider).status_code == 200
+    assert client.get("/calls/history?limit=0", headers=as_rider).status_code == 400
     # QuickChat's routes, with its `token` header.
     chat_rider, chat_friend = {"token": token_for(rider)}, {"token": token_for(friend)}
     assert client.get("/api/messages/users", headers=chat_rider).status_code == 200

@@ -55,18 +55,19 @@ def ride_between(rider_id, captain_id, writing):
     return rides.exists_between(rider_id, captain_id)
 
 
-def check_partner(me_id, my_role, other_id, writing):
+def check_partner(me_id, my_role, other_id, writing, verb="message"):
     """400 when `other_id` is the caller, 404 when it is nobody, 403 when the rules
-    above forbid the conversation; the other account's role otherwise."""
+    above forbid the conversation; the other account's role otherwise. `verb` names
+    what is refused (the calls hold direct calls to the same rules)."""
     if other_id == me_id:
-        raise BadRequest("You cannot message yourself")
+        raise BadRequest(f"You cannot {verb} yourself")
     role = find_role(other_id)
     if my_role == role == Role.CAPTAIN:
-        raise Forbidden("Captains cannot message each other")
+        raise Forbidden(f"Captains cannot {verb} each other")
     if my_role != role:
         rider, captain = (me_id, other_id) if my_role == Role.USER else (other_id, me_id)
         if not ride_between(rider, captain, writing):
-            raise Forbidden("Riders and captains can only message during their ride")
+            raise Forbidden(f"Riders and captains can only {verb} during their ride")
     return role
 
 

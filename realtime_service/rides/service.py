@@ -1,5 +1,6 @@
 """Rides: fare estimates, requests dispatched to nearby captains, and the ride's life
-(accept, start with the rider's OTP, end, cancel), with its activity entries and pushes.
+(accept, start with the rider's OTP, end, cancel), with its activity entries and pushes;
+the ride's call (realtime_service.calls) closes when it ends or is cancelled.
 
 Functions return rides as their caller may see them: the stored ride with `user` and
 `captain` expanded to public profiles, and the OTP only for the ride's own rider (the
@@ -13,6 +14,7 @@ import hmac
 from flask import current_app
 from pymongo.errors import DuplicateKeyError
 
+from realtime_service.calls.service import close_ride_call
 from realtime_service.maps.service import road_route
 from realtime_service.rides import dispatch, rides
 from realtime_service.rides.fares import estimate, estimate_for
@@ -204,7 +206,9 @@ def end(ride_id, captain_id):
     ended = rides.transition({"_id": ride["_id"], "status": "ongoing"}, "completed")
     if ended is None:
         raise Conflict("Ride is no longer ongoing")
-    return finish_transition(ended, "ride-completed", "ride-ended", captain_id)
+    view = finish_transition(ended, "ride-completed", "ride-ended", captain_id)
+    close_ride_call(ended["_id"], "ride-ended")
+    return view
 
 
 def cancel(ride_id, account_id, role):
@@ -221,6 +225,8 @@ def cancel(ride_id, account_id, role):
                              by=str(role))
     if cancelled["captain"] is None:
         push_to_captains(cancelled.get("dispatched", []), "ride-cancelled", view)
+    else:
+        close_ride_call(cancelled["_id"], "ride-cancelled")
     return view
 
 

@@ -1,4 +1,5 @@
-"""Per-account limits on Socket.IO events (SOCKET_EVENT_RATE_LIMIT).
+"""Per-account limits on Socket.IO events (SOCKET_EVENT_RATE_LIMIT), and per-socket
+budgets of one kind of event (CALL_SIGNAL_RATE_LIMIT).
 
 The HTTP limits' flask-limiter storage and strategy (memory, or Redis with REDIS_URL,
 shared by every process) count every event of an account over all its connections;
@@ -30,9 +31,18 @@ def _limits(setting):
 
 def over_limit():
     """Count one event of this connection's account; whether it went over the limit."""
+    return _over("SOCKET_EVENT_RATE_LIMIT", SCOPE, event_key())
+
+
+def socket_over_limit(setting, scope):
+    """Count one event of this very connection against the limit `setting` (a budget
+    of one kind of event, on top of the account's); whether it went over."""
+    return _over(setting, scope, "sid:" + request.sid)
+
+
+def _over(setting, scope, key):
     if not current_app.config.get("RATELIMIT_ENABLED") or not limiter.enabled:
         return False
-    key = event_key()
     strategy = limiter.limiter
-    items = _limits(current_app.config["SOCKET_EVENT_RATE_LIMIT"])
-    return not all(strategy.hit(item, SCOPE, key) for item in items)
+    items = _limits(current_app.config[setting])
+    return not all(strategy.hit(item, scope, key) for item in items)

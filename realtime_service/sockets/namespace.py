@@ -1,5 +1,5 @@
-"""The Socket.IO namespace `/`: authenticated connections, presence announcements and
-the captain's live location.
+"""The Socket.IO namespace `/`: authenticated connections, presence announcements, the
+captain's live location and the calls' events (start, join, leave, end, signal, chat).
 
 Who connects is decided by realtime_service.sockets.identity (a token in the handshake
 or the `token` cookie; never a client-stated id); the token check is
@@ -18,6 +18,24 @@ from marshmallow import fields
 from pymongo.errors import PyMongoError
 from redis import RedisError
 
+from realtime_service.calls.schemas import (
+    CallMessageSchema,
+    CallOut,
+    CallStartSchema,
+    JoinedCall,
+    RoomSchema,
+    SignalSchema,
+)
+from realtime_service.calls.service import (
+    Caller,
+    end_call,
+    join_call,
+    leave_call,
+    leave_calls_of_socket,
+    post_call_message,
+    relay_signal,
+    start_call,
+)
 from realtime_service.extensions import socketio
 from realtime_service.rides.locations import update_captain_location
 from realtime_service.rides.schemas import PlaceSchema
@@ -26,13 +44,19 @@ from realtime_service.sockets.hooks import hooks
 from realtime_service.sockets.identity import handshake_credential
 from shared.accounts.roles import Role
 from shared.accounts.tokens import TokenError, authenticate
-from shared.errors import ApiError, BadRequest, Forbidden, Invalid
+from shared.errors import ApiError, BadRequest, Forbidden, Invalid, Unauthorized
 from shared.schemas import Schema
 from shared.validation import load
 
 REFUSED_GRACE_SECONDS = 0.1
 UNAVAILABLE = "Service unavailable, try again later"
 FAILED = "Something went wrong"
+SIGNAL_SCOPE = "call-signals"
+TOO_MANY_SIGNALS = "Too many signals, slow down"
+# Built once: a marshmallow schema deep-copies its fields on every instantiation.
+CALL_START, ROOM, SIGNAL, CALL_MESSAGE = (CallStartSchema(), RoomSchema(), SignalSchema(),
+                                          CallMessageSchema())
+CALL, JOINED_CALL = CallOut(), JoinedCall()
 
 
 class LocationUpdateSchema(Schema):
@@ -136,6 +160,53 @@ class RealtimeNamespace(Namespace):
             hook(captain_id)
         return {"ok": True}
 
+    # Calls (realtime_service.calls.service holds the rules).
+
+    @limited
+    def on_call_start(self, data=None):
+        """`{kind: "meeting"}`, `{kind: "ride", rideId}` or `{kind: "direct", to}`:
+        open a call, ringing the other party of a ride or direct call. Acknowledged
+        with {"ok": true, "room", "kind", "rideId"}."""
+        start = parse(CALL_START, data)
+        call = start_call(caller(), start["kind"], start["rideId"], start["to"])
+        return {"ok": True, **CALL.dump(call)}
+
+    @limited
+    def on_call_join(self, data=None):
+        """`{room}`: join a call. Acknowledged with the call, its `members` up to you
+        (offer to each of the others) and its latest chat `messages`."""
+        call = join_call(parse(ROOM, data)["room"], caller())
+        return {"ok": True, **JOINED_CALL.dump(call)}
+
+    @limited
+    def on_call_leave(self, data=None):
+        """`{room}`: leave a call; the others are told `call-member-left`."""
+        leave_call(parse(ROOM, data)["room"], caller())
+        return {"ok": True}
+
+    @limited
+    def on_call_end(self, data=None):
+        """`{room}`: end a call for everyone (a meeting: its creator only)."""
+        end_call(parse(ROOM, data)["room"], caller())
+        return {"ok": True}
+
+    @limited
+    def on_signal(self, data=None):
+        """`{room, to, data}`: relay WebRTC data to the member `to` (an account id) of a
+        room this socket is in; within the socket's CALL_SIGNAL_RATE_LIMIT."""
+        if event_limits.socket_over_limit("CALL_SIGNAL_RATE_LIMIT", SIGNAL_SCOPE):
+            return refuse_event(TOO_MANY_SIGNALS)
+        signal = parse(SIGNAL, data)
+        relay_signal(signal["room"], caller(), signal["to"], signal["data"])
+        return {"ok": True}
+
+    @limited
+    def on_call_message(self, data=None):
+        """`{room, text}`: a chat line to the call's other members (`call-message`);
+        acknowledged with the stored message."""
+        message = parse(CALL_MESSAGE, data)
+        return {"ok": True, **post_call_message(message["room"], caller(), message["text"])}
+
 
 def forget(sid):
     """Undo what the connection recorded; tell the users when one went offline."""
@@ -143,6 +214,10 @@ def forget(sid):
     if tracked is None:
         return
     role, account_id = tracked.role, tracked.account_id
+    try:
+        leave_calls_of_socket(sid)
+    except PyMongoError:  # its calls keep it until it rejoins or they end
+        current_app.logger.warning("could not take a closed socket out of its calls")
     try:
         changed = presence.disconnected(role, account_id, sid)
     except RedisError:  # the next heartbeat rewrites this process's entries
@@ -164,10 +239,24 @@ def parse_location(data):
     """{"lat", "lng"} from the payload; BadRequest with a readable message otherwise."""
     if not isinstance(data, dict):
         raise BadRequest("Expected {\"location\": {\"lat\", \"lng\"}}")
+    return parse(LocationUpdateSchema(), data)["location"]
+
+
+def parse(schema, data):
+    """`data` loaded with `schema`; BadRequest with a readable message otherwise."""
     try:
-        return load(LocationUpdateSchema(), data)["location"]
+        return load(schema, data)
     except Invalid as error:
-        raise BadRequest("; ".join(f"{e['param']}: {e['msg']}" for e in error.errors)) from None
+        raise BadRequest("; ".join(
+            f"{e['param']}: {e['msg']}" if e["param"] else e["msg"] for e in error.errors)
+        ) from None
+
+
+def caller():
+    """Who sends a call event: its account, role and socket (never an anonymous one)."""
+    if session.get("account_id") is None:
+        raise Unauthorized("Authentication required")
+    return Caller(ObjectId(session["account_id"]), session["role"], request.sid)
 
 
 def refuse_event(message):

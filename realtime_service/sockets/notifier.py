@@ -21,16 +21,22 @@ def push(account_id, event, payload, skip_sid=None):
     socketio.emit(event, payload, to=str(account_id), skip_sid=skip_sid)
 
 
-def push_many(account_ids, event, payload):
-    """One `event` to every connection of all these accounts: the payload is encoded
-    once, and crosses the message queue once."""
-    rooms = [str(account_id) for account_id in account_ids]
+def push_many(account_ids, event, payload, sids=()):
+    """One `event` to every connection of all these accounts and to the sockets `sids`:
+    the payload is encoded once, crosses the message queue once and reaches each
+    connection once."""
+    rooms = [str(account_id) for account_id in account_ids] + list(sids)
     if rooms:
         socketio.emit(event, payload, to=rooms)
 
 
 def to_socket(sid, event, payload):
     socketio.emit(event, payload, to=sid)
+
+
+def to_sockets(sids, event, payload):
+    """One `event` to each of the sockets `sids` (members of a call, in any process)."""
+    push_many((), event, payload, sids=sids)
 
 
 def to_role(role, event, payload, skip_sid=None):

@@ -14,11 +14,15 @@ Server to client: `getOnlineUsers` (list of online user ids; with
 list), `newMessage`, `messagesSeen` `{"by", "messageIds"}`, `captain-location`
 `{"rideId", "location"}`, `new-ride`, `ride-confirmed` (to the rider, with the OTP, and
 to the captain), `ride-taken` `{"rideId"}`, `ride-started`, `ride-ended`,
-`ride-cancelled`, `session-revoked` `{"message"}`, `error` `{"message"}`.
+`ride-cancelled`, `session-revoked` `{"message"}`, `error` `{"message"}`; calls:
+`incoming-call`, `call-member-joined`, `call-member-left`, `signal`
+`{"room", "from", "data"}`, `call-message`, `call-ended` `{"room", "reason"}`.
 
-Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; with the
-compat routes on, `join` `{"userId", "userType"}`, honoured only for the connection's
-own account.
+Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; calls:
+`call-start` `{"kind", "rideId", "to"}`, `call-join`, `call-leave`, `call-end`
+`{"room"}`, `signal` `{"room", "to", "data"}` (relayed only between two members of
+one room), `call-message` `{"room", "text"}`; with the compat routes on, `join`
+`{"userId", "userType"}`, honoured only for the connection's own account.
 
 Behind several realtime processes the gateway must keep a client on one process
 (sticky sessions) for HTTP long-polling."""
