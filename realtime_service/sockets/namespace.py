@@ -176,6 +176,7 @@ class RealtimeNamespace(Namespace):
         """`{room}`: join a call. Acknowledged with the call, its `members` up to you
         (offer to each of the others) and its latest chat `messages`."""
         call = join_call(parse(ROOM, data)["room"], caller())
+        session["in_calls"] = True  # its disconnection looks for its calls
         return {"ok": True, **JOINED_CALL.dump(call)}
 
     @limited
@@ -214,10 +215,8 @@ def forget(sid):
     if tracked is None:
         return
     role, account_id = tracked.role, tracked.account_id
-    try:
-        leave_calls_of_socket(sid)
-    except PyMongoError:  # its calls keep it until it rejoins or they end
-        current_app.logger.warning("could not take a closed socket out of its calls")
+    if session.get("in_calls"):
+        leave_calls(sid)
     try:
         changed = presence.disconnected(role, account_id, sid)
     except RedisError:  # the next heartbeat rewrites this process's entries
@@ -233,6 +232,14 @@ def forget(sid):
             notifier.to_role("user", "userOffline", {"userId": account_id})
         else:
             notifier.announce_online_users()
+
+
+def leave_calls(sid):
+    """A closed socket that joined a call leaves its calls (the others are told)."""
+    try:
+        leave_calls_of_socket(sid)
+    except PyMongoError:  # its calls keep it until it rejoins or they end
+        current_app.logger.warning("could not take a closed socket out of its calls")
 
 
 def parse_location(data):

@@ -1,0 +1,55 @@
+"""Calls across two realtime processes sharing a real redis-server: the members of
+one room, connected to different processes, see each other, signal each other and
+hear each other leave."""
+import pytest
+
+from .conftest import serve
+from .factories import make_user, token_for
+from .sockets import RecordingClient
+
+
+@pytest.fixture(scope="module")
+def processes(mongo_uri, redis_url, tmp_path_factory):
+    services = [serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("calls"),
+                      REDIS_URL=redis_url) for _ in range(2)]
+    yield [service.url for service in services]
+    for service in services:
+        service.stop()
+
+
+@pytest.fixture
+def connect():
+    opened = []
+
+    def open_client(url, account):
+        client = RecordingClient().connect(url, token_for(account))
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        client.disconnect()
+
+
+def ack(client, event, data):
+    return client.client.call(event, data, timeout=5)
+
+
+def test_members_on_two_processes_share_a_room(processes, db, connect):
+    url_a, url_b = processes
+    alice, bob = make_user(db), make_user(db)
+    on_a, on_b = connect(url_a, alice), connect(url_b, bob)
+    room = ack(on_a, "call-start", {"kind": "meeting"})["room"]
+    assert ack(on_a, "call-join", {"room": room})["ok"]
+    joined = ack(on_b, "call-join", {"room": room})
+    assert [m["accountId"] for m in joined["members"]] == [str(alice["_id"]), str(bob["_id"])]
+    assert on_a.wait_for("call-member-joined")["member"]["accountId"] == str(bob["_id"])
+    offer = {"type": "offer", "sdp": "v=0\r\n"}
+    assert ack(on_b, "signal", {"room": room, "to": str(alice["_id"]), "data": offer}) == {
+        "ok": True}
+    assert on_a.wait_for("signal") == {"room": room, "from": str(bob["_id"]), "data": offer}
+    answer = {"type": "answer", "sdp": "v=0\r\n"}
+    assert ack(on_a, "signal", {"room": room, "to": str(bob["_id"]), "data": answer})["ok"]
+    assert on_b.wait_for("signal")["data"] == answer
+    on_b.disconnect()
+    assert on_a.wait_for("call-member-left") == {"room": room, "accountId": str(bob["_id"])}
