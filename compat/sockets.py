@@ -15,8 +15,8 @@ from flask import current_app, request, session
 from pymongo.errors import PyMongoError
 
 from realtime_service.extensions import socketio
+from realtime_service.sockets.events import close_transport_soon, limited
 from realtime_service.sockets.hooks import SocketHooks
-from realtime_service.sockets.namespace import close_transport_soon, limited
 from shared.accounts import accounts
 from shared.accounts.roles import Role
 from shared.cors import own_origins

@@ -9,7 +9,6 @@ holds `account_id`, `role`, `jti` and whether the cookie carried the token. Hand
 parse, call a service and acknowledge; `socket_error` maps every error of every event,
 as the HTTP error handlers do. What a layer above adds hangs on the app's socket hooks.
 """
-import functools
 
 from bson import ObjectId
 from flask import current_app, request, session
@@ -18,81 +17,25 @@ from marshmallow import fields
 from pymongo.errors import PyMongoError
 from redis import RedisError
 
-from realtime_service.calls.schemas import (
-    CallMessageSchema,
-    CallOut,
-    CallStartSchema,
-    JoinedCall,
-    RoomSchema,
-    SignalSchema,
-)
-from realtime_service.calls.service import (
-    Caller,
-    end_call,
-    join_call,
-    leave_call,
-    leave_calls_of_socket,
-    post_call_message,
-    relay_signal,
-    start_call,
-)
+from realtime_service.calls.events import CallEvents, leave_calls
 from realtime_service.extensions import socketio
 from realtime_service.rides.locations import update_captain_location
 from realtime_service.rides.schemas import PlaceSchema
-from realtime_service.sockets import event_limits, notifier, presence, revocation
+from realtime_service.sockets import notifier, presence, revocation
+from realtime_service.sockets.events import limited, parse, refuse
 from realtime_service.sockets.hooks import hooks
 from realtime_service.sockets.identity import handshake_credential
 from shared.accounts.roles import Role
 from shared.accounts.tokens import TokenError, authenticate
-from shared.errors import ApiError, BadRequest, Forbidden, Invalid, Unauthorized
+from shared.errors import BadRequest, Forbidden
 from shared.schemas import Schema
-from shared.validation import load
-
-REFUSED_GRACE_SECONDS = 0.1
-UNAVAILABLE = "Service unavailable, try again later"
-FAILED = "Something went wrong"
-SIGNAL_SCOPE = "call-signals"
-TOO_MANY_SIGNALS = "Too many signals, slow down"
-# Built once: a marshmallow schema deep-copies its fields on every instantiation.
-CALL_START, ROOM, SIGNAL, CALL_MESSAGE = (CallStartSchema(), RoomSchema(), SignalSchema(),
-                                          CallMessageSchema())
-CALL, JOINED_CALL = CallOut(), JoinedCall()
 
 
 class LocationUpdateSchema(Schema):
     location = fields.Nested(PlaceSchema(only=("lat", "lng")), required=True)
 
 
-def limited(handler):
-    """An event over the account's SOCKET_EVENT_RATE_LIMIT is refused and does nothing."""
-
-    @functools.wraps(handler)
-    def wrapper(*args):
-        if event_limits.over_limit():
-            return refuse_event(event_limits.TOO_MANY)
-        return handler(*args)
-
-    return wrapper
-
-
-@socketio.on_error_default
-def socket_error(error):
-    """Every error of every handler: a refused connection, or a refused event answered
-    with `error` {"message"} and the acknowledgement {"ok": false, "message"}."""
-    connecting = request.event["message"] == "connect"
-    if isinstance(error, ApiError):
-        message = error.message
-    elif isinstance(error, PyMongoError | RedisError):
-        message = UNAVAILABLE
-    else:
-        current_app.logger.exception("socket event %s failed", request.event["message"])
-        message = FAILED
-    if connecting:
-        refuse(message)
-    return refuse_event(message)
-
-
-class RealtimeNamespace(Namespace):
+class RealtimeNamespace(CallEvents, Namespace):
     def trigger_event(self, event, *args):
         """Events are named with dashes (`update-location-captain`); handlers with
         underscores."""
@@ -160,55 +103,6 @@ class RealtimeNamespace(Namespace):
             hook(captain_id)
         return {"ok": True}
 
-    # Calls (realtime_service.calls.service holds the rules).
-
-    @limited
-    def on_call_start(self, data=None):
-        """`{kind: "meeting"}`, `{kind: "ride", rideId}` or `{kind: "direct", to}`:
-        open a call, ringing the other party of a ride or direct call. Acknowledged
-        with {"ok": true, "room", "kind", "rideId"}."""
-        start = parse(CALL_START, data)
-        call = start_call(caller(), start["kind"], start["rideId"], start["to"])
-        return {"ok": True, **CALL.dump(call)}
-
-    @limited
-    def on_call_join(self, data=None):
-        """`{room}`: join a call. Acknowledged with the call, its `members` up to you
-        (offer to each of the others) and its latest chat `messages`."""
-        call = join_call(parse(ROOM, data)["room"], caller())
-        session["in_calls"] = True  # its disconnection looks for its calls
-        return {"ok": True, **JOINED_CALL.dump(call)}
-
-    @limited
-    def on_call_leave(self, data=None):
-        """`{room}`: leave a call; the others are told `call-member-left`."""
-        leave_call(parse(ROOM, data)["room"], caller())
-        return {"ok": True}
-
-    @limited
-    def on_call_end(self, data=None):
-        """`{room}`: end a call for everyone (a meeting: its creator only)."""
-        end_call(parse(ROOM, data)["room"], caller())
-        return {"ok": True}
-
-    @limited
-    def on_signal(self, data=None):
-        """`{room, to, data}`: relay WebRTC data to the member `to` (an account id) of a
-        room this socket is in; within the socket's CALL_SIGNAL_RATE_LIMIT."""
-        if event_limits.socket_over_limit("CALL_SIGNAL_RATE_LIMIT", SIGNAL_SCOPE):
-            return refuse_event(TOO_MANY_SIGNALS)
-        signal = parse(SIGNAL, data)
-        relay_signal(signal["room"], caller(), signal["to"], signal["data"])
-        return {"ok": True}
-
-    @limited
-    def on_call_message(self, data=None):
-        """`{room, text}`: a chat line to the call's other members (`call-message`);
-        acknowledged with the stored message."""
-        message = parse(CALL_MESSAGE, data)
-        return {"ok": True, **post_call_message(message["room"], caller(), message["text"])}
-
-
 def forget(sid):
     """Undo what the connection recorded; tell the users when one went offline."""
     tracked = revocation.watcher().forget(sid)
@@ -234,14 +128,6 @@ def forget(sid):
             notifier.announce_online_users()
 
 
-def leave_calls(sid):
-    """A closed socket that joined a call leaves its calls (the others are told)."""
-    try:
-        leave_calls_of_socket(sid)
-    except PyMongoError:  # its calls keep it until it rejoins or they end
-        current_app.logger.warning("could not take a closed socket out of its calls")
-
-
 def parse_location(data):
     """{"lat", "lng"} from the payload; BadRequest with a readable message otherwise."""
     if not isinstance(data, dict):
@@ -249,50 +135,9 @@ def parse_location(data):
     return parse(LocationUpdateSchema(), data)["location"]
 
 
-def parse(schema, data):
-    """`data` loaded with `schema`; BadRequest with a readable message otherwise."""
-    try:
-        return load(schema, data)
-    except Invalid as error:
-        raise BadRequest("; ".join(
-            f"{e['param']}: {e['msg']}" if e["param"] else e["msg"] for e in error.errors)
-        ) from None
-
-
-def caller():
-    """Who sends a call event: its account, role and socket (never an anonymous one)."""
-    if session.get("account_id") is None:
-        raise Unauthorized("Authentication required")
-    return Caller(ObjectId(session["account_id"]), session["role"], request.sid)
-
-
-def refuse_event(message):
-    """Bad data is answered with `error` {"message"} and changes nothing."""
-    notifier.to_socket(request.sid, "error", {"message": message})
-    return {"ok": False, "message": message}
-
-
 def transport_open(sid):
     """Whether the Engine.IO connection under this socket is still there."""
     return socketio.server.manager.eio_sid_from_sid(sid, "/") in socketio.server.environ
-
-
-def refuse(message):
-    """Refuse the connection (`connect_error` with `{"message"}`), then close the
-    transport: an unauthenticated Engine.IO connection is not kept open."""
-    close_transport_soon(request.sid)
-    raise ConnectionRefusedError(message)
-
-
-def close_transport_soon(sid):
-    """Close the connection's transport after a grace period (the client reconnects)."""
-    eio_sid = socketio.server.manager.eio_sid_from_sid(sid, "/")
-    socketio.start_background_task(_close_transport, eio_sid)
-
-
-def _close_transport(eio_sid):
-    socketio.sleep(REFUSED_GRACE_SECONDS)  # a polling client needs a poll to read the error
-    socketio.server.eio.disconnect(eio_sid)
 
 
 def delta_mode():
