@@ -22,6 +22,7 @@ import errno  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
+from devserver.gateway import connect_host  # noqa: E402
 from devserver.gateway_answers import Frontend  # noqa: E402
 from devserver.processes import (  # noqa: E402
     EmbeddedMongo,
@@ -36,6 +37,7 @@ from shared.config import Config  # noqa: E402
 from shared.db import mask_uri  # noqa: E402
 
 READY_TIMEOUT = 60  # seconds for a service to answer /healthz, then /readyz
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class Interrupted(Exception):
@@ -95,7 +97,8 @@ def run(children, service_class):
         check_mongo(Config.MONGO_URI, Config.MONGO_TIMEOUT_MS)
     for module, port in (("auth_service", Config.AUTH_PORT),
                          ("realtime_service", Config.REALTIME_PORT)):
-        start(children, service_class(module, port, env), f"http://127.0.0.1:{port}/healthz")
+        start(children, service_class(module, port, behind_gateway(env)),
+              f"http://127.0.0.1:{port}/healthz")
     start(children, Gateway(Config.GATEWAY_PORT, env),
           f"http://127.0.0.1:{Config.GATEWAY_PORT}/gateway/healthz")
     ready = {port: wait_ready(port, children) for port in (Config.AUTH_PORT,
@@ -105,6 +108,22 @@ def run(children, service_class):
     seed_places(env)
     print("Ctrl-C stops everything.", flush=True)
     return watch(children)
+
+
+def services_host():
+    """Where the services listen: HOST, a wildcard made this machine's loopback (only
+    the gateway, which connects there, listens on every interface)."""
+    return connect_host(Config.HOST)
+
+
+def behind_gateway(env):
+    """The services' environment: their HOST, and, when only this machine reaches them
+    (the loopback), one trusted proxy hop, so that the address each client connected
+    to the gateway from (its X-Forwarded-For) is the one the rate limits and logs see;
+    otherwise clients could reach them directly and write that header themselves."""
+    host = services_host()
+    hops = {"TRUSTED_PROXY_HOPS": "1"} if host in LOOPBACK else {}
+    return {**env, "HOST": host, **hops}
 
 
 def check_ports(embedded):
@@ -122,7 +141,8 @@ def check_ports(embedded):
                             f"{variable} to another port")
             continue
         seen[port] = variable
-        host = "127.0.0.1" if variable == "DB_PORT" else Config.HOST
+        host = {"DB_PORT": "127.0.0.1", "GATEWAY_PORT": Config.HOST}.get(variable,
+                                                                        services_host())
         error = bind_error(port, host)
         if error is not None:
             problems.append(port_problem(variable, port, who, host, error))
@@ -253,10 +273,9 @@ def check_frontend(directory):
 def print_banner(frontend, ready):
     """Every URL, the gateway's first: the one origin to point frontends at (API base
     URL and Socket.IO URL alike); then the console, the API docs and each service."""
-    host = Config.HOST
-    gateway = f"http://{host}:{Config.GATEWAY_PORT}"
-    auth = f"http://{host}:{Config.AUTH_PORT}"
-    realtime = f"http://{host}:{Config.REALTIME_PORT}"
+    gateway = f"http://{Config.HOST}:{Config.GATEWAY_PORT}"
+    auth = f"http://{services_host()}:{Config.AUTH_PORT}"
+    realtime = f"http://{services_host()}:{Config.REALTIME_PORT}"
     lines = [
         "",
         "Ridewire is running:",

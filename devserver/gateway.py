@@ -3,9 +3,11 @@ services, routing by path as production's nginx does (devserver/routes.py).
 
 One request per client connection: the head is parsed with h11 (framing, chunked
 bodies, malformed requests), the service is picked by path, the request goes there with
-`Connection: close` and X-Forwarded-For/-Proto/-Host added, and the response is piped
-back as it arrives (long-polling, streaming). A websocket upgrade is piped both ways
-until either side closes (devserver/proxy.py). Paths no service has get the gateway's
+`Connection: close` and X-Forwarded-For/-Proto/-Host set, and the response is piped
+back as it arrives (long-polling, streaming). A websocket upgrade, on the websocket
+routes only, is piped both ways once the service has answered 101, until either side
+closes (devserver/proxy.py). X-Forwarded-For is the client's address (the peer's),
+never what the client wrote. Paths no service has get the gateway's
 own answers (devserver/gateway_answers.py): a built frontend's files (FRONTEND_DIR),
 CORS preflights, JSON errors.
 
@@ -30,6 +32,7 @@ from devserver.proxy import (
     HeadTimeout,
     Incoming,
     closing,
+    content_length,
     next_event,
     no_delay,
     pipe,
@@ -37,11 +40,13 @@ from devserver.proxy import (
     request_head,
     send_body,
     socket_to,
+    status_of,
     tunnel,
 )
 from devserver.routes import AUTH, HEALTH_PATH, MAX_BODY, REALTIME, redirect_for, resolve
 
 LINGER_SECONDS = 5.0
+SWITCHING_PROTOCOLS = 101
 
 
 class GatewayHandler:
@@ -125,22 +130,28 @@ class GatewayHandler:
             upstream.close()
 
     def relay(self, incoming, route, upstream, cors):
+        """The request to the service, its answer to the client. A websocket upgrade on a
+        websocket route becomes a tunnel only once the service answers 101; any other
+        answer ends the exchange as a plain request's does, and what the client sent
+        after its request never reaches the service (no request smuggled in a tunnel)."""
         target = route.target(incoming.raw_target, incoming.path, incoming.query)
         chunked = b"chunked" in incoming.headers.get(b"transfer-encoding", b"").lower()
+        upgrade = incoming.websocket and route.websocket
         upstream.sendall(request_head(incoming, target, self.upstreams[route.upstream],
-                                      chunked))
+                                      chunked, upgrade))
         if incoming.conn.they_are_waiting_for_100_continue:
             incoming.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if incoming.websocket:
-            return tunnel(incoming, upstream)
         if not send_body(incoming, upstream, chunked, self.max_body):
             return self.reply(incoming.sock, json_answer(413, cors))
         head, rest = read_response_head(upstream)
         if head is None:
             return self.reply(incoming.sock, json_answer(503, cors))
         incoming.sock.settimeout(None)
+        if upgrade and status_of(head) == SWITCHING_PROTOCOLS:
+            incoming.sock.sendall(head + b"\r\n\r\n" + rest)
+            return tunnel(incoming, upstream)
         incoming.sock.sendall(closing(head) + rest)
-        pipe(upstream, incoming.sock)
+        pipe(upstream, incoming.sock, body_left(head, rest) if upgrade else None)
 
     def send_file(self, sock, path, cors, head_only):
         with path.open("rb") as file:
@@ -159,6 +170,13 @@ class GatewayHandler:
             linger(sock)
         except OSError:
             pass
+
+
+def body_left(head, rest):
+    """How much of the answer's body is still to come after `rest`, when its head says
+    (a service asked to upgrade may keep the connection open after a refusal)."""
+    length = content_length(head)
+    return None if length is None else max(0, length - len(rest))
 
 
 def linger(sock):

@@ -1,7 +1,8 @@
 """Forwarding one client request to a service, for `make run`'s gateway
 (devserver/gateway.py): the request as h11 parsed it, the head sent to the service
 (hop-by-hop headers dropped, forwarding headers added, `Connection: close`), the body
-streamed as it arrives, the answer piped back as it comes, and websocket tunnels.
+streamed as it arrives, the answer piped back as it comes, and websocket tunnels (only
+after the service has answered `101 Switching Protocols`).
 """
 import gevent
 import h11
@@ -59,9 +60,12 @@ def next_event(conn, sock):
         conn.receive_data(sock.recv(CHUNK))
 
 
-def request_head(incoming, target, upstream_address, chunked):
+def request_head(incoming, target, upstream_address, chunked, upgrade=False):
     """The request head for the service: the client's headers without hop-by-hop ones,
-    plus the forwarding headers (X-Forwarded-For appended to, as nginx does)."""
+    plus the forwarding headers. X-Forwarded-For is the client's own address only,
+    whatever the client wrote there (nginx's `$remote_addr` as the first hop), so that
+    a service trusting one proxy hop gets the real client. `upgrade`: the websocket
+    upgrade is passed on (a websocket route), else the client's is dropped."""
     lines = [f"{incoming.method} {target} HTTP/1.1".encode("utf-8", "surrogateescape")]
     drop = HOP_BY_HOP | {name.strip().lower() for name in
                          incoming.headers.get(b"connection", b"").split(b",")}
@@ -72,12 +76,11 @@ def request_head(incoming, target, upstream_address, chunked):
             lines.append(name + b": " + value)
     if b"host" not in incoming.headers:
         lines.append(b"Host: %s:%d" % (upstream_address[0].encode(), upstream_address[1]))
-    forwarded = [incoming.header(b"x-forwarded-for"), incoming.address[0]]
-    lines.append(b"X-Forwarded-For: " + ", ".join(filter(None, forwarded)).encode("latin-1"))
+    lines.append(b"X-Forwarded-For: " + incoming.address[0].encode("latin-1"))
     lines.append(b"X-Forwarded-Proto: http")
     if b"host" in incoming.headers:
         lines.append(b"X-Forwarded-Host: " + incoming.headers[b"host"])
-    if incoming.websocket:
+    if upgrade:
         lines += [b"Connection: Upgrade", b"Upgrade: websocket"]
     else:
         lines.append(b"Connection: close")
@@ -112,18 +115,30 @@ def send_body(incoming, upstream, chunked, max_body):
 
 
 def tunnel(incoming, upstream):
-    """A websocket: what the client sent after its head, then both directions piped
-    until either side closes."""
-    while incoming.next_event() is not h11.PAUSED:
-        pass
+    """A websocket the service accepted (101): what the client sent after its request,
+    then both directions piped until either side closes."""
     early, _ = incoming.conn.trailing_data
     if early:
         upstream.sendall(early)
-    incoming.sock.settimeout(None)
     pipes = [gevent.spawn(pipe, incoming.sock, upstream),
              gevent.spawn(pipe, upstream, incoming.sock)]
     gevent.joinall(pipes, count=1)
     gevent.killall(pipes)
+
+
+def status_of(head):
+    """The status code of a response head (0 when it has none)."""
+    parts = head.split(b"\r\n", 1)[0].split()
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def content_length(head):
+    """The Content-Length of a response head, or None."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return None
 
 
 def read_response_head(upstream):
@@ -149,11 +164,15 @@ def closing(head):
     return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n"
 
 
-def pipe(source, destination):
-    """Copy until `source` ends (or either side fails)."""
+def pipe(source, destination, limit=None):
+    """Copy until `source` ends, or `limit` bytes have gone (or either side fails)."""
     try:
-        while data := source.recv(CHUNK):
+        while limit is None or limit > 0:
+            data = source.recv(CHUNK if limit is None else min(CHUNK, limit))
+            if not data:
+                break
             destination.sendall(data)
+            limit = None if limit is None else limit - len(data)
     except OSError:
         pass
 

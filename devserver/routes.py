@@ -28,6 +28,8 @@ class Route:
     `/` matches only below it. `exact`: that path alone. `strip`: the service gets
     the path without the prefix (`/auth-service/docs` -> `/docs`). `page`: when the
     gateway serves a frontend (FRONTEND_DIR), its index.html answers GET here instead.
+    `websocket`: a websocket upgrade is passed on (nginx's `Upgrade` header), and the
+    connection becomes a tunnel once the service answers 101.
     """
 
     prefix: str
@@ -35,6 +37,7 @@ class Route:
     exact: bool = False
     strip: bool = False
     page: bool = False
+    websocket: bool = False
 
     def matches(self, path):
         if self.exact or path == self.prefix:
@@ -63,11 +66,11 @@ ROUTES = (
     Route("/rides", REALTIME),
     Route("/maps", REALTIME),  # the Uber clone's place suggestions (compatibility routes)
     Route("/api/messages", REALTIME),  # QuickChat's chat (compatibility routes)
-    Route("/socket.io/", REALTIME),
+    Route("/socket.io/", REALTIME, websocket=True),
     Route("/", REALTIME, exact=True, page=True),  # the browser console...
     Route("/console", REALTIME),  # ...its files, and the page again at /console/
     Route("/auth-service/", AUTH, strip=True),  # each service whole: /docs, /openapi.json
-    Route("/realtime-service/", REALTIME, strip=True),
+    Route("/realtime-service/", REALTIME, strip=True, websocket=True),
 )
 
 
