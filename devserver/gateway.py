@@ -24,7 +24,7 @@ import gevent.server
 import h11
 from gevent import socket
 
-from devserver.gateway_answers import Frontend, cors_headers, file_head, json_answer
+from devserver.gateway_answers import Frontend, cors_headers, file_head, hidden, json_answer
 from devserver.proxy import (
     CHUNK,
     CLIENT_TIMEOUT,
@@ -109,10 +109,11 @@ class GatewayHandler:
 
     def answer_unrouted(self, incoming, cors, head_only):
         """A path no service takes: a preflight's 204, the frontend's file or its
-        index.html (single-page app), else the JSON 404."""
+        index.html (single-page app), else (a hidden path too: `.env`) the JSON 404."""
         if incoming.method == "OPTIONS":
             return self.reply(incoming.sock, json_answer(204, cors))
-        if incoming.method in {"GET", "HEAD"} and self.frontend is not None:
+        if incoming.method in {"GET", "HEAD"} and self.frontend is not None \
+                and not hidden(incoming.path):
             found = self.frontend.file(incoming.path) or self.frontend.index
             if found is not None:
                 return self.send_file(incoming.sock, found, cors, head_only)

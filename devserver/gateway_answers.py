@@ -74,9 +74,22 @@ def json_answer(status, cors, payload=None, head_only=False):
     return head if head_only else head + body
 
 
+WELL_KNOWN = ".well-known"
+
+
+def hidden(path):
+    """Whether a normalised path names a hidden file or folder (`.env`, `.git/`): a
+    segment starting with a dot, `/.well-known/...` excepted (nginx.conf's rule)."""
+    segments = path.split("/")[1:]
+    if segments[0] == WELL_KNOWN and len(segments) > 1:
+        segments = segments[1:]
+    return any(segment.startswith(".") for segment in segments)
+
+
 class Frontend:
     """A built single-page app (FRONTEND_DIR) served at the gateway's root: its files,
-    and its index.html for any other GET path that no route takes."""
+    and its index.html for any other GET path that no route takes. A hidden path
+    (`hidden`) is neither: the gateway answers 404."""
 
     def __init__(self, directory):
         self.root = Path(directory).resolve(strict=True)

@@ -22,6 +22,10 @@ FILES = {
     "assets/style.css": "body { color: red }",
     "logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
 }
+# Files a build folder may hold that no gateway may serve (and one that it may).
+HIDDEN_FILES = {".env": "JWT_SECRET_KEY=from-the-dotfile", ".git/config": "[core] secret",
+                "assets/.env": "API_KEY=from-the-dotfile"}
+WELL_KNOWN = {".well-known/security.txt": "Contact: mailto:security@example.com"}
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -84,9 +88,9 @@ class EchoService:
 
 
 def make_frontend(directory):
-    """A built frontend's folder, with a secret file beside it (not in it)."""
+    """A built frontend's folder, with hidden files in it and a secret file beside it."""
     dist = Path(directory) / "dist"
-    for name, text in FILES.items():
+    for name, text in {**FILES, **HIDDEN_FILES, **WELL_KNOWN}.items():
         (dist / name).parent.mkdir(parents=True, exist_ok=True)
         (dist / name).write_text(text)
     (Path(directory) / "secret.txt").write_text(SECRET)

@@ -20,8 +20,10 @@ from devserver.routes import HEALTH_PATH, MAX_BODY, ROUTES, redirect_for, resolv
 from tests.devgateway_support import (
     APP_ORIGIN,
     FILES,
+    HIDDEN_FILES,
     OTHER_ORIGIN,
     SECRET,
+    WELL_KNOWN,
     EchoService,
     FrontNginx,
     dev_gateway,
@@ -285,6 +287,26 @@ def test_no_path_leaves_the_frontend_folder(gateways, kind, target):
     status, _, body = raw_request(gateways[kind, True].port, target)
     assert SECRET.encode() not in body
     assert status == 400 or body.decode() == FILES["index.html"], (status, body)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("target", [
+    "/.env", "/%2eenv", "/%2Eenv", "/assets/../.env", "/.git/config", "/%2egit/config",
+    "/assets/.env", "/assets/%2eenv", "/.git/", "/.well-known/../.env",
+])
+def test_hidden_files_of_the_frontend_are_never_served(gateways, kind, target):
+    """Dotfiles and dot-folders in FRONTEND_DIR (.env, .git/) are a JSON 404, not the
+    file and not the single-page app's index.html either."""
+    status, headers, body = raw_request(gateways[kind, True].port, target)
+    assert status == 404 and json.loads(body) == {"message": "Not found"}, (status, body)
+    assert not any(text.encode() in body for text in HIDDEN_FILES.values())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_well_known_files_are_served(gateways, kind):
+    for name, text in WELL_KNOWN.items():
+        status, _, body = raw_request(gateways[kind, True].port, f"/{name}")
+        assert status == 200 and body.decode() == text
 
 
 @pytest.mark.parametrize("kind", KINDS)
