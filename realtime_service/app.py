@@ -8,7 +8,7 @@ from realtime_service.calls import call_history, calls
 from realtime_service.calls.routes import call_routes
 from realtime_service.chat import messages
 from realtime_service.chat.routes import chat_routes
-from realtime_service.console.routes import console_routes
+from realtime_service.console.routes import console_enabled, console_routes
 from realtime_service.extensions import socketio
 from realtime_service.maps import map_cache, places
 from realtime_service.maps.cli import import_places_command, seed_places_command
@@ -49,8 +49,10 @@ def create_app(config=Config):
     notifier.init_app(app)
     revocation.init_app(app)
     api = app.extensions["api"]
-    for blueprint in (chat_routes, ride_routes, call_routes, console_routes):
+    for blueprint in (chat_routes, ride_routes, call_routes):
         api.register_blueprint(blueprint)
+    if console_enabled(app.config):
+        api.register_blueprint(console_routes)
     if app.config["COMPAT_ROUTES"]:
         import_module("compat").init_realtime(app)
     # Engine.IO answers /socket.io/, not a Flask route: document it with a rule of its own.

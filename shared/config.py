@@ -37,6 +37,12 @@ def env_float(name, default):
     return float(env_str(name, default))
 
 
+def env_flag(name):
+    """True or False when the variable is `true` or `false` (any case), else None."""
+    value = env_str(name)
+    return None if value is None else value.lower() == "true"
+
+
 def env_list(name, default):
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -101,6 +107,10 @@ class Config:
 
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)
+
+    # The browser console at `/` and `/console/` (realtime_service/console/routes.py);
+    # unset: on except with APP_ENV=production.
+    CONSOLE_ENABLED = env_flag("CONSOLE_ENABLED")
 
     # Load the compatibility layer (compat/: the routes, shapes and socket rules of the
     # frontends of docs/compat.md); off: the native API only.

@@ -16,17 +16,81 @@ def test_page_is_served_at_the_root(realtime_client, config):
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
     assert "<title>Ridewire console</title>" in html
-    assert f'name="ridewire-auth-port" content="{config.AUTH_PORT}"' in html
-    assert "__AUTH_PORT__" not in html
+    assert f'name="ridewire-auth-url" content="http://localhost:{config.AUTH_PORT}"' in html
+    assert "__AUTH_URL__" not in html
 
 
-def test_page_has_a_strict_content_security_policy(realtime_client):
+def connect_sources(response):
+    policy = response.headers["Content-Security-Policy"]
+    return next(part.split()[1:] for part in policy.split(";")
+                if part.split()[:1] == ["connect-src"])
+
+
+def test_page_has_a_strict_content_security_policy(realtime_client, config):
     headers = realtime_client.get("/").headers
 
     policy = headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/", "/console/", "/?auth=http://evil.example"])
+def test_page_connects_to_its_own_origin_and_the_auth_service_only(realtime_client, config,
+                                                                   path):
+    """A link could name another auth service in the page's address; the page takes
+    its URL from the server only, and may connect nowhere else."""
+    direct = realtime_client.get(path)
+    behind_a_gateway = realtime_client.get(path, headers={"X-Forwarded-For": "10.0.0.1"})
+
+    assert connect_sources(direct) == ["'self'", f"http://localhost:{config.AUTH_PORT}"]
+    assert connect_sources(behind_a_gateway) == ["'self'"]
+    assert '<meta name="ridewire-auth-url" content="">' in behind_a_gateway.get_data(
+        as_text=True)
+    assert "evil.example" not in direct.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("host", ["evil.example/x", 'a"b', "a b", "[::1]:5002"])
+def test_a_strange_host_gets_no_auth_url_but_its_own_origin(realtime_client, host):
+    html = realtime_client.get("/", headers={"Host": host}).get_data(as_text=True)
+    auth = re.search(r'name="ridewire-auth-url" content="([^"]*)"', html).group(1)
+    assert auth in ("", "http://[::1]:5001"), auth
+
+
+def test_no_script_reads_the_page_address():
+    """The console's scripts take no URL (nor anything else) from the page's query or
+    fragment."""
+    for path in OWN_FILES:
+        if path.suffix == ".js":
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"location\.(search|hash)|URLSearchParams", text), path
+
+
+@pytest.mark.parametrize("app_env, setting, served", [
+    ("production", None, False), ("production", True, True),
+    ("development", None, True), ("development", False, False),
+])
+def test_console_is_off_in_production_unless_turned_on(mongo_uri, db, app_env, setting,
+                                                       served):
+    from realtime_service.app import create_app
+    from tests.conftest import make_config
+
+    config = make_config(mongo_uri, APP_ENV=app_env, CONSOLE_ENABLED=setting,
+                         JWT_SECRET_KEY="a-production-secret-of-at-least-32-chars",
+                         CORS_ORIGINS=["https://app.example"])
+    client = create_app(config).test_client()
+    for path in ("/", "/console/", "/console/app.js"):
+        response = client.get(path)
+        assert response.status_code == (200 if served else 404), path
+        response.close()
+
+
+def test_console_setting_is_read_from_the_environment():
+    from tests.test_foundation import config_in_subprocess
+
+    assert config_in_subprocess({}, "CONSOLE_ENABLED") == [None]
+    assert config_in_subprocess({"CONSOLE_ENABLED": "true"}, "CONSOLE_ENABLED") == [True]
+    assert config_in_subprocess({"CONSOLE_ENABLED": "false"}, "CONSOLE_ENABLED") == [False]
 
 
 @pytest.mark.parametrize("path, mimetype", [

@@ -26,7 +26,7 @@ def stack(mongo_uri, tmp_path_factory):
     gateways = ",".join(f"http://127.0.0.1:{port}" for port in gateway_ports)
     services = [
         Service("realtime_service", realtime_port,
-                # AUTH_PORT: the page finds the auth service on it without `?auth=`.
+                # AUTH_PORT: the page finds the auth service on it (the server says).
                 service_env(mongo_uri, REALTIME_PORT=realtime_port, AUTH_PORT=auth_port,
                             CORS_ORIGINS=gateways),
                 log_path=logs / "realtime.log"),
@@ -41,7 +41,7 @@ def stack(mongo_uri, tmp_path_factory):
     for service in services:
         service.wait_until(lambda service=service: http_ok(f"{service.url}/healthz"))
     realtime, auth = services
-    yield SimpleNamespace(page=f"{realtime.url}/?auth={auth.url}", auth=auth.url,
+    yield SimpleNamespace(page=f"{realtime.url}/", auth=auth.url,
                           realtime=realtime.url, auth_port=auth_port,
                           realtime_port=realtime_port, gateway_ports=gateway_ports)
     for service in services:

@@ -105,11 +105,9 @@ def assert_clean_load_and_restore(watched_page, url):
     assert devtools.problems == [], "sign-in and restore"
 
 
-@pytest.mark.parametrize("how", ["auth-port", "auth-param"])
-def test_direct_load_and_restore_are_clean(watched_page, stack, how):
-    """Without `?auth=` the page finds the auth service at AUTH_PORT without a probe."""
-    assert_clean_load_and_restore(
-        watched_page, f"{stack.realtime}/" if how == "auth-port" else stack.page)
+def test_direct_load_and_restore_are_clean(watched_page, stack):
+    """The page finds the auth service at AUTH_PORT (the server says) without a probe."""
+    assert_clean_load_and_restore(watched_page, f"{stack.realtime}/")
 
 
 @pytest.fixture(scope="module", params=["dev-beside-frontend", "nginx-alone"])
@@ -136,15 +134,15 @@ def test_load_and_restore_through_a_gateway_are_clean(watched_page, gateway):
         assert_clean_load_and_restore(watched_page, url)
 
 
-@pytest.mark.parametrize("headers, proxied", [
-    ({}, "false"), ({"X-Forwarded-For": "10.0.0.1"}, "true"),
-    ({"Forwarded": "for=10.0.0.1"}, "true"),
+@pytest.mark.parametrize("headers, auth", [
+    ({}, "http://localhost:5001"), ({"X-Forwarded-For": "10.0.0.1"}, ""),
+    ({"Forwarded": "for=10.0.0.1"}, ""),
 ])
-def test_page_says_whether_it_came_through_a_proxy(realtime_client, headers, proxied):
+def test_page_says_where_the_auth_service_is(realtime_client, headers, auth):
     """Behind a gateway the page calls the auth service on its own origin, unprobed."""
     for path in ("/", "/console/"):
         html = realtime_client.get(path, headers=headers).get_data(as_text=True)
-        assert f'<meta name="ridewire-proxied" content="{proxied}">' in html, path
+        assert f'<meta name="ridewire-auth-url" content="{auth}">' in html, path
 
 
 def test_otp_is_shown_only_until_the_ride_starts(open_page):

@@ -1,5 +1,5 @@
 """The console through the nginx gateway (deploy/nginx.conf): one origin for the page,
-both services and Socket.IO, found without any `?auth=`."""
+both services and Socket.IO, found without being told."""
 import pytest
 from playwright.sync_api import expect
 
@@ -18,7 +18,7 @@ def gateway(stack, tmp_path_factory):
 @pytest.mark.parametrize("path", ["/", "/realtime-service/"])
 def test_ride_request_through_the_gateway(open_page, gateway, path):
     page = open_page(DESKTOP, url=gateway.url + path)
-    expect(page.locator("#auth-url")).to_have_value(gateway.url)
+    expect(page.locator("#auth-url")).to_have_text(gateway.url)
     expect(page.locator("#auth-status")).to_have_text("reachable")
     rider = register(page, "rider", "Gita")
     captain = register(page, "captain", "Gopal", captain=True)

@@ -20,12 +20,7 @@ async function checkAuth() {
 
 function initSettings() {
   $("#rt-url").textContent = endpoints.realtime;
-  $("#auth-url").value = endpoints.auth;
-  $("#settings").addEventListener("submit", (event) => {
-    event.preventDefault();
-    endpoints.auth = $("#auth-url").value.replace(/\/$/, "");
-    checkAuth();
-  });
+  $("#auth-url").textContent = endpoints.auth;
 }
 
 function initTabs() {

@@ -49,15 +49,11 @@ export async function call(base, method, path, { token, body, query, headers: ex
   return data;
 }
 
-/** Where the auth service is: `?auth=`, else this origin when the page came through a
- * gateway (the server says so: a proxy's headers), else this host on the auth port the
- * server told us. No probe: a probe of a route this origin lacks is a 404 in devtools. */
+/** Where the auth service is: the URL the server wrote in the page (this host on its
+ * auth port), else this page's origin (behind a gateway). Never from the page's own
+ * address: a link to the console must not point its logins and tokens elsewhere. */
 export function discoverAuth() {
-  const param = new URLSearchParams(location.search).get("auth");
-  if (param) return param.replace(/\/$/, "");
-  if (meta("ridewire-proxied") === "true") return location.origin;
-  const port = meta("ridewire-auth-port");
-  return `${location.protocol}//${location.hostname}:${/^\d+$/.test(port) ? port : "5001"}`;
+  return (meta("ridewire-auth-url") || location.origin).replace(/\/$/, "");
 }
 
 function meta(name) {
