@@ -14,11 +14,14 @@ preflight, which only CORS_ORIGINS pass. So, before each request:
 - A GET that changes state (marked `@changes_state`: the compatible logout GETs) is
   never accepted with the cookie alone, same-origin or not (an `<img>` or a link on a
   page of our own origin would do it).
+- A GET whose side effect is a state change (reading a conversation marks its
+  messages seen) does it only when `trusted_sender()`: the same rule as a write's,
+  a preflighted header or a trusted page; otherwise it only reads.
 
 Everything else is a 403 `{"message"}`. Routes that take no token (login, register,
 the public ones) and requests without the cookie are not affected.
 """
-from flask import current_app, request
+from flask import current_app, g, request
 
 from shared.cors import trusted_origins
 from shared.errors import Forbidden
@@ -52,6 +55,15 @@ def same_origin():
     return request.headers.get("Origin") in trusted_origins(current_app)
 
 
+def trusted_sender():
+    """Whether this request may change state (the one rule of this module): it carries
+    a preflighted header (`preflighted`) or a trusted page sent it (`same_origin`).
+    Decided once, before the compatibility layer rewrites the token headers."""
+    if "trusted_sender" not in g:
+        g.trusted_sender = preflighted() or same_origin()
+    return g.trusted_sender
+
+
 def routed_view():
     return current_app.view_functions.get(request.endpoint)
 
@@ -59,6 +71,7 @@ def routed_view():
 def refuse_cross_site():
     """Before each request: 403 for a state-changing request authenticated by the
     cookie alone that does not come from a trusted page (see the module docstring)."""
+    trusted_sender()
     if request.routing_exception is not None or preflighted():
         return
     if not request.cookies.get(current_app.config.get("JWT_ACCESS_COOKIE_NAME", "token")):

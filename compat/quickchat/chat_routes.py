@@ -14,6 +14,7 @@ from realtime_service.chat import service
 from realtime_service.chat.routes import CHAT_SEND_SCOPE
 from realtime_service.chat.schemas import MessageOut, SendHeaders, SendSchema
 from shared.accounts.tokens import auth_required, current_account, current_role
+from shared.csrf import trusted_sender
 from shared.ratelimit import limit_per_account
 from shared.schemas import Id
 from shared.validation import image_body, object_id
@@ -68,9 +69,11 @@ def conversation(other_id):
     """A whole conversation, oldest first (QuickChat's chat window).
 
     The latest HISTORY_MAX messages with `other_id` (QuickChat never asks for more).
-    Marks the messages sent to the caller as seen, like GET /messages/<id>. A
-    conversation the chat rules forbid is 200 `{success: false, message}`."""
-    found, _ = service.conversation(me(), current_role(), object_id(other_id), HISTORY_MAX)
+    Marks the messages sent to the caller as seen, like GET /messages/<id> (and on the
+    same condition). A conversation the chat rules forbid is 200 `{success: false,
+    message}`."""
+    found, _ = service.conversation(me(), current_role(), object_id(other_id), HISTORY_MAX,
+                                    mark=trusted_sender())
     return {"success": True, "messages": found}
 
 

@@ -12,6 +12,7 @@ from realtime_service.chat.schemas import (
     SidebarResponse,
 )
 from shared.accounts.tokens import auth_required, current_account, current_role
+from shared.csrf import trusted_sender
 from shared.ratelimit import limit_per_account
 from shared.schemas import Success
 from shared.validation import image_body, object_id
@@ -51,9 +52,12 @@ def conversation(query, other_id):
 
     The caller's conversation with one account: the latest `limit` messages, or those
     before the message id `before` (the `next` of the previous page). Marks the
-    messages sent to the caller as seen and sends `messagesSeen` to their sender."""
+    messages sent to the caller as seen and sends `messagesSeen` to their sender, when
+    the token came in a header or a page of a trusted origin asked (with the cookie
+    alone from elsewhere it only reads; PUT /messages/mark/{id} marks one)."""
     found, next_before = service.conversation(me(), current_role(), object_id(other_id),
-                                               query["limit"], query["before"])
+                                              query["limit"], query["before"],
+                                              mark=trusted_sender())
     return {"success": True, "messages": found, "next": next_before}
 
 

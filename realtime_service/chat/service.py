@@ -88,19 +88,25 @@ def tell_sender(sender_id, reader_id, message_ids):
     notifier.push(sender_id, "messagesSeen", payload)
 
 
-def conversation(me_id, my_role, other_id, limit, before=None):
+def conversation(me_id, my_role, other_id, limit, before=None, mark=True):
     """`(messages oldest first, next)`: a page of the conversation with `other_id`
-    (the latest one, or the one older than the message id `before`). The messages
-    received from `other_id` are marked seen and their sender told."""
+    (the latest one, or the one older than the message id `before`). With `mark`, the
+    messages received from `other_id` are marked seen and their sender told."""
     check_partner(me_id, my_role, other_id, writing=False)
     page, next_before = messages.page_between(me_id, other_id, limit, before)
+    if mark:
+        mark_read(me_id, other_id, page)
+    return page[::-1], next_before
+
+
+def mark_read(me_id, other_id, page):
+    """Mark what `other_id` sent to the caller seen (in `page` too), and tell the sender."""
     seen_ids = messages.mark_seen_from(other_id, me_id)
     for message in page:  # all seen now, by this call or by a concurrent one
         if message["receiverId"] == me_id:
             message["seen"] = True
     if seen_ids:
         tell_sender(other_id, me_id, seen_ids)
-    return page[::-1], next_before
 
 
 def mark_seen(me_id, message_id):

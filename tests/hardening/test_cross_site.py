@@ -202,3 +202,49 @@ def test_an_anonymous_socket_needs_the_configured_public_origin(realtime, db):
     assert anonymous(realtime, spoofed) == {"message": "Authentication required"}
     own = {"Origin": PUBLIC, "X-Forwarded-For": "203.0.113.9"}
     assert anonymous(realtime, own) == "connected"
+
+
+def unseen_message(realtime, db):
+    """(the sender, the receiver) of a message the receiver has not seen yet."""
+    sender, receiver = make_user(db), make_user(db)
+    sent = post(f"{realtime}/messages/send/{receiver['_id']}", bearer(token(sender)),
+                json={"text": "hello"})
+    assert sent.status_code == 201, sent.text
+    return sender, receiver
+
+
+CONVERSATIONS = ["/messages/{}", "/api/messages/{}"]
+
+
+@pytest.mark.parametrize("path", CONVERSATIONS)
+@pytest.mark.parametrize("headers", CROSS_SITE.values(), ids=CROSS_SITE.keys())
+def test_a_cross_site_conversation_read_marks_nothing_seen(realtime, db, path, headers):
+    """A link or an image on another site, with the cookie alone, marked the victim's
+    messages seen (and told the sender): it may read nothing either, but it changes
+    nothing now."""
+    sender, receiver = unseen_message(realtime, db)
+    response = requests.get(f"{realtime}{path.format(sender['_id'])}", timeout=10,
+                            headers=cookie(token(receiver), **headers))
+    assert response.status_code == 200
+    assert db.messages.find_one()["seen"] is False
+
+
+TRUSTED_READS = {
+    "bearer": lambda session: bearer(session),
+    "QuickChat's token header": lambda session: {"token": session},
+    "same-origin page": lambda session: cookie(session, **{"Sec-Fetch-Site": "same-origin"}),
+    "typed in the address bar": lambda session: cookie(session, **{"Sec-Fetch-Site": "none"}),
+    "the configured frontend": lambda session: cookie(
+        session, Origin=FRONTEND, **{"Sec-Fetch-Site": "cross-site"}),
+}
+
+
+@pytest.mark.parametrize("path", CONVERSATIONS)
+@pytest.mark.parametrize("headers", TRUSTED_READS.values(), ids=TRUSTED_READS.keys())
+def test_a_trusted_conversation_read_marks_the_messages_seen(realtime, db, path, headers):
+    sender, receiver = unseen_message(realtime, db)
+    response = requests.get(f"{realtime}{path.format(sender['_id'])}", timeout=10,
+                            headers=headers(token(receiver)))
+    assert response.status_code == 200
+    assert db.messages.find_one()["seen"] is True
+    assert all(message["seen"] for message in response.json()["messages"])
