@@ -1,6 +1,6 @@
 """Rate limits (flask-limiter): per client IP, per email on credential routes, per
-account on routes that spend a provider's quota (the maps routes), and the password
-limits of every route that checks a password.
+account on routes that spend a provider's quota (`limit_maps`: every route that may
+geocode or route), and the password limits of every route that checks a password.
 
 Counters live in memory, or in Redis when REDIS_URL is set (shared by every worker).
 RATELIMIT_ENABLED=false turns them off (the test default). A limited request gets
@@ -86,6 +86,15 @@ def limit_per_account(setting, scope):
     decorated with the same `scope`. Goes below `auth_required`, which checks the token
     before the limit is counted."""
     return limiter.shared_limit(_setting(setting), scope=scope, key_func=account_key)
+
+
+MAPS_SCOPE = "maps"
+
+
+def limit_maps(view):
+    """MAPS_RATE_LIMIT per account, one budget shared by every route that may ask a
+    maps provider (geocoder or router, paid per request). Goes below `auth_required`."""
+    return limit_per_account("MAPS_RATE_LIMIT", MAPS_SCOPE)(view)
 
 
 def _per_unknown_address(role, email):

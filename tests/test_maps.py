@@ -5,6 +5,7 @@ and the rate limit per account."""
 import http.server
 import json
 import logging
+import random
 import socket
 import threading
 from datetime import timedelta
@@ -18,6 +19,7 @@ from shared.serialize import now
 
 from .conftest import make_config
 from .factories import auth_header, make_captain, make_user
+from .rides_support import ride_body
 
 COUNTRIES = ["FR", "IN"]
 
@@ -318,6 +320,65 @@ def test_rate_limit_per_account_across_the_maps_routes(gazetteer, mongo_uri, db)
                       headers=first).status_code == 429
     # Another account (even from the same address) has its own budget.
     assert suggest(client, second, "paris").status_code == 200
+
+
+def fare_path(pickup, destination):
+    return (f"/rides/fare?pickupLat={pickup[0]}&pickupLng={pickup[1]}"
+            f"&destinationLat={destination[0]}&destinationLng={destination[1]}")
+
+
+def test_fare_estimates_count_against_the_maps_limit(stub, mongo_uri, db):
+    """Fare estimates with random points asked the configured (paid) router once each,
+    without any limit: now each counts against MAPS_RATE_LIMIT."""
+    client = app_with(mongo_uri, ROUTER="osrm", ROUTER_URL=stub, RATELIMIT_ENABLED=True,
+                      MAPS_RATE_LIMIT="5 per minute").test_client()
+    rider = auth_header(make_user(db))
+    points = random.Random(5)
+    statuses = []
+    for _ in range(12):
+        pickup = (round(points.uniform(12, 13), 6), round(points.uniform(77, 78), 6))
+        destination = (pickup[0] + 0.05, pickup[1])
+        statuses.append(client.get(fare_path(pickup, destination), headers=rider).status_code)
+    assert statuses == [200] * 5 + [429] * 7
+    assert len(paths()) == 5
+
+
+UBER_TRIP = {"pickup": "Paris", "destination": "Lyon", "vehicleType": "car"}
+PROVIDER_ROUTES = [
+    ("get", fare_path((12.9, 77.6), (13, 77.6)), None),
+    ("get", "/rides/get-fare?pickup=Paris&destination=Lyon", None),
+    ("post", "/rides", ride_body()),
+    ("post", "/rides/create", UBER_TRIP),
+    ("get", "/maps/get-suggestions?input=Paris", None),
+    ("get", "/maps/get-coordinates?address=Paris", None),
+    ("get", "/maps/get-address?ltd=48.85&lng=2.35", None),
+    ("get", "/maps/get-distance-time?origin=Paris&destination=Lyon", None),
+]
+
+
+@pytest.mark.parametrize("method, path, body", PROVIDER_ROUTES,
+                         ids=[path.split("?")[0] for _, path, _ in PROVIDER_ROUTES])
+def test_every_route_that_may_ask_a_provider_shares_the_maps_limit(mongo_uri, db, method,
+                                                                   path, body):
+    client = app_with(mongo_uri, RATELIMIT_ENABLED=True, MAPS_RATE_LIMIT="2 per minute",
+                      RIDE_REQUEST_RATE_LIMIT="100 per minute").test_client()
+    rider = auth_header(make_user(db))
+    for _ in range(2):
+        assert suggest(client, rider, "nowhere").status_code == 200
+    limited = getattr(client, method)(path, json=body, headers=rider)
+    assert limited.status_code == 429, limited.get_json()
+    assert suggest(client, auth_header(make_user(db)), "nowhere").status_code == 200
+
+
+def test_nearby_points_share_one_routed_answer(stub, mongo_uri, db):
+    """The router is asked about rounded points (about 110 m), which key the cache: a
+    pickup a few metres away is answered from the cache."""
+    client = app_with(mongo_uri, ROUTER="osrm", ROUTER_URL=stub).test_client()
+    rider = auth_header(make_user(db))
+    for offset in (0.0, 0.0001, 0.0002, 0.0004):
+        fare = client.get(fare_path((12.9 + offset, 77.6), (13, 77.6)), headers=rider)
+        assert fare.get_json()["distanceKm"] == 12.5
+    assert paths() == ["/route/v1/driving/77.6,12.9;77.6,13"]
 
 
 def test_providers_are_built_from_the_settings():

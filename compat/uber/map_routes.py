@@ -13,10 +13,10 @@ from compat.uber.map_schemas import (
     Suggestion,
     SuggestionsQuery,
 )
-from compat.uber.web import MAPS_RATE_SCOPE, UberBlueprint
+from compat.uber.web import UberBlueprint
 from realtime_service.maps import service
 from shared.accounts.tokens import auth_required
-from shared.ratelimit import limit_per_account
+from shared.ratelimit import limit_maps
 
 uber_maps = UberBlueprint("maps", __name__, url_prefix="/maps",
                    description="Places and distances (the Uber clone's maps routes)")
@@ -27,8 +27,7 @@ def maps_route(path, query_schema, response_schema, *errors):
 
     def decorator(view):
         for wrap in reversed([
-                uber_maps.get(path), auth_required(), limit_per_account("MAPS_RATE_LIMIT",
-                                                                 MAPS_RATE_SCOPE),
+                uber_maps.get(path), auth_required(), limit_maps,
                 uber_maps.arguments(query_schema, location="query"),
                 uber_maps.response(200, response_schema), uber_maps.errors(*errors, 429)]):
             view = wrap(view)

@@ -15,12 +15,12 @@ from compat.uber.schemas import (
     UberRideRequest,
     UberStartQuery,
 )
-from compat.uber.web import MAPS_RATE_SCOPE, UberBlueprint, bearer_only
+from compat.uber.web import UberBlueprint, bearer_only
 from realtime_service.rides.routes import RIDE_REQUEST_SCOPE
 from realtime_service.rides.service import accept, end, start
 from shared.accounts.roles import Role
 from shared.accounts.tokens import auth_required, current_account
-from shared.ratelimit import limit_per_account
+from shared.ratelimit import limit_maps, limit_per_account
 
 uber_routes = UberBlueprint("uber_rides", __name__, url_prefix="/rides",
                     description="The Uber clone's ride routes")
@@ -32,7 +32,7 @@ def me():
 
 @uber_routes.get("/get-fare")
 @auth_required(Role.USER)
-@limit_per_account("MAPS_RATE_LIMIT", MAPS_RATE_SCOPE)
+@limit_maps
 @uber_routes.arguments(UberFareQuery, location="query")
 @uber_routes.response(200, UberFare)
 @uber_routes.errors(404, 429)
@@ -47,6 +47,7 @@ def get_fare(query):
 @uber_routes.post("/create")
 @auth_required(Role.USER)
 @limit_per_account("RIDE_REQUEST_RATE_LIMIT", RIDE_REQUEST_SCOPE)
+@limit_maps
 @uber_routes.arguments(UberRideRequest)
 @uber_routes.response(201, UberRide)
 @uber_routes.errors(404, 409, 429)
@@ -54,8 +55,8 @@ def create(data):
     """Request a ride between two addresses (Uber clone).
 
     POST /rides with the addresses geocoded server-side (404 when one is unknown) and
-    `moto` for motorcycle, within the same RIDE_REQUEST_RATE_LIMIT (429). The answer is
-    the ride, with its OTP."""
+    `moto` for motorcycle, within the same RIDE_REQUEST_RATE_LIMIT and MAPS_RATE_LIMIT
+    (429). The answer is the ride, with its OTP."""
     return service.request_between(me(), data["pickup"], data["destination"],
                                       data["vehicleType"])
 

@@ -13,7 +13,6 @@ from shared.schemas import Schema, ValidationError
 from shared.web import ERROR_DESCRIPTIONS, Blueprint, add_facts
 
 COMPAT_TAGS = ["compat"]
-MAPS_RATE_SCOPE = "maps"  # the one MAPS_RATE_LIMIT budget of the routes that geocode
 
 
 class UberError(Schema):

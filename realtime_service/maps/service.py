@@ -25,6 +25,10 @@ NOT_FOUND = "Coordinates not found"
 NEAREST_KM = 50  # the embedded reverse geocoder names a place at most this far away
 DEFAULT_SPEED_KMH = 30
 KM_PER_DEGREE = 111.195  # of latitude
+# Points are rounded before a provider is asked, and the answer cached under the rounded
+# question: a route to within about 110 m (fares), an address to within about 11 m.
+ROUTE_DECIMALS = 3
+REVERSE_DECIMALS = 4
 _failing = set()  # the kinds of provider ("geocoder", "router") failing in this process
 
 
@@ -99,7 +103,8 @@ def geocode(address):
 
 def reverse(lat, lng):
     """`{"label", "lat", "lng"}` naming the point; 404 when no place is known near it."""
-    found = _with_geocoder(["reverse", round(lat, 5), round(lng, 5)],
+    lat, lng = round(lat, REVERSE_DECIMALS), round(lng, REVERSE_DECIMALS)
+    found = _with_geocoder(["reverse", lat, lng],
                            lambda geocoder: providers.reverse(geocoder, lat, lng),
                            lambda: embedded_reverse(lat, lng))
     if found is None:
@@ -157,16 +162,21 @@ def embedded_reverse(lat, lng):
 
 # Distances.
 
+def _rounded(point):
+    return {"lat": round(point["lat"], ROUTE_DECIMALS), "lng": round(point["lng"], ROUTE_DECIMALS)}
+
+
 def road_route(origin, destination):
     """`(km, minutes)` by road from the configured router (cached), or None without
-    one or when it fails (the callers then estimate). Used for fares too."""
+    one or when it fails (the callers then estimate). Used for fares too. The router
+    is asked about the rounded points (ROUTE_DECIMALS), which key the cache."""
     try:
         configured = providers.configured_router(_config())
         if configured is None:
             return None
         router, profile, identity = configured
-        points = [round(value, 5) for value in (origin["lat"], origin["lng"],
-                                                destination["lat"], destination["lng"])]
+        origin, destination = _rounded(origin), _rounded(destination)
+        points = [origin["lat"], origin["lng"], destination["lat"], destination["lng"]]
         km, minutes = _ask("router", [*identity, *points],
                            lambda: list(providers.route(router, origin, destination, profile)))
         return km, minutes

@@ -14,7 +14,7 @@ from realtime_service.rides.schemas import (
 )
 from shared.accounts.roles import Role
 from shared.accounts.tokens import auth_required, current_account, current_role
-from shared.ratelimit import limit_per_account
+from shared.ratelimit import limit_maps, limit_per_account
 from shared.validation import object_id
 from shared.web import Blueprint
 
@@ -30,14 +30,17 @@ def me():
 
 @ride_routes.get("/fare")
 @auth_required(Role.USER)
+@limit_maps
 @ride_routes.arguments(FareQuerySchema, location="query")
 @ride_routes.response(200, FareResponse)
+@ride_routes.errors(429)
 def fare(query):
     """Fare estimates for every vehicle type.
 
     The distance is the great-circle distance times the road factor, the duration comes
     from each type's average speed (or both from the configured routing service).
-    `durationMin` is the longest of the per-type `durations`."""
+    `durationMin` is the longest of the per-type `durations`. Within MAPS_RATE_LIMIT
+    (429), the budget of every route that may ask a maps provider."""
     pickup = {"lat": query["pickupLat"], "lng": query["pickupLng"]}
     destination = {"lat": query["destinationLat"], "lng": query["destinationLng"]}
     return service.fare_estimate(pickup, destination)
@@ -46,6 +49,7 @@ def fare(query):
 @ride_routes.post("")
 @auth_required(Role.USER)
 @limit_per_account("RIDE_REQUEST_RATE_LIMIT", RIDE_REQUEST_SCOPE)
+@limit_maps
 @ride_routes.arguments(RideRequestSchema)
 @ride_routes.response(201, RideCreatedResponse)
 @ride_routes.errors(409, 429)
@@ -55,7 +59,8 @@ def request_ride(data):
     Creates a pending ride (with its OTP, shown to you only) and sends `new-ride` to
     the nearby active, connected captains of that vehicle type, nearest first;
     `dispatchedTo` is how many. A rider has at most one open ride (409), and at most
-    RIDE_REQUEST_RATE_LIMIT requests (429, with POST /rides/create)."""
+    RIDE_REQUEST_RATE_LIMIT requests (429, with POST /rides/create); each counts
+    against MAPS_RATE_LIMIT too (the trip is routed)."""
     ride, dispatched = service.request_ride(me(), data["pickup"], data["destination"],
                                           data["vehicleType"])
     return {"ride": ride, "dispatchedTo": dispatched}
