@@ -101,6 +101,10 @@ class Config:
     # Per account: POST /rides and /rides/create; every chat send; every socket event.
     RIDE_REQUEST_RATE_LIMIT = env_str("RIDE_REQUEST_RATE_LIMIT", "10 per minute")
     CHAT_SEND_RATE_LIMIT = env_str("CHAT_SEND_RATE_LIMIT", "60 per minute")
+    # Per account: POST /users/activity and /captains/activity; what the history keeps.
+    ACTIVITY_RATE_LIMIT = env_str("ACTIVITY_RATE_LIMIT", "30 per minute")
+    ACTIVITY_CLIENT_MAX = env_int("ACTIVITY_CLIENT_MAX", 200)  # client entries per account
+    ACTIVITY_RETENTION_DAYS = env_int("ACTIVITY_RETENTION_DAYS", 90)  # every entry; 0: for ever
     SOCKET_EVENT_RATE_LIMIT = env_str("SOCKET_EVENT_RATE_LIMIT", "120 per minute")
     # Seconds a connection has to send a request's head (every server: slow-header clients).
     HEADER_TIMEOUT = env_int("HEADER_TIMEOUT", 10)

@@ -27,10 +27,17 @@ from shared.accounts.tokens import (
     set_token_cookie,
 )
 from shared.csrf import changes_state
-from shared.ratelimit import limit_login, limit_password_change, limit_per_ip_and_email
+from shared.ratelimit import (
+    limit_login,
+    limit_password_change,
+    limit_per_account,
+    limit_per_ip_and_email,
+)
 from shared.schemas import Message
 from shared.validation import image_body
 from shared.web import Blueprint
+
+ACTIVITY_SCOPE = "activity-posts"  # one ACTIVITY_RATE_LIMIT budget per account
 
 
 def client_meta():
@@ -196,10 +203,16 @@ def account_blueprint(role):
 
     @bp.post("/activity")
     @auth_required(role)
+    @limit_per_account("ACTIVITY_RATE_LIMIT", ACTIVITY_SCOPE)
+    @own_limits
     @bp.arguments(ActivityCreateSchema)
     @bp.response(201, ActivityResponse)
+    @bp.errors(429)
     def add_activity(data):
-        """Record a client-side activity (e.g. a visited place) in the own history."""
+        """Record a client-side activity (e.g. a visited place) in the own history.
+
+        At most ACTIVITY_RATE_LIMIT per account (429); the history keeps the account's
+        newest ACTIVITY_CLIENT_MAX entries of its own, each for ACTIVITY_RETENTION_DAYS."""
         entry = activity.add_from_client(current_account()["_id"], role, data["action"],
                                          data["meta"])
         return {"activity": entry}
