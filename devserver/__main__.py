@@ -1,6 +1,7 @@
 """`make run`: the embedded database (unless MONGO_URI is set), both services and the
 gateway in front of them (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR
-when set), then demo accounts in an empty database (`flask seed-demo`).
+when set), then demo accounts with random passwords in an empty embedded database
+(`flask seed-demo`; SEED_DEMO, never with APP_ENV=production).
 
 Before starting anything it checks what would make a start fail with a confusing
 error: a port already taken (the port, who wanted it and what to do) and, with
@@ -104,7 +105,8 @@ def run(children, service_class):
     ready = {port: wait_ready(port, children) for port in (Config.AUTH_PORT,
                                                            Config.REALTIME_PORT)}
     print_banner(frontend, ready)
-    print_demo_accounts(env)
+    if demo_wanted(embedded):
+        print_demo_accounts(env)
     seed_places(env)
     print("Ctrl-C stops everything.", flush=True)
     return watch(children)
@@ -293,9 +295,17 @@ def print_banner(frontend, ready):
     print("\n".join(lines), flush=True)
 
 
+def demo_wanted(embedded):
+    """Whether to seed demo accounts: never with APP_ENV=production (they are dispatched
+    rides), else as SEED_DEMO says, by default only in the embedded database."""
+    if Config.APP_ENV == "production":
+        return False
+    return embedded if Config.SEED_DEMO is None else Config.SEED_DEMO
+
+
 def print_demo_accounts(env):
-    """Run `seed-demo` (it creates the demo accounts only when there are no accounts)
-    and show what it says: the demo accounts and their passwords, when they exist."""
+    """Run `seed-demo` (it creates the demo accounts, with random passwords, only when
+    there are no accounts) and show what it says: the passwords only that once."""
     try:
         result = flask_command("auth_service", "seed-demo", env=env)
     except subprocess.TimeoutExpired:

@@ -112,6 +112,10 @@ class Config:
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)
 
+    # `make run`'s demo accounts (random passwords, never with APP_ENV=production); unset:
+    # with the embedded database only, true: an empty MONGO_URI database too, false: never.
+    SEED_DEMO = env_flag("SEED_DEMO")
+
     # The browser console at `/` and `/console/` (realtime_service/console/routes.py);
     # unset: on except with APP_ENV=production.
     CONSOLE_ENABLED = env_flag("CONSOLE_ENABLED")

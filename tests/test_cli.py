@@ -2,6 +2,7 @@
 database, and index creation when the database comes up after the service."""
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from shared.db import mask_uri
 from .conftest import make_config, service_env
 
 FLASK = str(Path(sys.executable).with_name("flask"))
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def flask(app, *args, uri, **env):
@@ -74,15 +76,23 @@ def test_an_unreachable_database_is_one_clear_line_and_a_failure(command):
     assert time.monotonic() - started < 30
 
 
+def demo_passwords(output):
+    """{email: password} of the demo accounts a `seed-demo` output shows."""
+    found = re.findall(r"^  .+? (\S+@\S+) +password (\S+)$", output, re.MULTILINE)
+    return dict(found)
+
+
 def test_seed_demo_creates_the_demo_accounts_once(mongo_uri, db):
     result = flask("auth_service", "seed-demo", uri=mongo_uri)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "created demo accounts:"
+    assert result.stdout.splitlines()[0] == (
+        "created demo accounts (random passwords, shown this once):")
+    passwords = demo_passwords(result.stdout)
+    assert set(passwords) == {demo["email"] for demo in DEMO_ACCOUNTS}
     for demo in DEMO_ACCOUNTS:
-        assert demo["email"] in result.stdout and demo["password"] in result.stdout
         stored = db[{"user": "users", "captain": "captains"}[demo["role"]]].find_one(
             {"email": demo["email"]})
-        assert bcrypt.checkpw(demo["password"].encode(), stored["password"].encode())
+        assert bcrypt.checkpw(passwords[demo["email"]].encode(), stored["password"].encode())
     assert db.users.count_documents({}) == 2 and db.captains.count_documents({}) == 1
     captain = db.captains.find_one()
     assert captain["status"] == "active"
@@ -92,9 +102,56 @@ def test_seed_demo_creates_the_demo_accounts_once(mongo_uri, db):
     again = flask("auth_service", "seed-demo", uri=mongo_uri)
     assert again.returncode == 0, again.stderr
     lines = again.stdout.splitlines()
-    assert lines[:2] == ["accounts exist; nothing seeded", "demo accounts:"]
-    assert lines[2:] == result.stdout.splitlines()[1:]  # the same accounts and passwords
+    assert lines[0] == "accounts exist; nothing seeded"
+    assert lines[1].startswith("demo accounts (their passwords were shown when")
+    assert [line.split()[-1] for line in lines[2:]] == [demo["email"] for demo in DEMO_ACCOUNTS]
+    assert not any(password in again.stdout for password in passwords.values())
     assert db.users.count_documents({}) == 2 and db.captains.count_documents({}) == 1
+
+
+other_db = fresh_db
+
+
+def test_demo_passwords_are_random_not_in_the_repository(fresh_db, other_db):
+    """The demo passwords were fixed, in the repository: anyone could log in as the
+    demo accounts of any database seeded with them."""
+    first = demo_passwords(flask("auth_service", "seed-demo", uri=fresh_db[0]).stdout)
+    second = demo_passwords(flask("auth_service", "seed-demo", uri=other_db[0]).stdout)
+    assert len(first) == len(second) == len(DEMO_ACCOUNTS)
+    assert not set(first.values()) & set(second.values())
+    sources = "".join(path.read_text() for path in ROOT.glob("*/**/*.py"))
+    for password in first.values():
+        assert len(password) >= 16 and password not in sources
+
+
+def test_seed_demo_refuses_production(fresh_db):
+    uri, database = fresh_db
+    result = flask("auth_service", "seed-demo", uri=uri, APP_ENV="production",
+                   JWT_SECRET_KEY="a-production-secret-of-at-least-32-chars",
+                   CORS_ORIGINS="https://app.example")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: no demo accounts with APP_ENV=production")
+    assert database.users.count_documents({}) == 0
+    assert database.captains.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("app_env, setting, embedded, wanted", [
+    ("production", None, True, False), ("production", True, True, False),
+    ("development", None, True, True), ("development", None, False, False),
+    ("development", True, False, True), ("development", False, True, False),
+])
+def test_make_run_seeds_demo_accounts_only_where_asked(monkeypatch, app_env, setting,
+                                                       embedded, wanted):
+    """`make run` seeded the demo accounts with APP_ENV=production and into any empty
+    MONGO_URI database; now only in development, in the embedded database unless
+    SEED_DEMO says otherwise."""
+    from devserver import __main__ as launcher
+    from shared.config import Config
+
+    monkeypatch.setattr(Config, "APP_ENV", app_env)
+    monkeypatch.setattr(Config, "SEED_DEMO", setting)
+    assert launcher.demo_wanted(embedded) is wanted
 
 
 def test_seed_demo_leaves_a_database_with_accounts_alone(mongo_uri, db):
