@@ -20,10 +20,10 @@ from compat.quickchat.web import (
 )
 from shared.accounts import service
 from shared.accounts.roles import Role
-from shared.accounts.routes import client_meta, session_body
+from shared.accounts.routes import PROFILE_SCOPE, client_meta, session_body
 from shared.accounts.schemas import LoginSchema, email_field, password_field
 from shared.accounts.tokens import auth_required, current_account
-from shared.ratelimit import limit_login, limit_per_ip_and_email
+from shared.ratelimit import limit_login, limit_per_account, limit_per_ip_and_email
 from shared.schemas import Schema
 from shared.validation import image_body
 
@@ -151,14 +151,16 @@ def check():
 @quickchat_auth.put("/update-profile")
 @image_body
 @auth_required(Role.USER)
+@limit_per_account("PROFILE_UPDATE_RATE_LIMIT", PROFILE_SCOPE)
 @refusals()
 @quickchat_auth.arguments(ChatProfileSchema)
 @quickchat_auth.response(200, ChatUserResponse)
+@quickchat_auth.errors(429)
 def update_profile(data):
     """Change `fullName`, `bio` and, when given, `profilePic` (QuickChat's profile page).
 
     A `profilePic` data URL is stored like Ridewire's profile pictures (the body may be
     5 MiB). Returns `{success: true, user}`; an invalid field is 200 `{success: false,
-    message}`."""
+    message}`. Within PATCH /users/profile's PROFILE_UPDATE_RATE_LIMIT (429)."""
     return {"success": True,
             "user": service.update_profile(Role.USER, current_account(), data)}

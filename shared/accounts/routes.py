@@ -38,6 +38,7 @@ from shared.validation import image_body
 from shared.web import Blueprint
 
 ACTIVITY_SCOPE = "activity-posts"  # one ACTIVITY_RATE_LIMIT budget per account
+PROFILE_SCOPE = "profile-updates"  # one PROFILE_UPDATE_RATE_LIMIT budget for every profile route
 
 
 def client_meta():
@@ -124,14 +125,19 @@ def account_blueprint(role):
     @bp.patch("/profile")
     @image_body
     @auth_required(role)
+    @limit_per_account("PROFILE_UPDATE_RATE_LIMIT", PROFILE_SCOPE)
+    @own_limits
     @bp.arguments(ProfileUpdateSchema)
     @bp.response(200, profile_schema)
+    @bp.errors(429)
     def update_profile(data):
         """Change any of `fullname`, `bio` and `profilePic`.
 
         A new `profilePic` is a data URL of a PNG, JPEG or WebP image (the body is at
         most 5 MiB); it is stored and replaced by its `/media/<id>` URL. `null` removes
-        the picture. The answer has the shape of GET /profile."""
+        the picture. The answer has the shape of GET /profile. At most
+        PROFILE_UPDATE_RATE_LIMIT per account (429), with the compat
+        profile update."""
         return profile_body(service.update_profile(role, current_account(), data))
 
     @bp.post("/logout")
