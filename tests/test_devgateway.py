@@ -255,6 +255,17 @@ def test_an_upgrade_the_service_does_not_accept_is_no_tunnel(gateways, kind, tar
     assert b'"target": "/readyz"' not in received, received
 
 
+def test_the_same_paths_take_websockets_in_both_gateways():
+    """The routes that pass an upgrade on (`websocket` in the table) are the nginx
+    locations that set the Upgrade header."""
+    conf = NGINX_CONF.read_text()
+    upgrading = {prefix for prefix, body in re.findall(
+        r"location \^~ (\S+) \{(.*?)\n        \}", conf, re.DOTALL)
+        if "proxy_set_header Upgrade $http_upgrade;" in body}
+    assert upgrading == {route.prefix for route in ROUTES if route.websocket}
+    assert conf.count("proxy_set_header Upgrade") == len(upgrading)
+
+
 def test_dev_gateway_streams_the_answer(gateways):
     started = time.monotonic()
     with requests.get(f"{gateways['dev', False].url}/rides/stream", stream=True,
