@@ -54,14 +54,20 @@ def require_json():
 
 
 class LoggedFlask(Flask):
-    """A Flask app whose outermost WSGI layer is `log_request` (request id, access log),
-    so that Socket.IO requests, which Flask-SocketIO's middleware answers before
-    Flask's own hooks run, are logged too. JSON goes through orjson."""
+    """A Flask app whose outermost WSGI layers are `log_request` (request id, access log)
+    and, behind `proxy_hops` proxies, ProxyFix (the client address of rate limits and
+    logs from X-Forwarded-For), so that Socket.IO requests, which Flask-SocketIO's
+    middleware answers before Flask's own hooks run, are logged and addressed alike.
+    JSON goes through orjson."""
 
     json_provider_class = OrjsonProvider
+    proxy_hops = 0
 
     def __call__(self, environ, start_response):
-        return log_request(self.wsgi_app, environ, start_response)
+        app = self.wsgi_app
+        if self.proxy_hops:
+            app = ProxyFix(app, x_for=self.proxy_hops, x_proto=self.proxy_hops)
+        return log_request(app, environ, start_response)
 
 
 def make_app(name, config, models=()):
@@ -71,10 +77,8 @@ def make_app(name, config, models=()):
     app = LoggedFlask(name)
     app.config.from_object(config)
     configure_logging(app.config["LOG_LEVEL"])
-    hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
-    if hops:
-        # Behind the gateway: the client address (rate limits, logs) is in X-Forwarded-For.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    # Behind the gateway: the client address (rate limits, logs) is in X-Forwarded-For.
+    app.proxy_hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
     api = init_api(app)
     register_error_handlers(app)
     app.before_request(require_json)

@@ -2,14 +2,17 @@
 settings (APP_ENV=production, one trusted proxy hop, rate limits on): the address the
 client connected from, never what it wrote in X-Forwarded-For, so that one client
 cannot dodge a limit or be logged from someone else's address; and `make run` itself
-trusting its gateway's hop, so that one client's failures do not limit another."""
+trusting its gateway's hop, so that one client's failures do not limit another; and the
+Socket.IO requests' address made out like the HTTP routes' one."""
 import json
 import socket
 import sys
 
 import pytest
 import requests
+import socketio
 
+from tests.conftest import serve
 from tests.factories import PASSWORD, make_user
 from tests.gateway_stack import start_stack, stop_stack
 from tests.test_startup import Run, assert_no_traceback, run_env
@@ -120,3 +123,30 @@ def test_make_run_tells_one_client_from_another(tmp_path):
         run.ctrl_c()
         run.finish()
     assert_no_traceback(run)
+
+
+def anonymous_socket(url, address):
+    """An anonymous socket of a page of the service's own origin, through a proxy that
+    says the client is `address`."""
+    client = socketio.Client(reconnection=False)
+    client.connect(url, transports=["polling"],
+                   headers={"Origin": url, "X-Forwarded-For": address})
+    return client
+
+
+def test_socket_events_are_counted_per_client_behind_the_proxy(mongo_uri, tmp_path, db):
+    """Socket.IO requests skipped the trusted hop: behind the gateway every anonymous
+    socket had the gateway's address, so one of them spent every other's budget."""
+    service = serve("realtime_service", mongo_uri, tmp_path, TRUSTED_PROXY_HOPS=1,
+                    RATELIMIT_ENABLED="true", SOCKET_EVENT_RATE_LIMIT="2 per minute")
+    sockets = []
+    try:
+        sockets = [anonymous_socket(service.url, f"203.0.113.{n}") for n in (1, 2)]
+        event = ("update-location-captain", {"location": {"lat": 1, "lng": 2}})
+        first = [sockets[0].call(*event, timeout=5)["message"] for _ in range(3)]
+        assert first == ["Authentication required"] * 2 + ["Too many events, try again later"]
+        assert sockets[1].call(*event, timeout=5)["message"] == "Authentication required"
+    finally:
+        for client in sockets:
+            client.disconnect()
+        service.stop()
