@@ -41,7 +41,8 @@ class RecordingClient:
             self._changed.notify_all()
 
     def connect(self, url, token=None, transports=("websocket",), headers=None, query=None,
-                wait_timeout=5):
+                wait_timeout=20):
+        """Connect, waiting long for the answer: a slow refusal timed out has no reason."""
         target = url if not query else f"{url}?{query}"
         headers = dict(headers or {})
         if "websocket" in transports:
