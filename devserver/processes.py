@@ -33,8 +33,7 @@ _handed_out = set()
 
 
 def free_port():
-    """A port nothing listens on, never one this process was given before: callers take
-    several before anything binds them, and the kernel may offer a closed one again."""
+    """A free port never handed out before: callers take several before any is bound."""
     while True:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
