@@ -92,6 +92,19 @@ def engineio_post(base, sid, cookie, payload):
                          timeout=5)
 
 
+def poll_until_connected(base, sid, cookie, timeout=10):
+    """Long-poll the session until its CONNECT ack, which a broadcast in flight may precede."""
+    deadline = time.monotonic() + timeout
+    while True:
+        poll = requests.get(f"{base}/socket.io/", params={
+            "EIO": "4", "transport": "polling", "sid": sid},
+            headers={"Cookie": f"rw_route={cookie}"}, timeout=5)
+        assert poll.status_code == 200, poll.text
+        if any(packet.startswith("40{") for packet in poll.text.split("\x1e")):
+            return
+        assert time.monotonic() < deadline, f"no CONNECT ack; last poll {poll.text!r}"
+
+
 def test_routes_reach_the_right_service(topology):
     base = topology["url"]
     assert requests.get(f"{base}/gateway/healthz", timeout=5).json() == {"status": "ok"}
@@ -139,10 +152,7 @@ def test_one_socketio_session_stays_on_one_process(topology, cookies, db):
         sid, _ = handshake(base, mine)
         connect = "40" + json.dumps({"token": token_for(user)})
         assert engineio_post(base, sid, mine, connect).text == "OK"
-        poll = requests.get(f"{base}/socket.io/", params={
-            "EIO": "4", "transport": "polling", "sid": sid},
-            headers={"Cookie": f"rw_route={mine}"}, timeout=5)
-        assert poll.status_code == 200 and poll.text.startswith("40{")
+        poll_until_connected(base, sid, mine)
         assert engineio_post(base, sid, other, "41").status_code == 400
         assert engineio_post(base, sid, mine, "41").text == "OK"
 
