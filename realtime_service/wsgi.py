@@ -5,6 +5,7 @@ the app, plus what a graceful stop must do for Socket.IO (see shared/serve.py).
 """
 from realtime_service.app import create_app
 from realtime_service.extensions import socketio
+from realtime_service.maps import cities
 from shared.config import Config
 from shared.logging import adopt_loggers
 from shared.serve import on_close, on_shutdown
@@ -34,4 +35,5 @@ def production_app(config=Config):
     adopt_loggers("engineio.server", "socketio.server")
     on_shutdown(disconnect_sockets)
     on_close(lambda: close_backends(app))
+    cities.warm(app)
     return app

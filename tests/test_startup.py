@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from devserver.processes import Service, free_port, port_open
+from tests.auth_api import user_body
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT_VARIABLES = ("AUTH_PORT", "REALTIME_PORT", "GATEWAY_PORT", "DB_PORT")
@@ -165,6 +166,34 @@ def test_make_run_twice_the_banner_and_a_quiet_ctrl_c(tmp_path):
         first.finish()
     assert_no_traceback(first)
     wait_ports_closed(first.ports())
+
+
+def test_maps_answer_the_moment_the_banner_appears(tmp_path):
+    """On an empty database the gazetteer is seeded in the background: a suggestion
+    asked through the gateway as soon as the banner is out already finds the city, and
+    still does once the seed is done."""
+    env = run_env(tmp_path)
+    run = Run(env)
+    try:
+        run.wait_for(BANNER_END)
+        gateway = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
+        registered = requests.post(f"{gateway}/users/register", json=user_body(), timeout=10)
+        assert registered.status_code == 201, registered.text
+        headers = {"Authorization": f"Bearer {registered.json()['token']}"}
+
+        def suggestions():
+            answer = requests.get(f"{gateway}/maps/get-suggestions", params={"input": "Beng"},
+                                  headers=headers, timeout=10)
+            assert answer.status_code == 200, answer.text
+            return [place["label"] for place in answer.json()]
+
+        assert "Bengaluru, India" in suggestions()
+        run.wait_for("places: added", timeout=180)
+        assert "Bengaluru, India" in suggestions()
+    finally:
+        run.ctrl_c()
+        run.finish()
+    assert_no_traceback(run)
 
 
 @pytest.mark.parametrize("moment", [None, "starting SecantusDB", "auth_service listening",

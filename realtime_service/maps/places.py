@@ -5,7 +5,8 @@ A place: `_id` (`geonames:<id>` or `import:<key>@<lat>,<lng>`, so seeding and
 importing again replace rather than duplicate), `name`, `key` (`place_key(name)`),
 `label` (what a suggestion shows, e.g. "New Delhi, India"), `country` (as given),
 `countryKey`, `lat`, `lng`, `population` (the rank of a match; 0 when unknown) and
-`source`.
+`source`. One more document, `_id` SEEDED_ID and no `key` nor `lat` (no search finds
+it), says that a `flask seed-places` has completed.
 
 A prefix search is the key range [prefix, prefix + 1): the index bounds MongoDB
 derives from an anchored regex `^prefix`, written out because SecantusDB scans the
@@ -22,8 +23,8 @@ COLLECTION = "places"
 INDEXES = [
     IndexModel([("key", ASCENDING), ("population", DESCENDING)], name="key_population"),
     IndexModel([("lat", ASCENDING)], name="lat"),  # the nearest place: a band of latitude
-    IndexModel([("source", ASCENDING)], name="source"),
 ]
+SEEDED_ID = "seeded:geonames"
 PUBLIC_FIELDS = {"_id": 0, "name": 1, "label": 1, "lat": 1, "lng": 1, "country": 1,
                  "countryKey": 1, "population": 1}
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -53,8 +54,19 @@ def document(_id, name, lat, lng, country="", population=0, source="import"):
             "population": int(population or 0), "source": source}
 
 
-def ids_of_source(source):
-    return {doc["_id"] for doc in collection().find({"source": source}, {"_id": 1})}
+def ids_with_prefix(prefix):
+    """The `_id`s that start with `prefix` (e.g. "geonames:"), read from the `_id` index."""
+    return {doc["_id"] for doc in collection().find({"_id": prefix_bounds(prefix)}, {"_id": 1})}
+
+
+def seeded():
+    """Whether a `flask seed-places` has completed on this database."""
+    return collection().find_one({"_id": SEEDED_ID}, {"_id": 1}) is not None
+
+
+def mark_seeded(count):
+    collection().replace_one({"_id": SEEDED_ID}, {"_id": SEEDED_ID, "cities": count},
+                             upsert=True)
 
 
 def insert_many(docs):

