@@ -3,6 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+UV := $(VENV)/bin/uv
+# `$(call INSTALL,what)`: with uv (installed into the virtualenv by pip; much faster
+# than pip on a cold cache), or with pip when uv could not be installed.
+INSTALL = if [ -x $(UV) ]; then echo "uv pip install $(1)"; \
+	  $(UV) pip install --quiet --python $(PY) $(1); \
+	else echo "pip install $(1)"; $(PIP) install --quiet $(1); fi
 # The embedded database's data (`make run` without MONGO_URI); the same variable as devserver's.
 DATA_DIR ?= .data/db
 
@@ -10,14 +16,16 @@ DATA_DIR ?= .data/db
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --disable-pip-version-check uv || \
+	  { echo "uv could not be installed: pip installs the packages (slower)"; \
+	    $(PIP) install --quiet --upgrade pip || true; }
 
 $(VENV)/.installed-embedded: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[embedded]'
+	@$(call INSTALL,-e '.[embedded]')
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[dev,embedded]'
+	@$(call INSTALL,-e '.[dev,embedded]')
 	touch $@
 
 install: $(VENV)/.installed-embedded
