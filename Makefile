@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 # `$(call INSTALL,what)`: with uv (installed into the virtualenv by pip; much faster
 # than pip on a cold cache), or with pip when uv could not be installed.
 INSTALL = if [ -x $(UV) ]; then echo "uv pip install $(1)"; \
-	  $(UV) pip install --quiet --python $(PY) $(1); \
+	  $(UV) pip install --quiet --compile-bytecode --python $(PY) $(1); \
 	else echo "pip install $(1)"; $(PIP) install --quiet $(1); fi
 # The embedded database's data (`make run` without MONGO_URI); the same variable as devserver's.
 DATA_DIR ?= .data/db
