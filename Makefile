@@ -4,11 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 UV := $(VENV)/bin/uv
-# `$(call INSTALL,what)`: with uv (installed into the virtualenv by pip; much faster
-# than pip on a cold cache), or with pip when uv could not be installed.
-INSTALL = if [ -x $(UV) ]; then echo "uv pip install $(1)"; \
-	  $(UV) pip install --quiet --compile-bytecode --python $(PY) $(1); \
-	else echo "pip install $(1)"; $(PIP) install --quiet $(1); fi
+# `$(INSTALL) <requirements>`: with uv (installed into the virtualenv by pip; much
+# faster than pip on a cold cache), or with pip when uv could not be installed.
+INSTALL = if [ -x $(UV) ]; then set -- $(UV) pip install --compile-bytecode --python $(PY); \
+	else set -- $(PIP) install; fi; "$$@" --quiet
 # The embedded database's data (`make run` without MONGO_URI); the same variable as devserver's.
 DATA_DIR ?= .data/db
 
@@ -21,11 +20,11 @@ $(PY):
 	    $(PIP) install --quiet --upgrade pip || true; }
 
 $(VENV)/.installed-embedded: pyproject.toml | $(PY)
-	@$(call INSTALL,-e '.[embedded]')
+	$(INSTALL) -e '.[embedded]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
-	@$(call INSTALL,-e '.[dev,embedded]')
+	$(INSTALL) -e '.[dev,embedded]'
 	touch $@
 
 install: $(VENV)/.installed-embedded
