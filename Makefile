@@ -31,10 +31,12 @@ install: $(VENV)/.installed-embedded
 install-dev: $(VENV)/.installed-dev
 
 ## run: embedded SecantusDB (unless MONGO_URI is set) + auth (5001) + realtime (5002)
+## under gunicorn + the gateway (5000)
 run: install
 	$(PY) -m devserver
 
-## serve: the same, but each service under gunicorn -k gevent with deploy/gunicorn_*.py
+## serve: the same (each service under gunicorn with deploy/gunicorn_*.py, as `run` too),
+## with production's auth workers (AUTH_WORKERS, else one per core) instead of one
 serve: install
 	$(PY) -m devserver.serve
 

@@ -1,13 +1,6 @@
-"""Development server: `python -m realtime_service` (gevent, websockets via simple-websocket).
-SIGTERM or Ctrl-C stops it gracefully (shared/serve.py)."""
-from gevent import monkey
-
-monkey.patch_all()
-
-from realtime_service.wsgi import production_app  # noqa: E402
-from shared.config import Config  # noqa: E402
-from shared.serve import dev_server, serve_forever  # noqa: E402
+"""`python -m realtime_service`: the service under gunicorn with deploy/gunicorn_realtime.py
+(shared/serve.py), as `make run` and the tests start it. SIGTERM stops it gracefully."""
+from shared.serve import serve
 
 if __name__ == "__main__":
-    app = production_app(Config)
-    serve_forever(dev_server((Config.HOST, Config.REALTIME_PORT), app), "realtime_service")
+    serve("realtime")

@@ -1,6 +1,7 @@
-"""Graceful shutdown, for the development server and for gunicorn.
+"""Serving under gunicorn, in development as in production: `serve()` (`python -m
+auth_service`, `python -m realtime_service`) and the hooks of deploy/gunicorn_*.py.
 
-On SIGTERM (or SIGINT for the development server) a process:
+On SIGTERM a worker:
 1. stops accepting connections;
 2. runs the `on_shutdown` hooks: the realtime service closes every Socket.IO
    connection (clients reconnect, through the gateway, to another process, and the
@@ -20,16 +21,15 @@ import json
 import logging
 import os
 import signal
-import socket
+import sys
 import time
+from pathlib import Path
 
 import gevent
-import gevent.event
-import gevent.pool
-import gevent.pywsgi
 from werkzeug.wsgi import ClosingIterator
 
 log = logging.getLogger("ridewire.serve")
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 # How long requests interrupted at the end of the grace period get to send their 503.
 INTERRUPT_SECONDS = 1
@@ -146,105 +146,6 @@ def _refusal(start_response):
     return [body]
 
 
-class NoDelayHandler(gevent.pywsgi.WSGIHandler):
-    """pywsgi sends a response in several writes; with Nagle's algorithm on, every
-    response after the first on a keep-alive connection waits ~40 ms for the client's
-    delayed ACK. TCP_NODELAY sends at once (gunicorn sets it itself)."""
-
-    def __init__(self, sock, address, server, rfile=None):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # not a TCP socket (e.g. a Unix socket)
-            pass
-        super().__init__(sock, address, server, rfile)
-
-
-class HeadTimeout(socket.timeout):
-    """A client did not send a request's head within the server's header timeout."""
-
-
-REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-
-
-class DevHandler(NoDelayHandler):
-    """NoDelayHandler with a deadline for each request's head (the server's
-    `header_timeout`): a connection that has not sent it in time, a slow-header client
-    or an idle keep-alive one, is closed (408 once part of the head came). The body
-    and the response, a long-poll or a websocket, have no such deadline."""
-
-    def handle_one_request(self):
-        seconds = getattr(self.server, "header_timeout", None) or None
-        self._head_deadline = gevent.Timeout.start_new(seconds, HeadTimeout)
-        try:
-            return super().handle_one_request()  # a timeout in the request line: closed
-        finally:
-            self._head_deadline.close()
-
-    def read_request(self, raw_requestline):
-        try:
-            return super().read_request(raw_requestline)
-        finally:
-            self._head_deadline.close()
-
-    def process_result(self):
-        """Write the app's answer, unless a websocket has taken the connection over:
-        simple-websocket wrote the 101 and every frame itself, and an HTTP answer after
-        its close frame is what a browser reports as "Invalid frame header"."""
-        if self._taken_over_by_websocket():
-            self.close_connection = True
-            return
-        super().process_result()
-
-    def _taken_over_by_websocket(self):
-        # An upgrade request that the app answers 2xx: engine.io's answer once a
-        # websocket session it accepted has ended (a refused one is 4xx and is written).
-        upgrade = self.environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-        return upgrade and 200 <= (self.code or 0) < 300
-
-    def _handle_client_error(self, ex):
-        """pywsgi's hook for a request it could not read: a late head is a 408."""
-        if isinstance(ex, HeadTimeout):
-            return ("408", REQUEST_TIMEOUT)
-        return super()._handle_client_error(ex)
-
-
-def dev_server(address, app, header_timeout=None):
-    """The development server: gevent's WSGI server without its own access log (the
-    app logs requests as JSON), with TCP_NODELAY and a deadline for request heads
-    (HEADER_TIMEOUT by default)."""
-    if header_timeout is None:
-        from shared.config import Config
-
-        header_timeout = Config.HEADER_TIMEOUT
-    server = gevent.pywsgi.WSGIServer(address, app, log=None, handler_class=DevHandler)
-    server.header_timeout = header_timeout
-    return server
-
-
-def serve_forever(server, name, grace_seconds=None):
-    """Serve with a gevent WSGIServer until SIGTERM/SIGINT, then stop gracefully
-    (in-flight requests get GRACEFUL_TIMEOUT seconds, 20 by default)."""
-    if grace_seconds is None:
-        grace_seconds = float(os.environ.get("GRACEFUL_TIMEOUT") or 20)
-    in_flight = server.application = InFlight(server.application)
-    if server.pool is None:
-        server.set_spawn(gevent.pool.Pool())  # so that `stop()` can end what is left
-    stop = gevent.event.Event()
-    gevent.signal_handler(signal.SIGTERM, stop.set)
-    gevent.signal_handler(signal.SIGINT, stop.set)
-    server.start()
-    host, port = server.address[:2]
-    print(f"{name} listening on http://{host}:{port}", flush=True)
-    stop.wait()
-    server.close()  # the listening socket: new connections are refused from here on
-    in_flight.drain()
-    begin_shutdown()
-    in_flight.wait(grace_seconds)
-    in_flight.refuse(timeout=INTERRUPT_SECONDS)
-    server.stop(timeout=INTERRUPT_SECONDS)  # what is left: idle keep-alive connections
-    close_resources()
-
-
 # gunicorn server hooks, assigned in deploy/gunicorn_*.py.
 
 def post_worker_init(worker):
@@ -284,3 +185,27 @@ def tune_gc():
 
 def worker_exit(server, worker):
     close_resources()
+
+
+def serve(name):
+    """Run the `name` service ("auth", "realtime") under gunicorn with its production
+    settings (deploy/gunicorn_<name>.py), in one worker process unless AUTH_WORKERS
+    says otherwise, and say where it listens once it does."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    from shared.config import Config
+
+    Config.check()  # a setting refused: its error, rather than a worker that fails to boot
+
+    class Gunicorn(WSGIApplication):
+        def load_config(self):
+            super().load_config()
+            bind = self.cfg.bind[0]
+            self.cfg.set("when_ready", lambda _server: print(
+                f"{name}_service listening on http://{bind}", flush=True))
+            # gunicorn's start and stop lines: that line and `make run` say it all.
+            self.cfg.logconfig_dict["loggers"]["gunicorn.error"]["level"] = "WARNING"
+
+    os.environ.setdefault("AUTH_WORKERS", "1")
+    sys.argv = [sys.argv[0], "-c", str(DEPLOY / f"gunicorn_{name}.py")]
+    Gunicorn("%(prog)s").run()

@@ -1,6 +1,7 @@
-"""The development server (`make run`, shared/serve.py) with websockets: once a Socket.IO
-websocket has ended, nothing more is written on its connection (an HTTP answer after
-the close frame is what Chromium reports as "Invalid frame header")."""
+"""The realtime service as `make run` serves it (gunicorn, shared/serve.py) with
+websockets: once a Socket.IO websocket has ended, nothing more is written on its
+connection (an HTTP answer after the close frame is what Chromium reports as "Invalid
+frame header")."""
 import base64
 import json
 import os
