@@ -82,10 +82,10 @@ def unseeded_index():
 
 
 def warm(app):
-    """Build the index at start-up (about 24 MB, dropped once seeded) when the gazetteer
-    answers suggestions (no GEOCODER) and is not seeded, so that the first suggestion
-    does not wait for it; a database that does not answer is left to later."""
-    if app.config.get("GEOCODER"):
+    """In development (`make run`), build the index at start-up (about 24 MB, dropped
+    once seeded) when the gazetteer answers suggestions (no GEOCODER) and is not seeded,
+    so that the first suggestion does not wait for it; elsewhere the first one builds it."""
+    if app.config["APP_ENV"] != "development" or app.config.get("GEOCODER"):
         return
     with app.app_context():
         try:
