@@ -19,6 +19,7 @@ from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connec
 from realtime_service.sockets.openapi import socketio_operations
 from shared.accounts import accounts, blacklist
 from shared.accounts.tokens import init_tokens
+from realtime_service.sockets.packet_limits import bounded_packet_class, init_packet_limits
 from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
@@ -41,7 +42,10 @@ def create_app(config=Config):
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=socket_origin_check(app),
         json=SocketJSON,
+        serializer=bounded_packet_class(app.config["SOCKET_MAX_ATTACHMENTS"],
+                                        app.config["SOCKET_MAX_BUFFERED_BYTES"]),
     )
+    init_packet_limits(socketio.server)
     socketio.on_namespace(RealtimeNamespace("/"))
     hooks.init_app(app)
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])
