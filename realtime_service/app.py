@@ -17,9 +17,9 @@ from realtime_service.rides.routes import ride_routes
 from realtime_service.sockets import hooks, notifier, presence, revocation
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
+from realtime_service.sockets.packet_limits import bounded_packet_class, init_packet_limits
 from shared.accounts import accounts, blacklist
 from shared.accounts.tokens import init_tokens
-from realtime_service.sockets.packet_limits import bounded_packet_class, init_packet_limits
 from shared.cli import register_cli
 from shared.config import Config
 from shared.cors import socket_origin_check
