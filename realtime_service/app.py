@@ -42,6 +42,7 @@ def create_app(config=Config):
         message_queue=app.config["REDIS_URL"],
         cors_allowed_origins=socket_origin_check(app),
         json=SocketJSON,
+        max_http_buffer_size=app.config["SOCKET_MAX_MESSAGE_BYTES"],
         serializer=bounded_packet_class(app.config["SOCKET_MAX_ATTACHMENTS"],
                                         app.config["SOCKET_MAX_BUFFERED_BYTES"]),
     )

@@ -133,7 +133,8 @@ class Config:
     # Seconds an Engine.IO connection may stay without joining the Socket.IO namespace.
     SOCKET_CONNECT_TIMEOUT = env_float("SOCKET_CONNECT_TIMEOUT", 45.0)
     # What one connection can make the process buffer (realtime_service/sockets/packet_limits.py):
-    # a binary packet's attachments.
+    # a message (websocket or long-polling body), a binary packet's attachments.
+    SOCKET_MAX_MESSAGE_BYTES = env_int("SOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
     SOCKET_MAX_ATTACHMENTS = env_int("SOCKET_MAX_ATTACHMENTS", 10)
     SOCKET_MAX_BUFFERED_BYTES = env_int("SOCKET_MAX_BUFFERED_BYTES", 256 * 1024)
     SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")

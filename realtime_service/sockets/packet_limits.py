@@ -1,5 +1,11 @@
 """Bounds on what one Socket.IO connection can make the process buffer.
 
+A message (a websocket message, or a long-polling request's body) is at most
+SOCKET_MAX_MESSAGE_BYTES: python-engineio's `max_http_buffer_size`, which its gevent
+driver does not pass on to simple-websocket; BackpressureWebSocket does, so that a
+longer websocket message closes the connection as it arrives, instead of being
+buffered whole before Engine.IO measures it.
+
 A binary packet announces at most SOCKET_MAX_ATTACHMENTS attachments, which add up to
 at most SOCKET_MAX_BUFFERED_BYTES: python-socketio keeps every attachment of a packet
 until the announced count has arrived, and takes any count of up to ten digits.
@@ -119,7 +125,14 @@ class BackpressureServer(simple_websocket.Server):
 
 
 class BackpressureWebSocket(SimpleWebSocketWSGI):
-    """python-engineio's websocket over simple-websocket, served by BackpressureServer."""
+    """python-engineio's websocket over simple-websocket, served by BackpressureServer,
+    its messages bounded by the Engine.IO server's `max_http_buffer_size` (python-engineio's
+    eventlet and aiohttp drivers pass that limit to their websocket libraries; its gevent
+    and threading drivers do not)."""
+
+    def __init__(self, handler, server, **kwargs):
+        super().__init__(handler, server, **kwargs)
+        self.server_args["max_message_size"] = server.max_http_buffer_size
 
     def __call__(self, environ, start_response):
         self.ws = BackpressureServer(environ, **self.server_args)

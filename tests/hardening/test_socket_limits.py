@@ -1,7 +1,7 @@
 """Limits on what one socket may make the realtime service hold, with raw and real
-clients over the wire, through `make run`'s gateway: binary attachments per packet, the
-bytes buffered before a packet is reassembled, and the messages a websocket reads ahead
-of the server."""
+clients over the wire, through `make run`'s gateway: the length of a message, binary
+attachments per packet, the bytes buffered before a packet is reassembled, and the
+messages a websocket reads ahead of the server."""
 import threading
 import time
 
@@ -144,4 +144,16 @@ def test_a_client_sending_fast_is_read_no_faster_than_it_is_served(stack, db):
         ws.send('421["update-location-captain",{}]')
         assert ws.recv().startswith("431")
     ws.close()
+    assert memory.growth < RSS_GROWTH_MAX, f"peak RSS +{memory.growth / 1e6:.1f} MB"
+
+
+def test_a_message_longer_than_the_bound_is_not_buffered_whole(stack, db):
+    """simple-websocket buffered a whole websocket message before Engine.IO compared it
+    with max_http_buffer_size: one 40 MB message took +80 MB, however briefly."""
+    ws = raw_socket(stack.url)
+    with PeakRss(stack.realtime) as memory:
+        flood(ws, FLOOD, FLOOD)
+        closed = closed_by_server(ws)
+    ws.close()
+    assert closed
     assert memory.growth < RSS_GROWTH_MAX, f"peak RSS +{memory.growth / 1e6:.1f} MB"
