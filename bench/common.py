@@ -109,8 +109,9 @@ class Stack:
         full_env = {"APP_ENV": "production", "JWT_SECRET_KEY": SECRET, "HOST": "127.0.0.1",
                     "MONGO_URI": self.uri, "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
                     "RATELIMIT_ENABLED": "false", port_var: str(port),
-                    # A load test keeps more sockets than the default per worker.
-                    "WORKER_CONNECTIONS": "12000"}
+                    # A load test keeps more sockets than the default per worker, all
+                    # from this one address.
+                    "WORKER_CONNECTIONS": "12000", "SOCKET_MAX_PER_ADDRESS": "0"}
         if self.redis_url:
             full_env["REDIS_URL"] = self.redis_url
         full_env.update({key: str(value) for key, value in env.items()})

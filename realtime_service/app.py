@@ -15,6 +15,7 @@ from realtime_service.maps.cli import import_places_command, seed_places_command
 from realtime_service.rides import rides
 from realtime_service.rides.routes import ride_routes
 from realtime_service.sockets import hooks, notifier, presence, revocation
+from realtime_service.sockets.admission import limit_addresses
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
 from realtime_service.sockets.packet_limits import bounded_packet_class, init_packet_limits
@@ -50,6 +51,7 @@ def create_app(config=Config):
     socketio.on_namespace(RealtimeNamespace("/"))
     hooks.init_app(app)
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])
+    limit_addresses(app, socketio.server)
     presence.init_app(app)
     notifier.init_app(app)
     revocation.init_app(app)

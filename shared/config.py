@@ -137,6 +137,11 @@ class Config:
     SOCKET_MAX_MESSAGE_BYTES = env_int("SOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
     SOCKET_MAX_ATTACHMENTS = env_int("SOCKET_MAX_ATTACHMENTS", 10)
     SOCKET_MAX_BUFFERED_BYTES = env_int("SOCKET_MAX_BUFFERED_BYTES", 256 * 1024)
+    # Who may hold a socket (realtime_service/sockets/admission.py), counted per process;
+    # 0: no cap. Seconds an anonymous socket (the gateway's page, no token) is kept.
+    SOCKET_MAX_PER_ACCOUNT = env_int("SOCKET_MAX_PER_ACCOUNT", 10)
+    SOCKET_MAX_PER_ADDRESS = env_int("SOCKET_MAX_PER_ADDRESS", 50)
+    ANONYMOUS_SOCKET_SECONDS = env_float("ANONYMOUS_SOCKET_SECONDS", 60.0)
     SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")
     PRESENCE_EVENTS = env_str("PRESENCE_EVENTS", "compat")  # compat | delta
     # The bound on how long a token revoked in one process is still taken by another

@@ -21,7 +21,7 @@ from realtime_service.calls.events import CallEvents, leave_calls
 from realtime_service.extensions import socketio
 from realtime_service.rides.locations import update_captain_location
 from realtime_service.rides.schemas import PlaceSchema
-from realtime_service.sockets import notifier, presence, revocation
+from realtime_service.sockets import admission, notifier, presence, revocation
 from realtime_service.sockets.events import limited, parse, refuse
 from realtime_service.sockets.hooks import hooks
 from realtime_service.sockets.identity import handshake_credential
@@ -48,6 +48,9 @@ class RealtimeNamespace(CallEvents, Namespace):
         anonymous = hooks().anonymous
         if token is None and anonymous is not None and anonymous():
             session.update(account_id=None, role=None)
+            admission.expire_anonymous(
+                socketio.server, socketio.server.manager.eio_sid_from_sid(request.sid, "/"),
+                current_app.config["ANONYMOUS_SOCKET_SECONDS"])
             return
         claims, account = self._authenticate(token)
         sid, role, account_id = request.sid, Role(claims["role"]), str(account["_id"])
@@ -56,6 +59,9 @@ class RealtimeNamespace(CallEvents, Namespace):
             if refusal:
                 current_app.logger.warning("socket refused: %s", refusal)
                 refuse(refusal)
+        if admission.account_full(current_app.config, presence.local_count(role, account_id)):
+            current_app.logger.warning("socket refused: too many connections for its account")
+            refuse(admission.TOO_MANY_FOR_ACCOUNT)
         session.update(account_id=account_id, role=str(role), jti=claims["jti"],
                        via_cookie=source == "cookie")
         join_room(account_id)

@@ -69,6 +69,11 @@ def local_ids(role):
     return _store().local.ids(role)
 
 
+def local_count(role, account_id):
+    """This process's connections of one account."""
+    return _store().local.count(role, str(account_id))
+
+
 def connected(role, account_id, sid):
     """Record a connection; True when the online set changed."""
     return _store().connected(role, str(account_id), sid)
@@ -111,6 +116,9 @@ class LocalSockets:
             return False
         del self.sockets[(role, account_id)]
         return True
+
+    def count(self, role, account_id):
+        return len(self.sockets.get((role, account_id), ()))
 
     def ids(self, role):
         return {account_id for (r, account_id) in self.sockets if r == role}
