@@ -3,13 +3,15 @@ budgets of one kind of event (CALL_SIGNAL_RATE_LIMIT).
 
 The HTTP limits' flask-limiter storage and strategy (memory, or Redis with REDIS_URL,
 shared by every process) count every event of an account over all its connections;
-an anonymous connection counts per client IP. RATELIMIT_ENABLED=false turns them off.
+an anonymous connection counts per client address, the one HTTP routes see
+(TRUSTED_PROXY_HOPS). RATELIMIT_ENABLED=false turns them off.
 The namespace refuses an event over the limit like any other refused event."""
 import functools
 
 from flask import current_app, request, session
 from limits import parse_many
 
+from realtime_service.socket_admission import client_address
 from shared.extensions import limiter
 
 SCOPE = "socket-events"
@@ -17,11 +19,11 @@ TOO_MANY = "Too many events, try again later"
 
 
 def event_key():
-    """The connection's account, or its client IP when it is anonymous."""
+    """The connection's account, or its client address when it is anonymous."""
     account_id = session.get("account_id")
     if account_id:
         return f"account:{session.get('role')}:{account_id}"
-    return "ip:" + (request.remote_addr or "")
+    return "ip:" + client_address(request.environ, current_app.config["TRUSTED_PROXY_HOPS"])
 
 
 @functools.cache

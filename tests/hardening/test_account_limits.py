@@ -123,3 +123,35 @@ def test_socket_events_are_limited_per_account(production_realtime, db, sockets)
     other = sockets(url, make_captain(db), "captain")
     assert other.client.call("update-location-captain",
                              {"location": {"lat": 42.0, "lng": 70.0}}, timeout=5) == {"ok": True}
+
+
+@pytest.fixture(scope="module")
+def proxied_realtime(mongo_uri, tmp_path_factory):
+    """Behind one trusted proxy (the gateway), with the limits on."""
+    service = serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("proxied-limits"),
+                    TRUSTED_PROXY_HOPS=1, RATELIMIT_ENABLED="true",
+                    SOCKET_EVENT_RATE_LIMIT=f"{BUDGET} per minute")
+    yield service
+    service.stop()
+
+
+def anonymous_socket(url, address):
+    """An anonymous socket of the gateway's own page, from client address `address`."""
+    client = RecordingClient()
+    return client.connect(url, headers={"Origin": url, "X-Forwarded-For": address})
+
+
+def test_anonymous_socket_events_are_limited_per_client_address(proxied_realtime, db):
+    """Socket.IO requests never go through ProxyFix: every anonymous socket behind the
+    gateway was counted as the gateway's address, one budget for all of them."""
+    url = proxied_realtime.url
+    first, second = anonymous_socket(url, "198.51.100.1"), anonymous_socket(url, "198.51.100.2")
+    try:
+        acks = [first.client.call("update-location-captain", {}, timeout=5)
+                for _ in range(BUDGET + 1)]
+        assert acks[-1]["message"] == "Too many events, try again later"
+        other = second.client.call("update-location-captain", {}, timeout=5)
+        assert other == {"ok": False, "message": "Authentication required"}
+    finally:
+        first.disconnect()
+        second.disconnect()
