@@ -27,7 +27,8 @@ def test_save_and_serve_round_trip(auth_app, auth_client, data, content_type):
     assert url.startswith("/media/")
     response = auth_client.get(url)
     assert response.status_code == 200
-    assert response.data == media.decode_image(data_url(data))[0]  # re-encoded when stored
+    with auth_app.app_context():
+        assert response.data == media.decode_image(data_url(data))[0]  # re-encoded when stored
     assert response.headers["Content-Type"] == content_type
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "max-age=31536000" in response.headers["Cache-Control"]

@@ -4,40 +4,35 @@
     url = save_image(data_url, owner_id, param="profilePic")   # "/media/<24-hex id>"
 
 What is stored is never the bytes sent: Pillow decodes the image (PNG, JPEG or WebP,
-whatever the data URL declares), its header's pixel count bounded before any pixel is
-decoded (decompression bombs), and re-encodes it in the same format without metadata
-(EXIF, text chunks) or trailing bytes, so HTML behind an image signature never reaches
-a browser. An animated image keeps its first frame. Ids are random
-(not time-ordered ObjectIds) so that one URL does not let anyone guess the next.
+whatever the data URL declares), its header's pixel count and decoded size bounded
+before any pixel is decoded (decompression bombs, IMAGE_MAX_COMPRESSION_RATIO), and
+re-encodes it in the same format without metadata (EXIF, text chunks) or trailing
+bytes, so HTML behind an image signature never reaches a browser
+(shared.media.codec). An animated image keeps its first frame. Ids are
+random (not time-ordered ObjectIds) so that one URL does not let anyone guess the
+next.
 """
 import base64
 import binascii
-import io
 import re
 import secrets
 
 import gridfs
 from bson import ObjectId
 from bson.errors import InvalidId
-from PIL import Image, ImageOps
+from flask import current_app
 
 from shared.errors import Invalid
 from shared.extensions import mongo
+from shared.media import codec
+from shared.media.codec import INVALID
 
 BUCKET = "media"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MAX_IMAGE_PIXELS = 4096 * 4096  # a 12-megapixel phone photo fits; decoded RGBA 64 MiB
 URL_PREFIX = "/media/"
 DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*);base64,", re.ASCII)
-FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp"}
-OPENED = ["PNG", "JPEG", "WEBP"]  # Pillow's JPEG reader also answers MPO (multi-picture)
-SAVE_AS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-QUALITY = 90  # lossy re-encoding (WebP, and JPEG that is not a plain JPEG file)
-KEPT_INFO = ("transparency",)  # what a palette PNG needs to keep its transparent pixels
-INVALID = "Image must be a PNG, JPEG or WebP data URL"
 TOO_LARGE = "Image must be at most 5 MiB"
-TOO_MANY_PIXELS = f"Image must be at most {MAX_IMAGE_PIXELS} pixels"
 
 
 def _bucket():
@@ -62,35 +57,10 @@ def decode_image(data_url, param="image", location="body"):
         raise fail(INVALID) from None
     if len(data) > MAX_IMAGE_BYTES:
         raise fail(TOO_LARGE)
-    return reencode(data, fail)
-
-
-def reencode(data, fail):
-    """`(bytes, content_type)`: the pixels of `data` in a fresh file of its own format."""
     try:
-        with Image.open(io.BytesIO(data), formats=OPENED) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise fail(TOO_MANY_PIXELS)
-            content_type = FORMATS[image.format]
-            return _encode(image, SAVE_AS[content_type]), content_type
-    except Image.DecompressionBombError:
-        raise fail(TOO_MANY_PIXELS) from None
-    except Invalid:
-        raise
-    except Exception:  # Pillow's parsers raise many kinds of errors on hostile bytes
-        raise fail(INVALID) from None
-
-
-def _encode(image, fmt):
-    """The first frame of `image`, turned upright, saved as `fmt` with no metadata."""
-    image.load()
-    ImageOps.exif_transpose(image, in_place=True)
-    image.info = {key: image.info[key] for key in KEPT_INFO if key in image.info}
-    # A JPEG keeps its own quantization tables: no second round of quality loss.
-    quality = "keep" if fmt == "JPEG" and image.format == "JPEG" else QUALITY
-    out = io.BytesIO()
-    image.save(out, fmt, **({"quality": quality} if fmt != "PNG" else {}))
-    return out.getvalue()
+        return codec.reencode(data, current_app.config["IMAGE_MAX_COMPRESSION_RATIO"])
+    except codec.ImageRefused as error:
+        raise fail(str(error)) from None
 
 
 def save_image(data_url, owner_id, param="image", location="body"):

@@ -10,6 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
+from shared.media import codec
 from shared.media import service as media
 
 from ..auth_api import PNG_1PX, data_url
@@ -123,7 +124,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(production_auth, d
     response = upload(production_auth, data_url(bomb))
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"msg": media.TOO_MANY_PIXELS, "param": "profilePic", "location": "body"}]
+        {"msg": codec.TOO_MANY_PIXELS, "param": "profilePic", "location": "body"}]
     assert db["media.files"].count_documents({}) == 0
 
 
