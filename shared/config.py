@@ -114,7 +114,7 @@ class Config:
 
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)
-    # Images (shared/services/media.py): a decoded size over this many times the file's
+    # Images (shared/media/service.py): a decoded size over this many times the file's
     # is refused.
     IMAGE_MAX_COMPRESSION_RATIO = env_int("IMAGE_MAX_COMPRESSION_RATIO", 200)
 
