@@ -8,9 +8,10 @@ whatever the data URL declares), its header's pixel count and decoded size bound
 before any pixel is decoded (decompression bombs, IMAGE_MAX_COMPRESSION_RATIO), and
 re-encodes it in the same format without metadata (EXIF, text chunks) or trailing
 bytes, so HTML behind an image signature never reaches a browser
-(shared.media.codec). An animated image keeps its first frame. Ids are
-random (not time-ordered ObjectIds) so that one URL does not let anyone guess the
-next.
+(shared.media.codec). An animated image keeps its first frame. Decoding
+runs in a worker process (shared.media.pool), never on a server's event
+loop. Ids are random (not time-ordered ObjectIds) so that one URL does not let
+anyone guess the next.
 """
 import base64
 import binascii
@@ -22,9 +23,9 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import current_app
 
-from shared.errors import Invalid
+from shared.errors import ApiError, Invalid
 from shared.extensions import mongo
-from shared.media import codec
+from shared.media import codec, pool
 from shared.media.codec import INVALID
 
 BUCKET = "media"
@@ -33,6 +34,7 @@ URL_PREFIX = "/media/"
 DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*);base64,", re.ASCII)
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 TOO_LARGE = "Image must be at most 5 MiB"
+BUSY = "Images cannot be processed right now, try again later"
 
 
 def _bucket():
@@ -58,9 +60,20 @@ def decode_image(data_url, param="image", location="body"):
     if len(data) > MAX_IMAGE_BYTES:
         raise fail(TOO_LARGE)
     try:
-        return codec.reencode(data, current_app.config["IMAGE_MAX_COMPRESSION_RATIO"])
+        return reencode(data)
     except codec.ImageRefused as error:
         raise fail(str(error)) from None
+
+
+def reencode(data):
+    """`(bytes, content_type)` of image bytes, re-encoded in a worker process; 503 when
+    every worker is busy."""
+    config = current_app.config
+    try:
+        return pool.run(codec.reencode, data, config["IMAGE_MAX_COMPRESSION_RATIO"],
+                              workers=config["IMAGE_WORKERS"], queue=config["IMAGE_QUEUE"])
+    except pool.Busy:
+        raise ApiError(503, BUSY, headers={"Retry-After": "1"}) from None
 
 
 def save_image(data_url, owner_id, param="image", location="body"):

@@ -1,7 +1,11 @@
 """What an uploaded image may cost, against both services as production runs them (a real
 secret, rate limits on): a decoded size out of proportion to the file is refused before
-decoding."""
+decoding, and the decoding runs off the realtime process's event loop, whose /healthz
+stays fast."""
 import io
+import os
+import threading
+import time
 
 import jwt
 import pytest
@@ -17,6 +21,7 @@ from .forge import claims
 
 SECRET = "a-production-secret-of-at-least-32-chars"
 PRODUCTION = {"APP_ENV": "production", "JWT_SECRET_KEY": SECRET, "RATELIMIT_ENABLED": "true"}
+HEALTHZ_MAX_SECONDS = 1.0  # the image alone is over 3 s of CPU; a loaded machine adds
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +56,16 @@ def bomb():
     return webp(Image.new("RGB", (4096, 4096), (200, 30, 30)), lossless=True)
 
 
+def heavy():
+    """A 4096 x 4096 lossy WebP of smooth noise, about 3 MB (decoded 17 times its
+    size): allowed, and seconds of CPU to decode and re-encode."""
+    small = Image.frombytes("L", (512, 512), os.urandom(512 * 512))
+    large = small.resize((4096, 4096), Image.Resampling.BICUBIC)
+    rgb = Image.merge("RGB", (large, large.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                              large.transpose(Image.Transpose.FLIP_TOP_BOTTOM)))
+    return webp(rgb, quality=80)
+
+
 def update_profile(service, account, body):
     return requests.patch(f"{service.url}/users/profile", json=body, timeout=60,
                           headers={"Authorization": f"Bearer {token(account)}"})
@@ -72,3 +87,49 @@ def test_a_kilobyte_webp_of_16_megapixels_is_refused_by_its_ratio(
     assert [r.status_code for r in refused] == [400, 400]
     assert [r.json()["errors"][0]["msg"] for r in refused] == [codec.TOO_COMPRESSED] * 2
     assert db["media.files"].count_documents({}) == 0
+
+
+def test_healthz_stays_fast_while_a_heavy_image_is_decoded(production_realtime, db):
+    """Decoding and re-encoding ran on the gevent worker's only thread: /healthz of the
+    realtime process stalled for as long (3.5 s; 8.5 s on a loaded machine). This is
+    the process's first image: its worker process starts too."""
+    image, alice, bob = data_url(heavy()), make_user(db), make_user(db)
+    answer = {}
+    sender = threading.Thread(target=lambda: answer.update(
+        response=send(production_realtime, alice, bob, {"image": image})))
+    started = time.monotonic()
+    sender.start()
+    latencies = []
+    while sender.is_alive():
+        before = time.monotonic()
+        requests.get(f"{production_realtime.url}/healthz", timeout=30).raise_for_status()
+        latencies.append(time.monotonic() - before)
+        time.sleep(0.02)
+    sender.join()
+    assert answer["response"].status_code == 201
+    assert time.monotonic() - started > 1.0, "the image was not heavy enough to tell"
+    assert max(latencies) < HEALTHZ_MAX_SECONDS, f"/healthz took {max(latencies):.2f} s"
+
+
+@pytest.fixture(scope="module")
+def one_image_at_a_time(mongo_uri, tmp_path_factory):
+    service = serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("image-busy"),
+                    **PRODUCTION, IMAGE_WORKERS=1, IMAGE_QUEUE=0)
+    yield service
+    service.stop()
+
+
+def test_an_image_past_the_queue_is_refused_not_queued(one_image_at_a_time, db):
+    """IMAGE_WORKERS + IMAGE_QUEUE images per process at most; the next one is a 503."""
+    image, alice, bob = data_url(heavy()), make_user(db), make_user(db)
+    answer = {}
+    first = threading.Thread(target=lambda: answer.update(
+        response=send(one_image_at_a_time, alice, bob, {"image": image})))
+    first.start()
+    time.sleep(0.5)
+    refused = send(one_image_at_a_time, bob, alice, {"image": image})
+    first.join()
+    assert answer["response"].status_code == 201
+    assert refused.status_code == 503
+    assert refused.json() == {"message": "Images cannot be processed right now, try again later"}
+    assert int(refused.headers["Retry-After"]) > 0
