@@ -114,9 +114,10 @@ class Config:
 
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_IMAGE_BODY_LENGTH = env_int("MAX_IMAGE_BODY_LENGTH", 5 * 1024 * 1024)
-    # Images (shared/media/service.py): a decoded size over this many times the file's
-    # is refused; decoded in IMAGE_WORKERS processes per serving process, with IMAGE_QUEUE
-    # more jobs waiting.
+    # Images (shared/media/service.py): per account, profile pictures and chat images
+    # together; a decoded size over this many times the file's is refused; decoded in
+    # IMAGE_WORKERS processes per serving process, with IMAGE_QUEUE more jobs waiting.
+    IMAGE_UPLOAD_RATE_LIMIT = env_str("IMAGE_UPLOAD_RATE_LIMIT", "5 per minute;50 per hour")
     IMAGE_MAX_COMPRESSION_RATIO = env_int("IMAGE_MAX_COMPRESSION_RATIO", 200)
     IMAGE_WORKERS = env_int("IMAGE_WORKERS", 1)
     IMAGE_QUEUE = env_int("IMAGE_QUEUE", 4)

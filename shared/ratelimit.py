@@ -1,6 +1,8 @@
 """Rate limits (flask-limiter): per client IP, per email on credential routes, per
 account on routes that spend a provider's quota (`limit_maps`: every route that may
-geocode or route), and the password limits of every route that checks a password.
+geocode or route), the password limits of every route that checks a password, and
+budgets that a service spends itself (`spend_or_refuse`: the images an account
+stores, whichever route takes them).
 
 Counters live in memory, or in Redis when REDIS_URL is set (shared by every worker).
 RATELIMIT_ENABLED=false turns them off (the test default). A limited request gets
@@ -16,12 +18,16 @@ the addresses that never proved its password (shared.accounts.throttle), so gues
 from elsewhere cannot lock the owner out; a password change is limited per account
 (its tokens) from every address too. Each attempt is counted before the bcrypt check.
 """
+import time
+
 from flask import current_app, g, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from shared.accounts import throttle
 from shared.accounts.tokens import current_account
+from shared.errors import TooManyRequests
 from shared.extensions import limiter
 
 PASSWORD_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_LONG_RATE_LIMIT")
@@ -95,6 +101,20 @@ def limit_maps(view):
     """MAPS_RATE_LIMIT per account, one budget shared by every route that may ask a
     maps provider (geocoder or router, paid per request). Goes below `auth_required`."""
     return limit_per_account("MAPS_RATE_LIMIT", MAPS_SCOPE)(view)
+
+
+def spend_or_refuse(setting, scope, key, message):
+    """Count one unit of `key`'s budget under the limit named by config key `setting`
+    (in `scope`, in the limits' storage), from a service rather than a route: 429
+    `message` with Retry-After when it is spent."""
+    if not current_app.config.get("RATELIMIT_ENABLED") or not limiter.enabled:
+        return
+    strategy = limiter.limiter
+    for item in parse_many(current_app.config[setting]):
+        if not strategy.hit(item, scope, key):
+            reset = strategy.get_window_stats(item, scope, key).reset_time
+            retry_after = max(1, int(reset - time.time()) + 1)
+            raise TooManyRequests(message, headers={"Retry-After": str(retry_after)})
 
 
 def _per_unknown_address(role, email):

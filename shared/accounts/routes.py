@@ -135,9 +135,9 @@ def account_blueprint(role):
 
         A new `profilePic` is a data URL of a PNG, JPEG or WebP image (the body is at
         most 5 MiB); it is stored and replaced by its `/media/<id>` URL. `null` removes
-        the picture. The answer has the shape of GET /profile. At most
-        PROFILE_UPDATE_RATE_LIMIT per account (429), with the compat
-        profile update."""
+        the picture. A new picture counts against IMAGE_UPLOAD_RATE_LIMIT (429). The
+        answer has the shape of GET /profile. At most PROFILE_UPDATE_RATE_LIMIT per
+        account (429), with the compat profile update."""
         return profile_body(service.update_profile(role, current_account(), data))
 
     @bp.post("/logout")

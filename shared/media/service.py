@@ -10,8 +10,9 @@ re-encodes it in the same format without metadata (EXIF, text chunks) or trailin
 bytes, so HTML behind an image signature never reaches a browser
 (shared.media.codec). An animated image keeps its first frame. Decoding
 runs in a worker process (shared.media.pool), never on a server's event
-loop. Ids are random (not time-ordered ObjectIds) so that one URL does not let
-anyone guess the next.
+loop, and each account may store IMAGE_UPLOAD_RATE_LIMIT images (profile pictures
+and chat images together). Ids are random (not time-ordered ObjectIds) so that one
+URL does not let anyone guess the next.
 """
 import base64
 import binascii
@@ -27,6 +28,7 @@ from shared.errors import ApiError, Invalid
 from shared.extensions import mongo
 from shared.media import codec, pool
 from shared.media.codec import INVALID
+from shared.ratelimit import spend_or_refuse
 
 BUCKET = "media"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -34,7 +36,9 @@ URL_PREFIX = "/media/"
 DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*);base64,", re.ASCII)
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 TOO_LARGE = "Image must be at most 5 MiB"
+TOO_MANY_IMAGES = "Too many images, try again later"
 BUSY = "Images cannot be processed right now, try again later"
+UPLOAD_SCOPE = "image-uploads"
 
 
 def _bucket():
@@ -77,7 +81,10 @@ def reencode(data):
 
 
 def save_image(data_url, owner_id, param="image", location="body"):
-    """Store the image of a data URL and return its public URL path "/media/<id>"."""
+    """Store the image of a data URL and return its public URL path "/media/<id>"; each
+    counts against its owner's IMAGE_UPLOAD_RATE_LIMIT before it is decoded (429)."""
+    spend_or_refuse("IMAGE_UPLOAD_RATE_LIMIT", UPLOAD_SCOPE, f"account:{owner_id}",
+                    TOO_MANY_IMAGES)
     data, content_type = decode_image(data_url, param, location)
     file_id = ObjectId(secrets.token_bytes(12))
     _bucket().upload_from_stream_with_id(

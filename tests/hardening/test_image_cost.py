@@ -1,7 +1,7 @@
 """What an uploaded image may cost, against both services as production runs them (a real
 secret, rate limits on): a decoded size out of proportion to the file is refused before
-decoding, and the decoding runs off the realtime process's event loop, whose /healthz
-stays fast."""
+decoding, each account has its own image quota (profile pictures and chat images), and
+the decoding runs off the realtime process's event loop, whose /healthz stays fast."""
 import io
 import os
 import threading
@@ -21,6 +21,7 @@ from .forge import claims
 
 SECRET = "a-production-secret-of-at-least-32-chars"
 PRODUCTION = {"APP_ENV": "production", "JWT_SECRET_KEY": SECRET, "RATELIMIT_ENABLED": "true"}
+QUOTA = 5  # IMAGE_UPLOAD_RATE_LIMIT's default per minute
 HEALTHZ_MAX_SECONDS = 1.0  # the image alone is over 3 s of CPU; a loaded machine adds
 
 
@@ -66,6 +67,13 @@ def heavy():
     return webp(rgb, quality=80)
 
 
+def picture(n):
+    """A small distinct PNG data URL."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (n % 256, 30, 30)).save(out, "PNG")
+    return data_url(out.getvalue())
+
+
 def update_profile(service, account, body):
     return requests.patch(f"{service.url}/users/profile", json=body, timeout=60,
                           headers={"Authorization": f"Bearer {token(account)}"})
@@ -87,6 +95,28 @@ def test_a_kilobyte_webp_of_16_megapixels_is_refused_by_its_ratio(
     assert [r.status_code for r in refused] == [400, 400]
     assert [r.json()["errors"][0]["msg"] for r in refused] == [codec.TOO_COMPRESSED] * 2
     assert db["media.files"].count_documents({}) == 0
+
+
+def test_profile_pictures_have_a_quota_per_account(production_auth, db):
+    """PATCH /users/profile with a picture cost 2-4 s and had no limit at all."""
+    alice = make_user(db)
+    for n in range(QUOTA):
+        assert update_profile(production_auth, alice, {"profilePic": picture(n)}).ok
+    refused = update_profile(production_auth, alice, {"profilePic": picture(QUOTA)})
+    assert refused.status_code == 429
+    assert refused.json() == {"message": "Too many images, try again later"}
+    assert int(refused.headers["Retry-After"]) > 0
+    assert update_profile(production_auth, alice, {"bio": "no picture"}).ok
+    assert update_profile(production_auth, make_user(db), {"profilePic": picture(0)}).ok
+
+
+def test_chat_images_have_a_quota_per_account_within_the_chat_limit(production_realtime, db):
+    alice, bob = make_user(db), make_user(db)
+    for n in range(QUOTA):
+        assert send(production_realtime, alice, bob, {"image": picture(n)}).status_code == 201
+    refused = send(production_realtime, alice, bob, {"image": picture(QUOTA)})
+    assert refused.status_code == 429
+    assert send(production_realtime, alice, bob, {"text": "words still go"}).status_code == 201
 
 
 def test_healthz_stays_fast_while_a_heavy_image_is_decoded(production_realtime, db):
