@@ -11,7 +11,7 @@ import functools
 from flask import current_app, request, session
 from limits import parse_many
 
-from realtime_service.socket_admission import client_address
+from realtime_service.sockets.admission import client_address
 from shared.extensions import limiter
 
 SCOPE = "socket-events"

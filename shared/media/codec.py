@@ -1,5 +1,5 @@
 """An uploaded image decoded and re-encoded with Pillow, and nothing else: no app, no
-database, so that it runs in a worker process (shared.services.image_pool) that
+database, so that it runs in a worker process (shared.media.pool) that
 imports only this.
 
     data, content_type = reencode(data, max_ratio=200)   # or ImageRefused(message)
