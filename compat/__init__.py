@@ -1,6 +1,7 @@
-"""The tutorial frontends' contracts: the Uber clone (`compat.uber`) and QuickChat
-(`compat.quickchat`). The only code that knows them; the app factories load it when
-COMPAT_ROUTES is on, and it plugs into the core through the hooks named here."""
+"""The tutorial frontends' contracts: the Uber clone (`compat.uber`), QuickChat
+(`compat.quickchat`) and the video-meeting app (`compat.meetings`). The only code that
+knows them; the app factories load it when COMPAT_ROUTES is on, and it plugs into the
+core through the hooks named here."""
 from compat.credentials import compatible_credentials
 from shared.accounts.roles import Role
 from shared.accounts.vehicles import add_alias
@@ -20,15 +21,18 @@ def flat_rider_profile(role, account):
 
 def init_auth(app):
     """The auth service's compatible routes."""
+    from compat.meetings.account_routes import meeting_accounts
     from compat.quickchat.auth_routes import quickchat_auth
 
     init_core(app)
     app.extensions["profile_view"] = flat_rider_profile
-    app.extensions["api"].register_blueprint(quickchat_auth)
+    for blueprint in (quickchat_auth, meeting_accounts):
+        app.extensions["api"].register_blueprint(blueprint)
 
 
 def init_realtime(app):
     """The realtime service's compatible routes."""
+    from compat.meetings.history_routes import meeting_history
     from compat.quickchat.chat_routes import quickchat_chat
     from compat.sockets import init_sockets
     from compat.uber.map_routes import uber_maps
@@ -39,5 +43,5 @@ def init_realtime(app):
     init_core(app)
     add_ride_view(UBER, UberRide)
     init_sockets(app)
-    for blueprint in (quickchat_chat, uber_routes, uber_maps):
+    for blueprint in (quickchat_chat, uber_routes, uber_maps, meeting_history):
         app.extensions["api"].register_blueprint(blueprint)

@@ -63,9 +63,14 @@ class Route:
 ROUTES = (
     Route("/users", AUTH),
     Route("/captains", AUTH),
+    Route("/auth", AUTH, exact=True, page=True),  # the video-meeting app's login page
     Route("/auth", AUTH),
     Route("/media", AUTH),
     Route("/api/auth", AUTH),  # QuickChat's accounts (compatibility routes)
+    # The video-meeting app's history (compatibility routes, on the calls domain)...
+    Route("/api/v1/users/add_to_activity", REALTIME),
+    Route("/api/v1/users/get_all_activity", REALTIME),
+    Route("/api/v1/users", AUTH),  # ...and its accounts
     Route("/messages", REALTIME),
     Route("/rides", REALTIME),
     Route("/maps", REALTIME),  # the Uber clone's place suggestions (compatibility routes)

@@ -146,11 +146,11 @@ def _stack(*limits):
     return decorator
 
 
-def limit_login(role):
+def limit_login(role, email=body_email):
     """The password limits of a login route of `role`: per client IP on this route, per
-    account (the body's email) for unknown addresses."""
+    account (`email()`: the body's email by default) for unknown addresses."""
     return _stack(limiter.limit(_setting(*PASSWORD_LIMITS)),
-                  _per_unknown_address(role, body_email))
+                  _per_unknown_address(role, email))
 
 
 def limit_password_change(role):

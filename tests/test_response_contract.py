@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from .auth_api import PNG_1PX
 from .factories import auth_header, make_captain, make_user, token_for
+from .meetings_support import exercise_meeting_accounts, exercise_meeting_history
 from .uber_support import exercise_uber_routes
 
 PNG = base64.b64encode(PNG_1PX).decode()  # a real image: stored images are decoded
@@ -136,6 +137,7 @@ def test_auth_service_answers_only_what_it_declares(auth, auth_app):
     ).status_code == 200
     assert client.put("/api/auth/update-profile", headers=as_chat,
                       json={"profilePic": "x"}).get_json()["success"] is False
+    exercise_meeting_accounts(client)  # the video-meeting frontend's
     assert client.patch("/captains/status", headers=as_captain,
                         json={"status": "active"}).status_code == 200
     refreshed = client.post("/auth/refresh", json={"refreshToken": user["refreshToken"]})
@@ -227,6 +229,7 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert client.get(f"/api/messages/{captain['_id']}",
                       headers=chat_friend).get_json()["success"] is False
     exercise_uber_routes(client, db, rider, captain)  # the Uber clone's
+    exercise_meeting_history(client, token_for(rider))  # the video-meeting frontend's
     for path in ("/", "/console/", "/healthz", "/readyz", "/docs", "/docs/swagger-ui.css"):
         assert client.get(path).status_code == 200
     check_contract(realtime_app, recorder)

@@ -36,6 +36,9 @@ def record_end(call_id):
     collection().update_many({"callId": call_id, "leftAt": None}, {"$set": {"leftAt": now()}})
 
 
-def page(account_id, limit, before=None):
-    """`(entries newest first, next)`: a page of the account's joins."""
-    return cursor_page(collection(), {"accountId": account_id}, limit, before)
+def page(account_id, limit, before=None, kind=None):
+    """`(entries newest first, next)`: a page of the account's joins (of calls of
+    `kind`, if given)."""
+    query = {"accountId": account_id} if kind is None else {"accountId": account_id,
+                                                            "kind": kind}
+    return cursor_page(collection(), query, limit, before)

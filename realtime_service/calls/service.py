@@ -348,6 +348,6 @@ def ice_servers(account_id):
     return {"iceServers": servers, "ttl": ttl}
 
 
-def history(account_id, limit, before=None):
-    """`(joins newest first, next)`: the calls the account joined."""
-    return call_history.page(account_id, limit, before)
+def history(account_id, limit, before=None, kind=None):
+    """`(joins newest first, next)`: the calls (of `kind`, if given) the account joined."""
+    return call_history.page(account_id, limit, before, kind)

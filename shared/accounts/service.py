@@ -38,13 +38,18 @@ def start_session(role, account, family=None, ver=None):
     return Session(account, role, token, refresh)
 
 
-def register(role, data, client):
+def create_account(role, data, client):
+    """A new account (Conflict when its email or plate is taken), without a session."""
     try:
         account = accounts.create(role, data, hash_password(data["password"]))
     except DuplicateKeyError as error:
         raise Conflict(DUPLICATE[accounts.duplicate_field(error)]) from None
     activity.record(account["_id"], role, "register", client)
-    return start_session(role, account)
+    return account
+
+
+def register(role, data, client):
+    return start_session(role, create_account(role, data, client))
 
 
 def login(role, email, password, client):
