@@ -33,6 +33,7 @@ def init_auth(app):
 def init_realtime(app):
     """The realtime service's compatible routes."""
     from compat.meetings.history_routes import meeting_history
+    from compat.meetings.sockets import init_meeting_sockets
     from compat.quickchat.chat_routes import quickchat_chat
     from compat.sockets import init_sockets
     from compat.uber.map_routes import uber_maps
@@ -43,5 +44,6 @@ def init_realtime(app):
     init_core(app)
     add_ride_view(UBER, UberRide)
     init_sockets(app)
+    init_meeting_sockets(app)
     for blueprint in (quickchat_chat, uber_routes, uber_maps, meeting_history):
         app.extensions["api"].register_blueprint(blueprint)

@@ -2,8 +2,9 @@
 
 - A page of the gateway's own origin may connect before it has a token (the frontends
   open their socket before login): accepted as *anonymous*, with no rooms, no
-  presence, its events ignored; its first `join` closes the transport so that the
-  client reconnects with the cookie its login has set since.
+  presence, its events ignored (but the video meetings' events, as a guest:
+  compat.meetings.sockets); its first `join` closes the transport so that the client
+  reconnects with the cookie its login has set since.
 - QuickChat's `?userId=` is honoured only when it names the authenticated account.
 - The Uber clone's `join {userId, userType}` is a no-op that names this very
   connection's account; a captain whose frontend has no on-duty switch goes on duty by

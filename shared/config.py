@@ -186,6 +186,10 @@ class Config:
     # Per socket, on top of SOCKET_EVENT_RATE_LIMIT: the signals one connection may relay.
     CALL_SIGNAL_RATE_LIMIT = env_str("CALL_SIGNAL_RATE_LIMIT", "100 per 10 seconds")
     CALL_CHAT_HISTORY = env_int("CALL_CHAT_HISTORY", 50)  # in-call messages kept per room
+    # Guests (sockets without an account) in meetings that name members by socket (the
+    # compat video meetings); on unless APP_ENV=production. Their joins per address:
+    CALL_GUESTS = env_str("CALL_GUESTS", str(APP_ENV != "production")).lower() == "true"
+    CALL_GUEST_RATE_LIMIT = env_str("CALL_GUEST_RATE_LIMIT", "20 per minute")
     STUN_URLS = env_list("STUN_URLS", "")  # e.g. stun:turn.example.com:3478
     TURN_URLS = env_list("TURN_URLS", "")  # e.g. turn:turn.example.com:3478?transport=udp
     TURN_SECRET = env_str("TURN_SECRET")  # coturn's static-auth-secret (use-auth-secret)

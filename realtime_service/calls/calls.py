@@ -4,7 +4,9 @@ A call has a `key` (the room name clients use: `meeting:<code>`, `ride:<ride id>
 `direct:<code>`), a `kind`, a `status` (`open`, then `ended` with `endedAt` and
 `endReason`), who may join (`parties` for ride and direct calls, `createdBy`, the
 ride's `rideId`), its `members` (`{sid, accountId, role, name, joinedAt}`, one per
-account) and its latest chat `messages` (`{senderId, senderName, text, createdAt}`).
+account, or per socket in a room whose `protocol` names members by socket; a guest's
+`accountId` is null) and its latest chat `messages` (`{senderId, senderName, sid,
+text, createdAt}`).
 
 At most one open call per key (a partial unique index). A member joins by one
 conditional push that also checks the participant limit, so concurrent joins cannot
@@ -30,13 +32,15 @@ def collection():
     return mongo.db[COLLECTION]
 
 
-def create(key, kind, created_by, parties=(), ride_id=None):
+def create(key, kind, created_by, parties=(), ride_id=None, protocol=None):
     """Insert an open call; DuplicateKeyError when the key has one already."""
     call = {"key": key, "kind": kind, "status": "open", "createdBy": created_by,
             "parties": list(parties), "members": [], "messages": [],
             "createdAt": now()}
     if ride_id is not None:
         call["rideId"] = ride_id
+    if protocol is not None:
+        call["protocol"] = protocol
     call["_id"] = collection().insert_one(call).inserted_id
     return call
 

@@ -1,5 +1,10 @@
 """The call events of the realtime namespace (a mixin of `RealtimeNamespace`): each
-parses, calls realtime_service.calls.service, which holds the rules, and acknowledges."""
+parses, calls realtime_service.calls.service, which holds the rules, and acknowledges.
+
+A layer above that registers events of its own for other clients' calls uses
+`caller` (with guests), `limit_guest_joins` and `track_calls` as these do; one that
+takes the `signal` event over for another argument form hands Ridewire's form on to
+`signal_event`."""
 from bson import ObjectId
 from flask import current_app, request, session
 from pymongo.errors import PyMongoError
@@ -13,6 +18,7 @@ from realtime_service.calls.schemas import (
     SignalSchema,
 )
 from realtime_service.calls.service import (
+    GUEST,
     Caller,
     end_call,
     join_call,
@@ -24,10 +30,12 @@ from realtime_service.calls.service import (
 )
 from realtime_service.sockets import event_limits
 from realtime_service.sockets.events import limited, parse, refuse_event
-from shared.errors import Unauthorized
+from shared.errors import TooManyRequests, Unauthorized
 
 SIGNAL_SCOPE = "call-signals"
 TOO_MANY_SIGNALS = "Too many signals, slow down"
+GUEST_SCOPE = "call-guest-joins"
+TOO_MANY_GUESTS = "Too many guest joins from this address, try again later"
 # Built once: a marshmallow schema deep-copies its fields on every instantiation.
 CALL_START, ROOM, SIGNAL, CALL_MESSAGE = (CallStartSchema(), RoomSchema(), SignalSchema(),
                                           CallMessageSchema())
@@ -49,7 +57,7 @@ class CallEvents:
         """`{room}`: join a call. Acknowledged with the call, its `members` up to you
         (offer to each of the others) and its latest chat `messages`."""
         call = join_call(parse(ROOM, data)["room"], caller())
-        session["in_calls"] = True  # its disconnection looks for its calls
+        track_calls()
         return {"ok": True, **JOINED_CALL.dump(call)}
 
     @limited
@@ -64,15 +72,9 @@ class CallEvents:
         end_call(parse(ROOM, data)["room"], caller())
         return {"ok": True}
 
-    @limited
     def on_signal(self, data=None):
-        """`{room, to, data}`: relay WebRTC data to the member `to` (an account id) of a
-        room this socket is in; within the socket's CALL_SIGNAL_RATE_LIMIT."""
-        if event_limits.socket_over_limit("CALL_SIGNAL_RATE_LIMIT", SIGNAL_SCOPE):
-            return refuse_event(TOO_MANY_SIGNALS)
-        signal = parse(SIGNAL, data)
-        relay_signal(signal["room"], caller(), signal["to"], signal["data"])
-        return {"ok": True}
+        """`{room, to, data}`: see `signal_event`."""
+        return signal_event(data)
 
     @limited
     def on_call_message(self, data=None):
@@ -82,11 +84,42 @@ class CallEvents:
         return {"ok": True, **post_call_message(message["room"], caller(), message["text"])}
 
 
-def caller():
-    """Who sends a call event: its account, role and socket (never an anonymous one)."""
+@limited
+def signal_event(data=None):
+    """`{room, to, data}`: relay WebRTC data to the member `to` (an account id) of a
+    room this socket is in; within the socket's CALL_SIGNAL_RATE_LIMIT."""
+    if signals_over_limit():
+        return refuse_event(TOO_MANY_SIGNALS)
+    signal = parse(SIGNAL, data)
+    relay_signal(signal["room"], caller(), signal["to"], signal["data"])
+    return {"ok": True}
+
+
+def signals_over_limit():
+    """Count one signal of this socket; whether it went over CALL_SIGNAL_RATE_LIMIT."""
+    return event_limits.socket_over_limit("CALL_SIGNAL_RATE_LIMIT", SIGNAL_SCOPE)
+
+
+def caller(guests=False):
+    """Who sends a call event: its account, role and socket. An anonymous socket is
+    refused, or a guest where `guests` (the service decides what a guest may join)."""
     if session.get("account_id") is None:
-        raise Unauthorized("Authentication required")
+        if not guests:
+            raise Unauthorized("Authentication required")
+        return Caller(None, GUEST, request.sid)
     return Caller(ObjectId(session["account_id"]), session["role"], request.sid)
+
+
+def limit_guest_joins(joiner):
+    """A guest's join counts against CALL_GUEST_RATE_LIMIT per client address."""
+    if joiner.account_id is None and event_limits.address_over_limit(
+            "CALL_GUEST_RATE_LIMIT", GUEST_SCOPE):
+        raise TooManyRequests(TOO_MANY_GUESTS)
+
+
+def track_calls():
+    """The socket joined a call: its disconnection looks for its calls."""
+    session["in_calls"] = True
 
 
 def leave_calls(sid):

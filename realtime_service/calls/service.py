@@ -2,7 +2,10 @@
 
 - A **meeting** (`meeting:<code>`) is open to any signed-in account that knows its
   room; the code comes from `secrets.token_urlsafe`, so it cannot be guessed. Only
-  its creator ends it for everyone; the others leave.
+  its creator ends it for everyone; the others leave. A meeting whose code the
+  clients choose (`join_meeting`) is opened by its first joiner and speaks the
+  protocol of those clients (realtime_service.calls.protocols); with CALL_GUESTS,
+  guests (sockets without an account) may join it too, and nothing else.
 - A **ride call** (`ride:<ride id>`) is open to the ride's rider and captain while the
   ride is accepted or ongoing, and closes when the ride ends or is cancelled.
 - A **direct call** (`direct:<code>`) is open to its two accounts, who may call each
@@ -17,8 +20,8 @@ the members who were there before (and the joiner), the members before it are to
 its last member leaves.
 
 A `signal` goes from a member of a room to another member of the same room only, its
-data (SDP, candidates) relayed as it came, at most CALL_SIGNAL_MAX_BYTES. Pushes go
-through the notifier, dumped with the schemas of realtime_service.calls.schemas.
+data (SDP, candidates) relayed as it came, at most CALL_SIGNAL_MAX_BYTES. What the
+members are told, and how they name each other, is the room's protocol.
 """
 import secrets
 import time
@@ -29,14 +32,8 @@ from flask import current_app
 from pymongo.errors import DuplicateKeyError
 
 from realtime_service.calls import call_history, calls, turn
-from realtime_service.calls.schemas import (
-    CallEnded,
-    CallMessageOut,
-    IncomingCall,
-    MemberJoined,
-    MemberLeft,
-    SignalOut,
-)
+from realtime_service.calls.protocols import PROTOCOLS, protocol_of
+from realtime_service.calls.schemas import IncomingCall
 from realtime_service.chat.service import check_partner
 from realtime_service.rides import rides
 from realtime_service.sockets import notifier
@@ -54,14 +51,17 @@ UNKNOWN_TARGET = "No member of this call has that id"
 RIDE_NOT_FOUND = "Ride not found"
 RIDE_NOT_OPEN = "Ride calls are possible only while the ride is accepted or ongoing"
 ONLY_CREATOR = "Only the creator of a meeting can end it; leave it instead"
+OTHER_CLIENTS = "This call is for other clients"
+GUESTS_REFUSED = "Sign in to join this call"
+GUEST, GUEST_NAME = "guest", "Guest"
+JOIN_ATTEMPTS = 3
 INCOMING = IncomingCall()
-JOINED, LEFT, ENDED = MemberJoined(), MemberLeft(), CallEnded()
-SIGNAL, MESSAGE = SignalOut(), CallMessageOut()
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sends an event: the account, its role and the socket it came from."""
+    """Who sends an event: the account (None for a guest), its role and the socket it
+    came from."""
 
     account_id: ObjectId
     role: str
@@ -84,7 +84,10 @@ def joined_view(call, members):
 
 
 def account_name(account_id, role):
-    """The account's first and last name, or "" when it has none (or is gone)."""
+    """The account's first and last name, or "" when it has none (or is gone); a
+    guest's is GUEST_NAME."""
+    if account_id is None:
+        return GUEST_NAME
     found = accounts.public_profiles(Role(role), [account_id], ("fullname",))
     fullname = found.get(account_id, {}).get("fullname") or {}
     return " ".join(filter(None, (fullname.get("firstname"), fullname.get("lastname"))))
@@ -97,10 +100,6 @@ def member_of_socket(call, sid):
 def member_of_account(call, account_id):
     return next((member for member in call["members"]
                  if str(member["accountId"]) == str(account_id)), None)
-
-
-def sids(members, but=None):
-    return [member["sid"] for member in members if member["sid"] != but]
 
 
 # Starting a call.
@@ -162,17 +161,29 @@ def ring(call, caller):
 
 # Joining and leaving.
 
-def open_call(room, with_messages=False):
+def open_call(room, with_messages=False, protocol=None):
+    """The open call of `room`, if its clients speak `protocol` (None: Ridewire's)."""
     call = calls.find_open(room, with_messages)
     if call is None:
         raise NotFound(CALL_NOT_FOUND)
+    if call.get("protocol") != protocol:
+        raise Conflict(OTHER_CLIENTS)
     return call
 
 
+def check_guest(caller, kind, protocol):
+    """A guest (no account) joins only meetings whose protocol names members by
+    socket, and only with CALL_GUESTS."""
+    if caller.account_id is None and not (kind == "meeting" and protocol.by_socket
+                                          and setting("CALL_GUESTS")):
+        raise Forbidden(GUESTS_REFUSED)
+
+
 def check_access(call, caller):
-    """Anyone in a meeting; only the parties of a ride or direct call, and only while
-    the ride is open (a call whose ride is over is closed here, should its end have
-    failed to close it)."""
+    """Anyone in a meeting (a guest as `check_guest` says); only the parties of a ride
+    or direct call, and only while the ride is open (a call whose ride is over is
+    closed here, should its end have failed to close it)."""
+    check_guest(caller, call["kind"], protocol_of(call))
     if call["kind"] == "meeting":
         return
     if caller.account_id not in call["parties"]:
@@ -185,36 +196,54 @@ def check_access(call, caller):
             raise NotFound(CALL_NOT_FOUND)
 
 
-def join_call(room, caller):
+def join_call(room, caller, protocol=None):
     """Join the room: the call with the members up to the caller (whom the caller
     calls) and the latest chat messages. The members before are told."""
-    call = open_call(room)
+    call = open_call(room, protocol=protocol)
     check_access(call, caller)
-    previous = member_of_account(call, caller.account_id)
-    if previous is not None and previous["sid"] == caller.sid:
-        return joined(room, caller)  # joined already: the same answer again
+    if member_of_socket(call, caller.sid) is not None:
+        return joined(room, caller, protocol)  # joined already: the same answer again
+    by_account = not protocol_of(call).by_socket
+    previous = member_of_account(call, caller.account_id) if by_account else None
     member = {"sid": caller.sid, "accountId": caller.account_id, "role": caller.role,
               "name": account_name(caller.account_id, caller.role), "joinedAt": now()}
     if previous is not None:
         remove_member(call, previous, replaced=True)
     if not calls.add_member(call["_id"], member, setting("CALL_MAX_PARTICIPANTS")):
         raise refusal(call["_id"])
-    call_history.record_join(caller.account_id, call, caller.sid, member["joinedAt"])
-    return joined(room, caller, announce=True)
+    if caller.account_id is not None:
+        call_history.record_join(caller.account_id, call, caller.sid, member["joinedAt"])
+    return joined(room, caller, protocol, announce=True)
 
 
-def joined(room, caller, announce=False):
-    """The call as the caller joined it; with `announce`, `call-member-joined` to the
-    members who joined before (the caller's array order is its join order)."""
-    call = open_call(room, with_messages=True)
+def joined(room, caller, protocol=None, announce=False):
+    """The call as the caller joined it; with `announce`, the members are told as its
+    protocol says (the caller's array order is its join order)."""
+    call = open_call(room, with_messages=True, protocol=protocol)
     mine = member_of_socket(call, caller.sid)
     if mine is None:  # replaced or ended meanwhile
         raise NotFound(CALL_NOT_FOUND)
     members = call["members"][:call["members"].index(mine) + 1]
     if announce:
-        notifier.to_sockets(sids(members, but=caller.sid), "call-member-joined",
-                            JOINED.dump({"room": room, "member": mine}))
+        protocol_of(call).member_joined(call, members, mine)
     return joined_view(call, members)
+
+
+def join_meeting(code, caller, protocol):
+    """Join the meeting of a code that its clients chose, speaking `protocol`; the
+    first joiner opens it (a new one once its last member has left)."""
+    check_guest(caller, "meeting", PROTOCOLS[protocol])
+    room = f"meeting:{code}"
+    for _ in range(JOIN_ATTEMPTS):
+        try:
+            calls.create(room, "meeting", caller.account_id, protocol=protocol)
+        except DuplicateKeyError:
+            pass  # open already
+        try:
+            return join_call(room, caller, protocol)
+        except NotFound:  # its last member left meanwhile, which ended it
+            continue
+    raise NotFound(CALL_NOT_FOUND)
 
 
 def refusal(call_id):
@@ -232,11 +261,7 @@ def remove_member(call, member, replaced=False):
     if not calls.remove_member(call["_id"], member["sid"]):
         return False
     call_history.record_leave(call["_id"], member["sid"])
-    notifier.to_sockets(sids(call["members"], but=member["sid"]), "call-member-left",
-                        LEFT.dump({"room": call["key"], "accountId": member["accountId"]}))
-    if replaced:
-        notifier.to_socket(member["sid"], "call-ended",
-                           ENDED.dump({"room": call["key"], "reason": "replaced"}))
+    protocol_of(call).member_left(call, member, replaced)
     return True
 
 
@@ -245,7 +270,7 @@ def depart(call, member):
     if remove_member(call, member):
         ended = calls.end(call["_id"], "left", only_if_empty=True)
         if ended is not None:
-            tell_ended(ended, "left")
+            protocol_of(ended).ended(ended, "left")
 
 
 def leave_call(room, caller):
@@ -278,16 +303,11 @@ def end_call(room, caller):
 
 
 def close(call, reason):
-    """End the call; its members and parties are told `call-ended` with `reason`."""
+    """End the call; its members and parties are told as its protocol says."""
     ended = calls.end(call["_id"], reason)
     if ended is not None:
         call_history.record_end(ended["_id"])
-        tell_ended(ended, reason)
-
-
-def tell_ended(call, reason):
-    payload = ENDED.dump({"room": call["key"], "reason": reason})
-    notifier.push_many(call["parties"], "call-ended", payload, sids=sids(call["members"]))
+        protocol_of(ended).ended(ended, reason)
 
 
 def close_ride_call(ride_id, reason):
@@ -307,35 +327,37 @@ def check_size(data):
 
 
 def relay_signal(room, caller, to, data):
-    """Deliver `data` as `signal` to the member `to` (an account id) of the room, if
-    the caller's socket is a member of that room too."""
+    """Deliver `data` to the member `to` of the room (an account id, or a socket id in
+    a room whose protocol names members by socket), if the caller's socket is a member
+    of that room too."""
     check_size(data)
-    call = calls.find_open(room, with_messages=False)
-    if call is None or member_of_socket(call, caller.sid) is None:
-        raise Forbidden(NOT_IN_CALL)
-    target = member_of_account(call, to)
-    if target is None:
-        raise NotFound(UNKNOWN_TARGET)
-    if target["sid"] == caller.sid:
-        raise BadRequest("Signal another member, not yourself")
-    notifier.to_socket(target["sid"], "signal", SIGNAL.dump(
-        {"room": room, "sender": caller.account_id, "data": data}))
-
-
-def post_call_message(room, caller, text):
-    """Store a chat message in the room (the latest CALL_CHAT_HISTORY are kept) and
-    push `call-message` to the other members; the message."""
     call = calls.find_open(room, with_messages=False)
     sender = call and member_of_socket(call, caller.sid)
     if not sender:
         raise Forbidden(NOT_IN_CALL)
-    message = {"senderId": caller.account_id, "senderName": sender["name"], "text": text,
-               "createdAt": now()}
+    protocol = protocol_of(call)
+    target = (member_of_socket(call, to) if protocol.by_socket
+              else member_of_account(call, to))
+    if target is None:
+        raise NotFound(UNKNOWN_TARGET)
+    if target["sid"] == caller.sid:
+        raise BadRequest("Signal another member, not yourself")
+    protocol.signal(call, sender, target, data)
+
+
+def post_call_message(room, caller, text, name=None):
+    """Store a chat message in the room (the latest CALL_CHAT_HISTORY are kept, with
+    the socket it came from) and tell the members; what the sender is answered. `name`
+    is the sender's name for this message (the member's by default)."""
+    call = calls.find_open(room, with_messages=False)
+    sender = call and member_of_socket(call, caller.sid)
+    if not sender:
+        raise Forbidden(NOT_IN_CALL)
+    message = {"senderId": caller.account_id, "senderName": name or sender["name"],
+               "sid": caller.sid, "text": text, "createdAt": now()}
     if not calls.add_message(call["_id"], message, setting("CALL_CHAT_HISTORY")):
         raise NotFound(CALL_NOT_FOUND)
-    payload = MESSAGE.dump({**message, "room": room})
-    notifier.to_sockets(sids(call["members"], but=caller.sid), "call-message", payload)
-    return payload
+    return protocol_of(call).message(call, message)
 
 
 # HTTP: ICE servers and history.

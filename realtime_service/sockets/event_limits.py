@@ -1,5 +1,6 @@
-"""Per-account limits on Socket.IO events (SOCKET_EVENT_RATE_LIMIT), and per-socket
-budgets of one kind of event (CALL_SIGNAL_RATE_LIMIT).
+"""Per-account limits on Socket.IO events (SOCKET_EVENT_RATE_LIMIT), per-socket
+budgets of one kind of event (CALL_SIGNAL_RATE_LIMIT), and per-address budgets
+(CALL_GUEST_RATE_LIMIT).
 
 The HTTP limits' flask-limiter storage and strategy (memory, or Redis with REDIS_URL,
 shared by every process) count every event of an account over all its connections;
@@ -23,6 +24,11 @@ def event_key():
     account_id = session.get("account_id")
     if account_id:
         return f"account:{session.get('role')}:{account_id}"
+    return address_key()
+
+
+def address_key():
+    """The connection's client address (X-Forwarded-For per TRUSTED_PROXY_HOPS)."""
     return "ip:" + client_address(request.environ, current_app.config["TRUSTED_PROXY_HOPS"])
 
 
@@ -40,6 +46,12 @@ def socket_over_limit(setting, scope):
     """Count one event of this very connection against the limit `setting` (a budget
     of one kind of event, on top of the account's); whether it went over."""
     return _over(setting, scope, "sid:" + request.sid)
+
+
+def address_over_limit(setting, scope):
+    """Count one event of this connection's client address against the limit
+    `setting` (e.g. guests' joins); whether it went over."""
+    return _over(setting, scope, address_key())
 
 
 def _over(setting, scope, key):

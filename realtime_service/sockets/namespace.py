@@ -110,13 +110,14 @@ class RealtimeNamespace(CallEvents, Namespace):
         return {"ok": True}
 
 def forget(sid):
-    """Undo what the connection recorded; tell the users when one went offline."""
+    """Undo what the connection recorded (a guest's too: its calls); tell the users
+    when one went offline."""
+    if session.get("in_calls"):
+        leave_calls(sid)
     tracked = revocation.watcher().forget(sid)
     if tracked is None:
         return
     role, account_id = tracked.role, tracked.account_id
-    if session.get("in_calls"):
-        leave_calls(sid)
     try:
         changed = presence.disconnected(role, account_id, sid)
     except RedisError:  # the next heartbeat rewrites this process's entries
