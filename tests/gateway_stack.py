@@ -6,9 +6,11 @@ from devserver.processes import Child, Gateway, Service, free_port, http_ok
 from tests.conftest import service_env
 
 
-def start_stack(mongo_uri, logs, frontend_dir=None, **extra_env):
-    """`(stack, processes)`: stack.url is the gateway's origin."""
-    auth_port, realtime_port, gateway_port = free_port(), free_port(), free_port()
+def start_stack(mongo_uri, logs, frontend_dir=None, gateway_port=None, **extra_env):
+    """`(stack, processes)`: stack.url is the gateway's origin (on `gateway_port`, by
+    default a free one)."""
+    auth_port, realtime_port = free_port(), free_port()
+    gateway_port = gateway_port or free_port()
     origin = f"http://127.0.0.1:{gateway_port}"
     env = service_env(mongo_uri, AUTH_PORT=auth_port, REALTIME_PORT=realtime_port,
                       GATEWAY_PORT=gateway_port, CORS_ORIGINS=origin, **extra_env)
