@@ -20,13 +20,13 @@ class Page:
     the gateway's origin, with the login's cookie (or none: a guest), keeping every
     event it heard."""
 
-    def __init__(self, app, account=None):
+    def __init__(self, app, account=None, address="127.0.0.1"):
         browser = app.test_client()  # its cookie jar
         if account is not None:
             browser.set_cookie("token", token_for(account))
         self.account = account
         self.client = socketio.test_client(app, flask_test_client=browser, headers={
-            "Sec-Fetch-Site": "same-origin", "X-Forwarded-For": "127.0.0.1"})
+            "Sec-Fetch-Site": "same-origin", "X-Forwarded-For": address})
         assert self.client.is_connected()
         self.id = socketio.server.manager.sid_from_eio_sid(self.client.eio_sid, "/")
         self.inbox = []
@@ -301,6 +301,21 @@ def test_guest_joins_are_limited_per_address(app_with, pages):
                    "Too many guest joins from this address, try again later")
     (member,) = pages(1, on=app)
     member.join()  # accounts are not counted
+
+
+def test_behind_the_gateway_guests_count_per_forwarded_address(app_with):
+    app = app_with(RATELIMIT_ENABLED=True, CALL_GUEST_RATE_LIMIT="1 per minute",
+                   TRUSTED_PROXY_HOPS=1)
+    first, second = Page(app, address="203.0.113.7"), Page(app, address="198.51.100.2")
+    again = Page(app, address="10.0.0.9, 203.0.113.7")  # a spoofed entry before it
+    try:
+        first.join()
+        second.join()
+        assert refused(again.emit("join-call", URL),
+                       "Too many guest joins from this address, try again later")
+    finally:
+        for page in (first, second, again):
+            page.close()
 
 
 # History.
