@@ -53,3 +53,22 @@ def test_members_on_two_processes_share_a_room(processes, db, connect):
     assert on_b.wait_for("signal")["data"] == answer
     on_b.disconnect()
     assert on_a.wait_for("call-member-left") == {"room": room, "accountId": str(bob["_id"])}
+
+
+def test_video_meeting_members_on_two_processes(processes, db, connect):
+    """The video-meeting app's events (positional arguments, socket ids) cross the
+    message queue as they are."""
+    url_a, url_b = processes
+    on_a, on_b = connect(url_a, make_user(db)), connect(url_b, make_user(db))
+    page = "http://127.0.0.1:5000/scaled"
+    assert ack(on_a, "join-call", page) == {"ok": True}
+    assert ack(on_b, "join-call", page) == {"ok": True}
+    a_id, b_id = on_a.client.get_sid(), on_b.client.get_sid()
+    assert on_a.wait_for("user-joined", lambda args: args[0] == b_id) == (b_id, [a_id, b_id])
+    offer = '{"sdp":{"type":"offer","sdp":"v=0\\r\\n"}}'
+    assert ack(on_b, "signal", (a_id, offer)) == {"ok": True}
+    assert on_a.wait_for("signal") == (b_id, offer)
+    assert ack(on_a, "chat-message", ("hello", "Alice")) == {"ok": True}
+    assert on_b.wait_for("chat-message") == ("hello", "Alice", a_id)
+    on_b.disconnect()
+    assert on_a.wait_for("user-left") == b_id
