@@ -101,8 +101,7 @@ class Config:
     # Per account: POST /rides and /rides/create; every chat send; every socket event.
     RIDE_REQUEST_RATE_LIMIT = env_str("RIDE_REQUEST_RATE_LIMIT", "10 per minute")
     CHAT_SEND_RATE_LIMIT = env_str("CHAT_SEND_RATE_LIMIT", "60 per minute")
-    # Per account: profile changes (each may decode a 5 MiB image), both roles' and
-    # QuickChat's.
+    # Per account: profile changes (each may decode a 5 MiB image), every profile route.
     PROFILE_UPDATE_RATE_LIMIT = env_str("PROFILE_UPDATE_RATE_LIMIT", "10 per minute")
     # Per account: POST /users/activity and /captains/activity; what the history keeps.
     ACTIVITY_RATE_LIMIT = env_str("ACTIVITY_RATE_LIMIT", "30 per minute")
