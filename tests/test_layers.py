@@ -152,3 +152,14 @@ def test_no_private_library_internals():
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                  if private.search(line)]
     assert offenders == []
+
+
+def test_the_core_never_names_the_tutorial_frontends():
+    """What the tutorial frontends need lives in compat/, which plugs into hooks: the
+    core's code, comments included, never names them."""
+    names = re.compile(r"uber|quick ?chat|tutorial|apna|video-meeting", re.IGNORECASE)
+    offenders = [f"{path.relative_to(ROOT)}:{number}"
+                 for name, path in project_modules().items() if name.startswith(CORE)
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if names.search(line)]
+    assert offenders == []

@@ -23,9 +23,9 @@ Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; call
 `{"room"}`, `signal` `{"room", "to", "data"}` (relayed only between two members of
 one room), `call-message` `{"room", "text"}`; with the compat routes on, `join`
 `{"userId", "userType"}`, honoured only for the connection's own account, and the
-video-meeting app's events, with positional arguments: `join-call`, `signal` and
+meeting frontend's events of docs/compat.md, with positional arguments: `join-call`, `signal` and
 `chat-message` to the server, `user-joined`, `user-left`, `signal` and
-`chat-message` from it (docs/compat.md).
+`chat-message` from it.
 
 Behind several realtime processes the gateway must keep a client on one process
 (sticky sessions) for HTTP long-polling."""
