@@ -145,3 +145,17 @@ def raw_request(port, target, method="GET", headers=(), body=b""):
         name, _, value = line.partition(":")
         found.setdefault(name.strip().lower(), value.strip())
     return int(status_line.split()[1]), found, content
+
+
+def exchange(port, data, quiet=3.0):
+    """Send `data` as written; everything answered until the gateway closes, or until
+    nothing more comes for `quiet` seconds."""
+    with socket.create_connection(("127.0.0.1", port), timeout=quiet) as sock:
+        sock.sendall(data.encode())
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received

@@ -89,3 +89,13 @@ class RecordingClient:
 
 def connect(url, token, **kwargs):
     return RecordingClient().connect(url, token, **kwargs)
+
+
+def wait_until(predicate, timeout=5.0):
+    """Whether `predicate()` came true within `timeout` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

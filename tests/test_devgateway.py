@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import re
-import socket
 import time
 from urllib.parse import urlsplit
 
@@ -35,6 +34,7 @@ from tests.devgateway_support import (
     EchoService,
     FrontNginx,
     dev_gateway,
+    exchange,
     make_frontend,
     raw_request,
 )
@@ -213,19 +213,6 @@ UPGRADE = ("Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 SMUGGLED = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
-
-def exchange(port, data, quiet=3.0):
-    """Send `data` as written; everything answered until the gateway closes, or until
-    nothing more comes for `quiet` seconds."""
-    with socket.create_connection(("127.0.0.1", port), timeout=quiet) as sock:
-        sock.sendall(data.encode())
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except TimeoutError:
-            pass
-    return received
 
 
 @pytest.mark.parametrize("kind", KINDS)

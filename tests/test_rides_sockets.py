@@ -1,7 +1,6 @@
 """Ride dispatch, ride events and live locations with real Socket.IO clients against a
 served realtime process (DISPATCH_MAX=3, DISPATCH_RADIUS_KM=3)."""
 import threading
-import time
 
 import pytest
 import requests
@@ -9,7 +8,7 @@ import requests
 from .conftest import serve
 from .factories import auth_header, make_captain, make_user, token_for
 from .rides_support import PICKUP, east_of, north_of, ride_body
-from .sockets import RecordingClient
+from .sockets import RecordingClient, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +96,6 @@ def test_dispatch_reaches_exactly_the_right_captains(url, db, connect):
     stored = db.rides.find_one()
     assert stored["dispatched"] == [nearest["_id"], second["_id"], third["_id"]]
 
-
-def wait_until(check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def request_and_accept(url, db, connect, dispatched=2):

@@ -9,7 +9,7 @@ import requests
 import socketio
 
 from .factories import make_captain, make_user, token_for
-from .sockets import RecordingClient
+from .sockets import RecordingClient, wait_until
 
 
 @pytest.fixture
@@ -35,14 +35,6 @@ def refused(url, **kwargs):
         client.connect(url, **kwargs)
     return client.connect_error
 
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"]])

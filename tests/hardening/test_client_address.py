@@ -13,6 +13,7 @@ import requests
 import socketio
 
 from tests.conftest import serve
+from tests.devgateway_support import exchange
 from tests.factories import PASSWORD, make_user
 from tests.gateway_stack import start_stack, stop_stack
 from tests.test_startup import Run, assert_no_traceback, run_env
@@ -45,16 +46,7 @@ def post_text(path, body, address):
 def after_an_upgrade(url, *smuggled, quiet=3.0):
     """Everything the gateway answers to a websocket upgrade that the service refuses
     (401: not 101), followed on the same connection by the `smuggled` requests."""
-    port = int(url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=quiet) as sock:
-        sock.sendall((UPGRADE + "".join(smuggled)).encode())
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except TimeoutError:
-            pass
-    return received
+    return exchange(int(url.rsplit(":", 1)[1]), UPGRADE + "".join(smuggled), quiet)
 
 
 def test_requests_after_a_refused_upgrade_do_not_dodge_the_refresh_limit(stack, db):

@@ -3,7 +3,6 @@ gateway (which appends the client's address to X-Forwarded-For, TRUSTED_PROXY_HO
 at most SOCKET_MAX_PER_ACCOUNT sockets per account and SOCKET_MAX_PER_ADDRESS per client
 address (the defaults, 10 and 50), and anonymous sockets closed after
 ANONYMOUS_SOCKET_SECONDS."""
-import time
 
 import pytest
 import requests
@@ -12,7 +11,7 @@ import websocket
 
 from ..factories import make_user, token_for
 from ..gateway_stack import start_stack, stop_stack
-from ..sockets import RecordingClient
+from ..sockets import RecordingClient, wait_until
 
 ANONYMOUS_SECONDS = 2
 PER_ACCOUNT = 10
@@ -40,14 +39,6 @@ def opened():
         else:
             sock.close()
 
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def engineio_socket(url, headers=None):
