@@ -34,6 +34,8 @@ PROBES = [
     ("/socket.io/?EIO=4&transport=polling", "realtime"), ("/console/app.js", "realtime"),
     ("/console/", "realtime"), ("/auth-service/openapi.json", "auth"),
     ("/realtime-service/openapi.json", "realtime"),
+    ("/api/v1/users/get_all_activity?token=x", "realtime"),
+    ("/api/v1/users/add_to_activity", "realtime"), ("/api/v1/users/login", "auth"),
 ]
 
 

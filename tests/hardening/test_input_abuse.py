@@ -165,8 +165,9 @@ def assert_only_own(w, path, body, role):
         assert me in (entry["senderId"], entry["receiverId"])
 
 
+# (A path past gunicorn's 4,094-byte request line is refused before the app: 414.)
 NOT_IDS = ["abc", "0" * 23, "0" * 25, "g" * 24, "$ne", "%24ne", "{}", "null", "-1",
-           "%C3%A9" * 12, "a" * 5000, "%00" * 24, "%ED%A0%80", "1e400", "[object Object]"]
+           "%C3%A9" * 12, "a" * 3000, "%00" * 24, "%ED%A0%80", "1e400", "[object Object]"]
 
 
 def test_path_ids_that_are_not_object_ids_are_400(world):
