@@ -16,8 +16,9 @@ from .test_rides_sockets import disconnect_all, flush
 
 @pytest.fixture(scope="module")
 def service(mongo_uri, tmp_path_factory):
+    # Fifty-one sockets from one address: past the default per-address cap.
     served = serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("races"),
-                   DISPATCH_MAX=60)
+                   DISPATCH_MAX=60, SOCKET_MAX_PER_ADDRESS=0)
     yield served
     served.stop()
 
