@@ -1,12 +1,64 @@
 """Test fixtures: a throwaway SecantusDB for the session, a clean database per test,
-in-process apps for HTTP tests, and served processes for socket tests."""
+in-process apps (HTTP and Socket.IO) built with any settings, and served processes for
+the tests whose subject is a server; markers by kind (the folder) and cost."""
+import importlib.util
+import os
+from pathlib import Path
+
 import pytest
 from pymongo import MongoClient
 
 from devserver.processes import EmbeddedMongo, RedisServer, Service, free_port
 from shared.config import TestingConfig
+from tests.inprocess import kill_background_tasks
 
 TEST_DB = "ridewire_test"
+HERE = Path(__file__).resolve().parent
+# Markers of each folder of tests/ (the kind of test it holds).
+KIND_MARKERS = {
+    "app": (),  # in-process: app.test_client() and socketio.test_client()
+    "system": ("system",),  # served processes, CLI subprocesses, nginx, Redis
+    "e2e": ("system", "browser", "slow"),  # headless chromium against served processes
+    "hardening": ("hardening", "slow"),  # attacks, faults, shutdown, fuzzing, soak
+}
+# System tests that start stacks of their own (make run, gunicorn, gateways, several
+# processes, benchmarks): seconds to minutes each.
+SLOW_SYSTEM = {
+    "test_bench_smoke.py", "test_compat_replay.py", "test_dev_server.py",
+    "test_devgateway.py", "test_devgateway_services.py", "test_gateway.py",
+    "test_gc_tuning.py", "test_production.py", "test_production_runtime.py",
+    "test_rides_races.py", "test_rides_scaleout.py", "test_scaleout.py", "test_startup.py",
+}
+# The longest files, started first so that parallel workers do not end waiting on one.
+LONGEST = {"test_bench_smoke.py", "test_soak.py", "test_fuzz_openapi.py", "test_startup.py"}
+
+
+def kind_of(path):
+    """The folder under tests/ that `path` is in ("system" for files still at the top)."""
+    parts = Path(path).resolve().relative_to(HERE).parts
+    return parts[0] if len(parts) > 1 and parts[0] in KIND_MARKERS else "system"
+
+
+def markers_of(path):
+    names = set(KIND_MARKERS[kind_of(path)])
+    if kind_of(path) == "system" and Path(path).name in SLOW_SYSTEM:
+        names.add("slow")
+    return names
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by its kind and cost, and run the longest files, then the slow
+    ones, first (the order within a file is kept)."""
+    for item in items:
+        for name in markers_of(item.path):
+            item.add_marker(name)
+
+    def rank(item):
+        if item.path.name in LONGEST:
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +88,19 @@ def db(db_client):
     for name in database.list_collection_names():
         if not name.startswith("system."):
             database[name].delete_many({})
+
+
+def config_from_env(env):
+    """Config as a process started with exactly `env` reads it at import, built in this
+    one: shared.config runs again in a module of its own, with `env` as os.environ."""
+    spec = importlib.util.find_spec("shared.config")
+    module = importlib.util.module_from_spec(spec)
+    saved, os.environ = os.environ, dict(env)  # noqa: B003 (a swap, not a clearing)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        os.environ = saved  # noqa: B003
+    return module.Config
 
 
 def make_config(mongo_uri, **overrides):
@@ -72,6 +137,47 @@ def realtime_client(realtime_app):
     return realtime_app.test_client()
 
 
+@pytest.fixture
+def make_auth_app(mongo_uri, db):
+    """`make_auth_app(**settings)`: the auth app with these settings, in this process."""
+    from auth_service.app import create_app
+
+    return lambda **settings: create_app(make_config(mongo_uri, **settings))
+
+
+@pytest.fixture
+def make_realtime_app(mongo_uri, db):
+    """`make_realtime_app(**settings)`: the realtime app with these settings, in this
+    process."""
+    from realtime_service.app import create_app
+
+    return lambda **settings: create_app(make_config(mongo_uri, **settings))
+
+
+@pytest.fixture
+def app_sockets():
+    """`app_sockets(app, token=None, headers=None, query=None)`: in-process Socket.IO
+    clients of a realtime app (socketio.test_client), disconnected after the test."""
+    from tests.inprocess import InProcessClient
+
+    opened = []
+
+    def connect(app, token=None, **kwargs):
+        opened.append(InProcessClient(app, token, **kwargs))
+        return opened[-1]
+
+    yield connect
+    for client in opened:
+        client.disconnect()
+
+
+@pytest.fixture(autouse=True)
+def _no_greenlet_outlives_its_test():
+    """Kill the background greenlets of in-process realtime apps after each test."""
+    yield
+    kill_background_tasks()
+
+
 def service_env(mongo_uri, **extra):
     """Environment for a served process in tests."""
     env = {
@@ -80,6 +186,8 @@ def service_env(mongo_uri, **extra):
         "BCRYPT_ROUNDS": "4",
         "RATELIMIT_ENABLED": "false",
         "HOST": "127.0.0.1",
+        # A stop waits this long for a connection a test left open (20 s by default).
+        "GRACEFUL_TIMEOUT": "3",
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env
@@ -106,8 +214,6 @@ def served_realtime(mongo_uri, tmp_path_factory):
     service = serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("realtime"))
     yield service
     service.stop()
-
-
 
 
 @pytest.fixture(scope="session")

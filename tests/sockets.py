@@ -78,9 +78,18 @@ class RecordingClient:
     def emit(self, event, data=None):
         self.client.emit(event, data)
 
+    def call(self, event, data=None, timeout=5):
+        """Emit `event` and wait for the server's acknowledgement."""
+        return self.client.call(event, data, timeout=timeout)
+
     @property
     def connected(self):
         return self.client.connected
+
+    @property
+    def sid(self):
+        """The Socket.IO id of this connection (what `socketId` fields record)."""
+        return self.client.get_sid()
 
     def disconnect(self):
         if self.client.connected:
@@ -91,11 +100,16 @@ def connect(url, token, **kwargs):
     return RecordingClient().connect(url, token, **kwargs)
 
 
-def wait_until(predicate, timeout=5.0):
-    """Whether `predicate()` came true within `timeout` seconds (polled)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def disconnect_all(clients):
+    """In parallel: a client's disconnect can wait for the server's close frame."""
+    threads = [threading.Thread(target=client.disconnect) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def flush(client):
+    """Round-trip one event: every event the server sent this socket before is recorded
+    once the acknowledgement is back (a socket's packets arrive in order)."""
+    return client.call("update-location-captain", None, timeout=5)

@@ -11,7 +11,8 @@ import websocket
 
 from ..factories import make_user, token_for
 from ..gateway_stack import start_stack, stop_stack
-from ..sockets import RecordingClient, wait_until
+from ..sockets import RecordingClient
+from ..waiting import wait_until
 
 ANONYMOUS_SECONDS = 2
 PER_ACCOUNT = 10

@@ -1,0 +1,116 @@
+"""`make bench` cannot rot: every scenario runs once at a tiny size against its real
+stack (SecantusDB, gunicorn services, Redis, load-client processes) and writes its
+results. No timing is asserted: benchmarks are not timed tests."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
+             "query_costs", "versus"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    run = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return {name: json.loads((out / f"{name}.json").read_text()) for name in SCENARIOS}
+
+
+def assert_push_scenario(result, processes):
+    assert result["processes"] == processes
+    assert result["setup"]["connected"] == result["config"]["users"]
+    step = result["steps"][0]
+    assert step["statuses"] == {"201": step["delivered"]} and step["lost"] == 0
+    assert step["push_ms"]["n"] == step["delivered"] > 0
+    assert result["frames_total"]["frames"]["newMessage"] == step["delivered"]
+
+
+@pytest.mark.timeout(900)
+def test_push_latency(results):
+    assert_push_scenario(results["push_latency"], processes=1)
+
+
+@pytest.mark.timeout(900)
+def test_scaleout(results):
+    assert_push_scenario(results["scaleout"], processes=2)
+
+
+@pytest.mark.timeout(900)
+def test_dispatch(results):
+    result = results["dispatch"]
+    assert result["all_delivered"] and result["all_races_one_winner"]
+    for ride in result["rides"]:
+        assert ride["dispatchedTo"] == result["config"]["captains"]
+        assert ride["statuses"] in ([200, 409], [200])
+        assert ride["confirmed_ms"] is not None
+
+
+@pytest.mark.timeout(900)
+def test_connections(results):
+    result = results["connections"]
+    ramp = result["ramp"]
+    assert [step["open"] for step in ramp["steps"]] == result["config"]["steps"]
+    assert not any(step["failures"] for step in ramp["steps"])
+    broadcast = ramp["broadcast"]
+    assert broadcast["received"] == broadcast["recipients"] == ramp["steps"][-1]["open"]
+    users = result["config"]["storm_users"]
+    compat, delta = result["storm"]["compat"], result["storm"]["delta"]
+    every = result["storm"]["compat-every-change"]
+    assert compat["connected"] == delta["connected"] == every["connected"] == users
+    # every change: the whole list to everyone on every connect; compat: at most once
+    # per window, each user hearing it at least once; delta: once per newcomer
+    assert every["frames"]["getOnlineUsers"] >= users * (users + 1) // 2
+    assert users <= compat["frames"]["getOnlineUsers"] <= every["frames"]["getOnlineUsers"]
+    assert delta["frames"]["getOnlineUsers"] == users
+    assert delta["frames"]["userOnline"] >= users * (users - 1) // 2
+
+
+@pytest.mark.timeout(900)
+def test_login_storm(results):
+    result = results["login_storm"]
+    assert set(result["statuses"]) == {"200"} and result["logins_per_s"] > 0
+    assert result["bcrypt_limit_per_s"] > 0 and result["healthz_storm_ms"]["n"] > 0
+
+
+@pytest.mark.timeout(900)
+def test_profile(results):
+    result = results["profile"]
+    assert set(result["statuses"]) == {"200"} and result["requests_per_s"] > 0
+
+
+@pytest.mark.timeout(900)
+def test_query_costs(results):
+    result = results["query_costs"]
+    steps = result["steps"]
+    assert len(steps) == 2 and steps[1]["rides"] >= 50 and steps[1]["messages"] >= 200
+    for step in steps:
+        assert all(ms > 0 for ms in step["ms_per_query"].values())
+
+
+@pytest.mark.timeout(900)
+def test_versus(results):
+    """Every side-by-side row: Ridewire's side always, each peer's where BENCH_PEER_UBER /
+    BENCH_PEER_QUICKCHAT name a cloned peer (then a ratio too)."""
+    rows = results["versus"]["rows"]
+    assert set(rows) == {"profile", "login", "chat"}
+    for row in rows.values():
+        sides = ["ridewire"] + ([] if row["peer_missing"] else [row["peer"]])
+        assert set(row["trials"]) == set(sides)
+        assert (row["ratio"] is None) == bool(row["peer_missing"])
+    for side in ("profile", "login"):
+        for trials in rows[side]["trials"].values():
+            assert all(trial[rows[side]["measure"]] > 0 for trial in trials), side
+    for trials in rows["login"]["trials"].values():
+        assert all(trial["bcrypt_hash_ms"] > 0 and trial["share_of_bcrypt_limit"] > 0
+                   for trial in trials)
+    # The chat row's measure is None on a machine too busy for a p99 under 100 ms.
+    for side, trials in rows["chat"]["trials"].items():
+        for trial in trials:
+            assert trial["connected"] == results["versus"]["config"]["chat"]["users"], side
+            assert trial["steps"][0]["achieved"] > 0 and trial["steps"][0]["lost"] == 0, side
