@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from devserver.processes import EmbeddedMongo, RedisServer, Service, free_port
+from devserver.processes import Child, EmbeddedMongo, RedisServer, Service, free_port, http_ok
 from shared.config import TestingConfig
 from tests.inprocess import kill_background_tasks
 
@@ -193,11 +193,32 @@ def service_env(mongo_uri, **extra):
     return env
 
 
-def serve(module, mongo_uri, tmp_path, **extra_env):
+def prepare(module, mongo_uri, tmp_path, **extra_env):
+    """The Service that `serve` starts, not started yet (for `serve_all`)."""
     port = free_port()
     port_var = "AUTH_PORT" if module == "auth_service" else "REALTIME_PORT"
     env = service_env(mongo_uri, **{port_var: port}, **extra_env)
-    return Service(module, port, env, log_path=tmp_path / f"{module}-{port}.log").start()
+    return Service(module, port, env, log_path=tmp_path / f"{module}-{port}.log")
+
+
+def serve(module, mongo_uri, tmp_path, **extra_env):
+    """`module` served on a free port, once it answers /healthz."""
+    return prepare(module, mongo_uri, tmp_path, **extra_env).start()
+
+
+def serve_all(services, timeout=30.0):
+    """Start prepared services side by side: all spawned, then each waited for (from
+    this thread: a child dies with the thread that spawned it)."""
+    try:
+        for service in services:
+            Child.start(service)
+        for service in services:
+            service.wait_until(lambda s=service: http_ok(f"{s.url}/healthz"), timeout)
+    except BaseException:
+        for service in services:
+            service.kill()
+        raise
+    return services
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pymongo import MongoClient
 
 from devserver.processes import EmbeddedMongo, RedisServer
 
-from ..conftest import serve
+from ..conftest import prepare, serve_all
 from ..factories import auth_header, make_user, token_for
 from ..sockets import RecordingClient
 
@@ -74,22 +74,37 @@ class Sender(threading.Thread):
                 time.sleep(0.02)
 
 
+def acknowledged_by(sender):
+    return any(status == 201 for status, *_ in list(sender.outcomes))
+
+
+def finished_after(senders, moment):
+    return any(o[3] > moment for sender in senders for o in list(sender.outcomes))
+
+
+def acknowledged_after(senders, moment):
+    return any(o[0] == 201 and o[3] > moment
+               for sender in senders for o in list(sender.outcomes))
+
+
 def test_database_killed_and_restarted_under_load(fault_db, tmp_path):
     uri = fault_db.uri("faults")
     db = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=20000)
     database = db.get_default_database()
     alice, bob = make_user(database), make_user(database)
-    auth = serve("auth_service", uri, tmp_path, MONGO_TIMEOUT_MS=DB_TIMEOUT_MS)
-    realtime = serve("realtime_service", uri, tmp_path, MONGO_TIMEOUT_MS=DB_TIMEOUT_MS)
+    auth, realtime = serve_all([prepare(module, uri, tmp_path, MONGO_TIMEOUT_MS=DB_TIMEOUT_MS)
+                                for module in ("auth_service", "realtime_service")])
     listener = RecordingClient().connect(realtime.url, token_for(bob))
     senders = [Sender(realtime.url, alice, bob) for _ in range(3)]
     try:
         for sender in senders:
             sender.start()
-        time.sleep(1.5)
+        wait_until(lambda: all(acknowledged_by(sender) for sender in senders), 15,
+                   "every sender's first 201")
         fault_db.kill()
         killed_at = time.monotonic()
-        time.sleep(3)
+        wait_until(lambda: finished_after(senders, killed_at + 0.5), 15,
+                   "sends answered during the outage")
         assert status_of(f"{realtime.url}/readyz") == 503
         assert status_of(f"{auth.url}/readyz") == 503
         assert status_of(f"{auth.url}/healthz") == 200
@@ -98,7 +113,8 @@ def test_database_killed_and_restarted_under_load(fault_db, tmp_path):
         for service in (auth, realtime):
             wait_until(lambda s=service: status_of(f"{s.url}/readyz") == 200, 20,
                        "readyz back to 200")
-        time.sleep(2)
+        wait_until(lambda: acknowledged_after(senders, restarted_at + 1), 20,
+                   "a 201 after the database came back")
     finally:
         for sender in senders:
             sender.stop.set()
@@ -145,8 +161,9 @@ def redis_server(tmp_path):
 
 
 def two_realtimes(mongo_uri, tmp_path, redis_url):
-    return [serve("realtime_service", mongo_uri, tmp_path, REDIS_URL=redis_url,
-                  PRESENCE_TTL=2, MONGO_TIMEOUT_MS=DB_TIMEOUT_MS) for _ in range(2)]
+    return serve_all([prepare("realtime_service", mongo_uri, tmp_path, REDIS_URL=redis_url,
+                              PRESENCE_TTL=2, MONGO_TIMEOUT_MS=DB_TIMEOUT_MS)
+                      for _ in range(2)])
 
 
 def send(url, sender, receiver, text):

@@ -4,7 +4,9 @@ connected to the other process, and every ride push and location crosses over.""
 import pytest
 import requests
 
-from ..conftest import serve
+from devserver.processes import stop_all
+
+from ..conftest import prepare, serve_all
 from ..factories import auth_header, make_captain, make_user, token_for
 from ..rides_support import PICKUP, north_of, ride_body
 from ..sockets import RecordingClient, disconnect_all
@@ -13,11 +15,10 @@ from ..sockets import RecordingClient, disconnect_all
 @pytest.fixture(scope="module")
 def two_processes(mongo_uri, redis_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scaleout")
-    services = [serve("realtime_service", mongo_uri, tmp, REDIS_URL=redis_url)
-                for _ in range(2)]
+    services = serve_all([prepare("realtime_service", mongo_uri, tmp, REDIS_URL=redis_url)
+                          for _ in range(2)])
     yield [service.url for service in services]
-    for service in services:
-        service.stop()
+    stop_all(services)
 
 
 def test_ride_flow_across_processes(two_processes, db):

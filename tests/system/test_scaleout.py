@@ -7,9 +7,10 @@ import jwt
 import pytest
 import requests
 
+from devserver.processes import stop_all
 from shared.serialize import now
 
-from ..conftest import serve
+from ..conftest import prepare, serve, serve_all
 from ..factories import auth_header, make_user, token_for
 from ..sockets import RecordingClient
 
@@ -23,10 +24,11 @@ def start(mongo_uri, redis_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def processes(mongo_uri, redis_url, tmp_path_factory):
-    services = [start(mongo_uri, redis_url, tmp_path_factory) for _ in range(2)]
+    tmp = tmp_path_factory.mktemp("scaleout")
+    services = serve_all([prepare("realtime_service", mongo_uri, tmp, REDIS_URL=redis_url,
+                                  PRESENCE_TTL=PRESENCE_TTL) for _ in range(2)])
     yield [service.url for service in services]
-    for service in services:
-        service.stop()
+    stop_all(services)
 
 
 @pytest.fixture
