@@ -13,6 +13,9 @@ from shared.config import TestingConfig
 from tests.inprocess import kill_background_tasks
 
 TEST_DB = "ridewire_test"
+# The session's own servers are killed if they take longer than this to stop (their
+# graceful stop is not what these fixtures test, and a client left open delays it).
+SESSION_STOP_SECONDS = 1.0
 HERE = Path(__file__).resolve().parent
 # Markers of each folder of tests/ (the kind of test it holds).
 KIND_MARKERS = {
@@ -65,7 +68,7 @@ def pytest_collection_modifyitems(config, items):
 def mongo_server(tmp_path_factory):
     server = EmbeddedMongo(log_path=tmp_path_factory.mktemp("db") / "secantusd.log").start()
     yield server
-    server.stop()
+    server.stop(timeout=SESSION_STOP_SECONDS)
 
 
 @pytest.fixture(scope="session")
@@ -226,7 +229,7 @@ def served_auth(mongo_uri, tmp_path_factory):
     """The auth service as a real gevent server process for the whole session."""
     service = serve("auth_service", mongo_uri, tmp_path_factory.mktemp("auth"))
     yield service
-    service.stop()
+    service.stop(timeout=SESSION_STOP_SECONDS)
 
 
 @pytest.fixture(scope="session")
@@ -234,7 +237,7 @@ def served_realtime(mongo_uri, tmp_path_factory):
     """The realtime service as a real gevent server process for the whole session."""
     service = serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("realtime"))
     yield service
-    service.stop()
+    service.stop(timeout=SESSION_STOP_SECONDS)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from devserver.processes import Child, Service, free_port, http_ok
-from tests.conftest import service_env
+from devserver.processes import Child, Service, free_port, http_ok, stop_all
+from tests.conftest import SESSION_STOP_SECONDS, service_env
 from tests.e2e.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, WAIT_MS
 
 expect.set_options(timeout=WAIT_MS)
@@ -44,8 +44,7 @@ def stack(mongo_uri, tmp_path_factory):
     yield SimpleNamespace(page=f"{realtime.url}/", auth=auth.url,
                           realtime=realtime.url, auth_port=auth_port,
                           realtime_port=realtime_port, gateway_ports=gateway_ports)
-    for service in services:
-        service.stop()
+    stop_all(services, timeout=SESSION_STOP_SECONDS)
 
 
 @pytest.fixture(scope="package")
