@@ -10,6 +10,9 @@ INSTALL = if [ -x $(UV) ]; then set -- $(UV) pip install --compile-bytecode --py
 	else set -- $(PIP) install; fi; "$$@" --quiet
 # The embedded database's data (`make run` without MONGO_URI); the same variable as devserver's.
 DATA_DIR ?= .data/db
+# `make test`'s parallel pytest processes: the suite mostly waits on servers, so more than
+# the cores; each worker starts its own SecantusDB and servers.
+PYTEST_WORKERS ?= 4
 
 .PHONY: run test lint bench soak serve up clean reset install install-dev
 
@@ -40,9 +43,11 @@ run: install
 serve: install
 	$(PY) -m devserver.serve
 
-## test: the whole suite against a throwaway SecantusDB (and Redis for scale-out tests)
+## test: the whole suite against a throwaway SecantusDB (and Redis for scale-out tests), in
+## PYTEST_WORKERS parallel processes (0: one process). The fast loop (in-process and
+## cheap served tests, under 2 minutes): make test PYTEST_ARGS="-m 'not slow'"
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## bench: the load scenarios of BENCHMARKS.md (`make bench SCENARIO=n` for one), about 9 min
 ## plus scenario 8 (side by side with the Node peers named by BENCH_PEER_UBER and
