@@ -150,6 +150,7 @@ def test_database_down_is_503_fast():
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow  # a database process of its own, killed and restarted
 def test_readyz_follows_the_database_process(tmp_path):
     server = EmbeddedMongo(storage=tmp_path / "data").start()
     try:

@@ -4,6 +4,7 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from ..auth_api import captain_body, user_body
@@ -92,6 +93,7 @@ OFF_LOOP = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a dozen bcrypt hashes at cost 12 in a subprocess
 def test_bcrypt_runs_off_the_loop_with_capped_concurrency():
     """Under gevent, hashing at cost 12 leaves the loop free (a ticker greenlet keeps
     running) and never more than BCRYPT_MAX_CONCURRENCY hashes run at once."""
