@@ -16,7 +16,7 @@ from devserver.processes import Service, free_port
 from shared.config import DEFAULT_JWT_SECRET
 
 from ..factories import make_captain
-from ..test_startup import BANNER_END, ROOT, Run, assert_no_traceback, run_env
+from ..system.test_startup import BANNER_END, ROOT, Run, assert_no_traceback, run_env
 from .forge import claims
 
 

@@ -20,7 +20,7 @@ import requests
 from devserver.processes import Service, free_port, port_open
 from tests.auth_api import user_body
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PORT_VARIABLES = ("AUTH_PORT", "REALTIME_PORT", "GATEWAY_PORT", "DB_PORT")
 BANNER_END = "Ctrl-C stops everything."
 TIMEOUT_MS = 1000

@@ -24,7 +24,7 @@ from tests.factories import make_user, token_for
 from tests.sockets import RecordingClient
 
 pytestmark = pytest.mark.timeout(120)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # A path under every prefix of the table, and the service that must log it.
 PROBES = [
     ("/users/profile", "auth"), ("/captains/profile", "auth"), ("/auth/refresh", "auth"),
