@@ -10,9 +10,9 @@ INSTALL = if [ -x $(UV) ]; then set -- $(UV) pip install --compile-bytecode --py
 	else set -- $(PIP) install; fi; "$$@" --quiet
 # The embedded database's data (`make run` without MONGO_URI); the same variable as devserver's.
 DATA_DIR ?= .data/db
-# `make test`'s parallel pytest processes: the suite mostly waits on servers, so more than
-# the cores; each worker starts its own SecantusDB and servers.
-PYTEST_WORKERS ?= 4
+# `make test`'s parallel pytest processes (pytest-xdist): one per core by default; each one
+# starts its own SecantusDB and servers. More than the cores was no faster on 2 cores.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test lint bench soak serve up clean reset install install-dev
 
