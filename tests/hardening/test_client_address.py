@@ -16,7 +16,7 @@ from tests.conftest import serve
 from tests.devgateway_support import exchange
 from tests.factories import PASSWORD, make_user
 from tests.gateway_stack import start_stack, stop_stack
-from tests.test_startup import Run, assert_no_traceback, run_env
+from tests.system.test_startup import Run, assert_no_traceback, run_env
 
 SECRET = "a-production-secret-of-at-least-32-chars"
 REFRESH_LIMIT = 5

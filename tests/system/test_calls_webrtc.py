@@ -3,8 +3,8 @@ peers exchange their offer, answer and ICE candidates as Ridewire `signal`s and 
 receives the other's data channel message."""
 import asyncio
 
-from .factories import make_user
-from .webrtc_support import call_through_ridewire
+from ..factories import make_user
+from ..webrtc_support import call_through_ridewire
 
 
 def test_two_peers_connect_through_the_signal_relay(served_realtime, db):

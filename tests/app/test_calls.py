@@ -5,9 +5,9 @@ import pytest
 
 from realtime_service.extensions import socketio
 
-from .calls_support import Peer, make_ride
-from .conftest import make_config
-from .factories import auth_header, make_captain, make_user
+from ..calls_support import Peer, make_ride
+from ..conftest import make_config
+from ..factories import auth_header, make_captain, make_user
 
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
 

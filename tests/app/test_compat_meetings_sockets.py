@@ -7,8 +7,8 @@ import pytest
 
 from realtime_service.extensions import socketio
 
-from .conftest import make_config
-from .factories import make_user, token_for
+from ..conftest import make_config
+from ..factories import make_user, token_for
 
 URL = "http://127.0.0.1:5000/aljk23"
 OFFER = '{"sdp":{"type":"offer","sdp":"v=0\\r\\n"}}'

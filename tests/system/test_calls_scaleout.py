@@ -3,9 +3,9 @@ one room, connected to different processes, see each other, signal each other an
 hear each other leave."""
 import pytest
 
-from .conftest import serve
-from .factories import make_user, token_for
-from .sockets import RecordingClient
+from ..conftest import serve
+from ..factories import make_user, token_for
+from ..sockets import RecordingClient
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from bson import ObjectId
 from realtime_service.calls import call_history
 from shared.accounts.schemas import FullnameSchema
 
-from .factories import PASSWORD, make_user, token_for
+from ..factories import PASSWORD, make_user, token_for
 
 USERS = "/api/v1/users"
 

@@ -8,10 +8,10 @@ import time
 import pytest
 import requests
 
-from .conftest import serve
-from .factories import auth_header, make_user
-from .turn_support import Coturn, allocate, credential
-from .webrtc_support import call_through_ridewire
+from ..conftest import serve
+from ..factories import auth_header, make_user
+from ..turn_support import Coturn, allocate, credential
+from ..webrtc_support import call_through_ridewire
 
 SECRET = "coturn-test-secret-not-for-production"
 UNAUTHORIZED = 401

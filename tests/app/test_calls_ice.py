@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import make_config
-from .factories import auth_header, make_captain, make_user
+from ..conftest import make_config
+from ..factories import auth_header, make_captain, make_user
 
 SECRET = "a-turn-secret-shared-with-coturn"
 STUN = ["stun:127.0.0.1:3478", "stun:stun.example.org:3478"]
