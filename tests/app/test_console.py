@@ -86,11 +86,11 @@ def test_console_is_off_in_production_unless_turned_on(mongo_uri, db, app_env, s
 
 
 def test_console_setting_is_read_from_the_environment():
-    from tests.test_foundation import config_in_subprocess
+    from tests.app.test_foundation import config_values
 
-    assert config_in_subprocess({}, "CONSOLE_ENABLED") == [None]
-    assert config_in_subprocess({"CONSOLE_ENABLED": "true"}, "CONSOLE_ENABLED") == [True]
-    assert config_in_subprocess({"CONSOLE_ENABLED": "false"}, "CONSOLE_ENABLED") == [False]
+    assert config_values({}, "CONSOLE_ENABLED") == [None]
+    assert config_values({"CONSOLE_ENABLED": "true"}, "CONSOLE_ENABLED") == [True]
+    assert config_values({"CONSOLE_ENABLED": "false"}, "CONSOLE_ENABLED") == [False]
 
 
 @pytest.mark.parametrize("path, mimetype", [

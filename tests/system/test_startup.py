@@ -182,7 +182,7 @@ def test_maps_answer_the_moment_the_banner_appears(tmp_path):
     """On an empty database the gazetteer is seeded in the background: a suggestion
     asked through the gateway as soon as the banner is out already finds the city, and
     still does once the seed is done."""
-    env = run_env(tmp_path)
+    env = run_env(tmp_path, PLACES_COUNTRIES="IN")  # Bengaluru's country
     run = Run(env)
     try:
         run.wait_for(BANNER_END)
