@@ -6,10 +6,9 @@
   401 `{"message"}` to its handshake.
 - Per account, SOCKET_MAX_PER_ACCOUNT authenticated connections (10: a few devices and
   tabs). One more is refused with `connect_error` `{"message"}`.
-- An anonymous connection (a page of the gateway's own origin without a token, see
-  realtime_service.socket_identity) has its transport closed after
-  ANONYMOUS_SOCKET_SECONDS (60): a browser's client reconnects, with the cookie once
-  its user has logged in.
+- An anonymous connection (one the app's `anonymous` socket hook accepted) has its
+  transport closed after ANONYMOUS_SOCKET_SECONDS (60): a browser's client reconnects,
+  with the cookie once its user has logged in.
 
 The client address is the one HTTP routes see (TRUSTED_PROXY_HOPS of X-Forwarded-For).
 Counts are this process's: with REDIS_URL and several processes, each counts its own
@@ -25,14 +24,10 @@ TOO_MANY_FOR_ADDRESS = "Too many connections from this address"
 TOO_MANY_FOR_ACCOUNT = "Too many connections for this account"
 
 
-def client_address(environ, hops):
-    """The client's address as werkzeug's ProxyFix makes it out for HTTP routes: the
-    `hops`-th address from the right of X-Forwarded-For when there are that many, else
-    the peer's. Socket.IO requests never reach ProxyFix: Flask-SocketIO's middleware
-    answers them before the Flask app."""
-    forwarded = [part.strip() for part in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    if hops and len(forwarded) >= hops and forwarded[-hops]:
-        return forwarded[-hops]
+def client_address(environ):
+    """The client's address: the app's outermost layer (shared.http.LoggedFlask) has
+    already taken it from X-Forwarded-For per TRUSTED_PROXY_HOPS, Socket.IO requests
+    included."""
     return environ.get("REMOTE_ADDR", "")
 
 
@@ -66,12 +61,11 @@ def limit_addresses(app, server):
     `server` with the per-address count."""
     counts = app.extensions["socket_addresses"] = AddressCounts(
         app.config["SOCKET_MAX_PER_ADDRESS"])
-    hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
     handle_connect = server.eio.handlers["connect"]
     handle_disconnect = server.eio.handlers["disconnect"]
 
     def on_eio_connect(eio_sid, environ):
-        if not counts.admit(eio_sid, client_address(environ, hops)):
+        if not counts.admit(eio_sid, client_address(environ)):
             log.warning("socket refused: too many connections from one address")
             return {"message": TOO_MANY_FOR_ADDRESS}
         try:

@@ -29,7 +29,7 @@ def event_key():
 
 def address_key():
     """The connection's client address (X-Forwarded-For per TRUSTED_PROXY_HOPS)."""
-    return "ip:" + client_address(request.environ, current_app.config["TRUSTED_PROXY_HOPS"])
+    return "ip:" + client_address(request.environ)
 
 
 @functools.cache
