@@ -175,6 +175,15 @@ def app_sockets():
         client.disconnect()
 
 
+@pytest.fixture
+def account_sockets(clients):
+    """`account_sockets(url, account, role="user")`: a recording client of `account`
+    (with a token of its own), disconnected after the test."""
+    from tests.factories import token_for
+
+    return lambda url, account, role="user": clients(url, token_for(account, role))
+
+
 @pytest.fixture(autouse=True)
 def _no_greenlet_outlives_its_test():
     """Kill the background greenlets of in-process realtime apps after each test."""

@@ -4,8 +4,7 @@ hear each other leave."""
 import pytest
 
 from ..conftest import serve
-from ..factories import make_user, token_for
-from ..sockets import RecordingClient
+from ..factories import make_user
 
 
 @pytest.fixture(scope="module")
@@ -17,28 +16,14 @@ def processes(mongo_uri, redis_url, tmp_path_factory):
         service.stop()
 
 
-@pytest.fixture
-def connect():
-    opened = []
-
-    def open_client(url, account):
-        client = RecordingClient().connect(url, token_for(account))
-        opened.append(client)
-        return client
-
-    yield open_client
-    for client in opened:
-        client.disconnect()
-
-
 def ack(client, event, data):
     return client.client.call(event, data, timeout=5)
 
 
-def test_members_on_two_processes_share_a_room(processes, db, connect):
+def test_members_on_two_processes_share_a_room(processes, db, account_sockets):
     url_a, url_b = processes
     alice, bob = make_user(db), make_user(db)
-    on_a, on_b = connect(url_a, alice), connect(url_b, bob)
+    on_a, on_b = account_sockets(url_a, alice), account_sockets(url_b, bob)
     room = ack(on_a, "call-start", {"kind": "meeting"})["room"]
     assert ack(on_a, "call-join", {"room": room})["ok"]
     joined = ack(on_b, "call-join", {"room": room})
@@ -55,11 +40,11 @@ def test_members_on_two_processes_share_a_room(processes, db, connect):
     assert on_a.wait_for("call-member-left") == {"room": room, "accountId": str(bob["_id"])}
 
 
-def test_video_meeting_members_on_two_processes(processes, db, connect):
+def test_video_meeting_members_on_two_processes(processes, db, account_sockets):
     """The video-meeting app's events (positional arguments, socket ids) cross the
     message queue as they are."""
     url_a, url_b = processes
-    on_a, on_b = connect(url_a, make_user(db)), connect(url_b, make_user(db))
+    on_a, on_b = account_sockets(url_a, make_user(db)), account_sockets(url_b, make_user(db))
     page = "http://127.0.0.1:5000/scaled"
     assert ack(on_a, "join-call", page) == {"ok": True}
     assert ack(on_b, "join-call", page) == {"ok": True}

@@ -3,27 +3,12 @@ import pytest
 import requests
 from bson import ObjectId
 
-from ..factories import auth_header, make_user, token_for
-from ..sockets import RecordingClient
+from ..factories import auth_header, make_user
 
 
 @pytest.fixture
 def url(served_realtime, db):
     return served_realtime.url
-
-
-@pytest.fixture
-def clients():
-    opened = []
-
-    def connect(url, account, role="user"):
-        client = RecordingClient().connect(url, token_for(account, role))
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.disconnect()
 
 
 def post_message(url, sender, receiver, text, headers=None):
@@ -33,11 +18,11 @@ def post_message(url, sender, receiver, text, headers=None):
     return response.json()["newMessage"]
 
 
-def test_new_message_reaches_every_tab_of_both_parties(url, db, clients):
+def test_new_message_reaches_every_tab_of_both_parties(url, db, account_sockets):
     alice, bob, eve = make_user(db), make_user(db), make_user(db)
-    bob_tabs = [clients(url, bob), clients(url, bob)]
-    alice_sending, alice_other = clients(url, alice), clients(url, alice)
-    eve_tab = clients(url, eve)
+    bob_tabs = [account_sockets(url, bob), account_sockets(url, bob)]
+    alice_sending, alice_other = account_sockets(url, alice), account_sockets(url, alice)
+    eve_tab = account_sockets(url, eve)
     sent = post_message(url, alice, bob, "hello",
                         headers={"X-Socket-ID": alice_sending.client.get_sid()})
     for tab in (*bob_tabs, alice_other):
@@ -50,9 +35,9 @@ def test_new_message_reaches_every_tab_of_both_parties(url, db, clients):
     assert "newMessage" not in eve_tab.events
 
 
-def test_message_is_stored_before_it_is_pushed(url, db, clients):
+def test_message_is_stored_before_it_is_pushed(url, db, account_sockets):
     alice, bob = make_user(db), make_user(db)
-    tab = clients(url, bob)
+    tab = account_sockets(url, bob)
     seen_in_db = []
     tab.client.on("newMessage", lambda message: seen_in_db.append(
         db.messages.find_one({"_id": ObjectId(message["_id"])}) is not None))
@@ -65,9 +50,9 @@ def test_message_is_stored_before_it_is_pushed(url, db, clients):
     assert seen_in_db == [True]
 
 
-def test_reading_a_conversation_tells_the_sender(url, db, clients):
+def test_reading_a_conversation_tells_the_sender(url, db, account_sockets):
     alice, bob = make_user(db), make_user(db)
-    alice_tab = clients(url, alice)
+    alice_tab = account_sockets(url, alice)
     first = post_message(url, alice, bob, "one")
     second = post_message(url, alice, bob, "two")
     response = requests.get(f"{url}/messages/{alice['_id']}", headers=auth_header(bob),

@@ -31,24 +31,11 @@ def processes(mongo_uri, redis_url, tmp_path_factory):
     stop_all(services)
 
 
-@pytest.fixture
-def clients():
-    opened = []
-
-    def connect(url, account):
-        client = RecordingClient().connect(url, token_for(account))
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.disconnect()
-
-
-def test_message_posted_to_one_process_reaches_clients_of_the_other(processes, db, clients):
+def test_message_posted_to_one_process_reaches_clients_of_the_other(processes, db, account_sockets):
     url_a, url_b = processes
     alice, bob = make_user(db), make_user(db)
-    alice_a, alice_b, bob_b = clients(url_a, alice), clients(url_b, alice), clients(url_b, bob)
+    alice_a, alice_b = account_sockets(url_a, alice), account_sockets(url_b, alice)
+    bob_b = account_sockets(url_b, bob)
     response = requests.post(f"{url_b}/messages/send/{alice['_id']}", json={"text": "via B"},
                              headers=auth_header(bob), timeout=5)
     assert response.status_code == 201
@@ -64,21 +51,21 @@ def test_message_posted_to_one_process_reaches_clients_of_the_other(processes, d
     assert seen == {"by": str(bob["_id"]), "messageIds": [reply["_id"]]}
 
 
-def test_one_online_list_across_processes(processes, db, clients):
+def test_one_online_list_across_processes(processes, db, account_sockets):
     url_a, url_b = processes
     alice, bob = make_user(db), make_user(db)
     a_id, b_id = str(alice["_id"]), str(bob["_id"])
-    alice_a = clients(url_a, alice)
-    bob_b = clients(url_b, bob)
+    alice_a = account_sockets(url_a, alice)
+    bob_b = account_sockets(url_b, bob)
     # B's announcement reaches A's users, and B's list includes A's users.
     alice_a.wait_for("getOnlineUsers", lambda ids: b_id in ids)
     assert a_id in bob_b.wait_for("getOnlineUsers", lambda ids: b_id in ids)
     # A second tab of bob on A, then B's tab closes: bob stays online.
-    bob_a = clients(url_a, bob)
+    bob_a = account_sockets(url_a, bob)
     bob_a.wait_for("getOnlineUsers", lambda ids: {a_id, b_id} <= set(ids))
     bob_b.disconnect()
     carol = make_user(db)
-    clients(url_b, carol)
+    account_sockets(url_b, carol)
     assert b_id in alice_a.wait_for("getOnlineUsers", lambda ids: str(carol["_id"]) in ids)
     alice_a.forget("getOnlineUsers")
     bob_a.disconnect()
@@ -86,14 +73,14 @@ def test_one_online_list_across_processes(processes, db, clients):
 
 
 def test_crashed_process_users_go_offline(processes, mongo_uri, redis_url, tmp_path_factory,
-                                          db, clients):
+                                          db, account_sockets):
     url_a, _ = processes
     alice, bob = make_user(db), make_user(db)
     b_id = str(bob["_id"])
-    alice_a = clients(url_a, alice)
+    alice_a = account_sockets(url_a, alice)
     doomed = start(mongo_uri, redis_url, tmp_path_factory)
     try:
-        clients(doomed.url, bob)
+        account_sockets(doomed.url, bob)
         alice_a.wait_for("getOnlineUsers", lambda ids: b_id in ids)
         alice_a.forget("getOnlineUsers")
         doomed.kill()  # SIGKILL: no disconnect handler runs
@@ -104,7 +91,7 @@ def test_crashed_process_users_go_offline(processes, mongo_uri, redis_url, tmp_p
         doomed.stop()
 
 
-def test_revocation_reaches_a_socket_on_any_process(processes, db, clients):
+def test_revocation_reaches_a_socket_on_any_process(processes, db, account_sockets):
     url_a, url_b = processes
     alice = make_user(db)
     token = token_for(alice)
