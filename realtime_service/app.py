@@ -12,7 +12,7 @@ from realtime_service.console.routes import console_enabled, console_routes
 from realtime_service.extensions import socketio
 from realtime_service.maps import map_cache, places
 from realtime_service.maps.cli import import_places_command, seed_places_command
-from realtime_service.rides import rides
+from realtime_service.rides import rides, rounds
 from realtime_service.rides.routes import ride_routes
 from realtime_service.sockets import hooks, notifier, presence, revocation
 from realtime_service.sockets.admission import limit_addresses
@@ -55,6 +55,7 @@ def create_app(config=Config):
     presence.init_app(app)
     notifier.init_app(app)
     revocation.init_app(app)
+    rounds.init_app(app)
     api = app.extensions["api"]
     for blueprint in (chat_routes, ride_routes, call_routes):
         api.register_blueprint(blueprint)

@@ -20,9 +20,10 @@ def disconnect_sockets():
 
 
 def close_backends(app):
-    """Stop the background loops (revocation watcher, presence heartbeat), then close
-    the Redis clients; shared.serve closes Mongo after this."""
-    for task in app.extensions.get("realtime_tasks", []):
+    """Stop the background loops (revocation watcher, presence heartbeat, dispatch
+    sweeper), then close the Redis clients; shared.serve closes Mongo after this."""
+    sweeper = app.extensions.get("dispatch_sweeper")
+    for task in app.extensions.get("realtime_tasks", []) + ([sweeper] if sweeper else []):
         task.kill()
     clients = [getattr(socketio.server.manager, "redis", None),
                getattr(app.extensions.get("presence"), "redis", None)]

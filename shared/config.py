@@ -157,8 +157,22 @@ class Config:
     # (the last change of a window is announced at its end); 0: on every change.
     PRESENCE_ANNOUNCE_SECONDS = env_float("PRESENCE_ANNOUNCE_SECONDS", 0.25)
 
+    # Dispatch (realtime_service/rides/rounds.py): a ride is offered in rounds to the
+    # DISPATCH_BATCH best of the DISPATCH_MAX nearest eligible captains, within
+    # DISPATCH_RADIUS_KM, then DISPATCH_RADIUS_KM_MAX once no one is left nearer; a round
+    # lasts OFFER_SECONDS, the search DISPATCH_TIMEOUT_SECONDS. The sweeper looks for
+    # expired rounds every DISPATCH_SWEEP_SECONDS (0: not in this process). A captain
+    # silent for LOCATION_STALE_SECONDS is not offered rides; a road travel time from
+    # the router is kept DISPATCH_RANK_CACHE_SECONDS.
     DISPATCH_RADIUS_KM = env_float("DISPATCH_RADIUS_KM", 3.0)
+    DISPATCH_RADIUS_KM_MAX = env_float("DISPATCH_RADIUS_KM_MAX", 6.0)
+    DISPATCH_BATCH = env_int("DISPATCH_BATCH", 3)
     DISPATCH_MAX = env_int("DISPATCH_MAX", 20)
+    OFFER_SECONDS = env_float("OFFER_SECONDS", 15.0)
+    DISPATCH_TIMEOUT_SECONDS = env_float("DISPATCH_TIMEOUT_SECONDS", 120.0)
+    DISPATCH_SWEEP_SECONDS = env_float("DISPATCH_SWEEP_SECONDS", 1.0)
+    LOCATION_STALE_SECONDS = env_float("LOCATION_STALE_SECONDS", 60.0)
+    DISPATCH_RANK_CACHE_SECONDS = env_float("DISPATCH_RANK_CACHE_SECONDS", 30.0)
     ROAD_FACTOR = env_float("ROAD_FACTOR", 1.3)
     FARES = json.loads(env_str("FARES_JSON", json.dumps(DEFAULT_FARES)))
     ROUTING_URL = env_str("ROUTING_URL")  # an OSRM URL: the same as ROUTER=osrm + ROUTER_URL
@@ -207,6 +221,10 @@ class Config:
                 raise RuntimeError("CORS_ORIGINS='*' is not allowed when APP_ENV=production")
         if cls.TURN_URLS and not cls.TURN_SECRET:
             raise RuntimeError("TURN_URLS needs TURN_SECRET (coturn's static-auth-secret)")
+        if cls.DISPATCH_RADIUS_KM_MAX < cls.DISPATCH_RADIUS_KM:
+            raise RuntimeError("DISPATCH_RADIUS_KM_MAX must be at least DISPATCH_RADIUS_KM")
+        if cls.DISPATCH_BATCH < 1 or cls.OFFER_SECONDS <= 0:
+            raise RuntimeError("DISPATCH_BATCH must be 1 or more and OFFER_SECONDS positive")
 
 
 class TestingConfig(Config):

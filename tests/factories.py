@@ -41,7 +41,7 @@ def make_user(db, firstname=None, **fields):
 
 def make_captain(db, firstname=None, vehicle_type="car", status="active", location=None,
                  **fields):
-    """A captain; `location` is (lat, lng) or None."""
+    """A captain; `location` is (lat, lng) or None, stamped now (a fresh position)."""
     n = next(_counter)
     doc = {
         "fullname": {"firstname": firstname or f"Captain{n:03d}", "lastname": "Driver"},
@@ -56,6 +56,7 @@ def make_captain(db, firstname=None, vehicle_type="car", status="active", locati
         "status": status,
         "location": None if location is None else {
             "type": "Point", "coordinates": [location[1], location[0]]},
+        "locationUpdatedAt": None if location is None else now(),
         "createdAt": now(),
         **fields,
     }

@@ -1,8 +1,9 @@
 """Rides: a rider's trip from request to completion or cancellation.
 
 Stored fields beyond the public ones of the API (docs/api.md): `otp` (6 digits, shown only to the
-rider), `otpFailures` (wrong start attempts), `dispatched` (ids of the captains
-that were sent `new-ride`, nearest first), `updatedAt`. What leaves the service is
+rider), `otpFailures` (wrong start attempts), `dispatched` (ids of every captain that
+was sent `new-ride`, in offer order: a captain is offered a ride once), `dispatch` (the
+offer round in flight, see `new_dispatch`), `updatedAt`. What leaves the service is
 decided by the response schema (an allow-list).
 
 Every transition is one conditional update on the current status
@@ -10,9 +11,13 @@ Every transition is one conditional update on the current status
 partial unique indexes back the "one open ride" rules even under races: a rider has
 at most one pending, accepted or ongoing ride, a captain at most one accepted or
 ongoing ride; a write that would break one raises DuplicateKeyError.
+The offer round lives here too, so a round in flight survives a restart: every move of
+a round (the next round, a decline, the expiry) is a guarded update on the round's
+number or the captain's live offer, so that of several processes exactly one moves it.
 Dispatch relies on the 2dsphere index on `captains.location` (shared/accounts/accounts.py).
 """
 import secrets
+from datetime import timedelta
 
 from pymongo import DESCENDING, IndexModel
 
@@ -26,11 +31,13 @@ COLLECTION = "rides"
 OPEN = ["pending", "accepted", "ongoing"]
 BUSY = ["accepted", "ongoing"]  # a captain's open rides
 TIMESTAMPS = {"accepted": "acceptedAt", "ongoing": "startedAt", "completed": "completedAt",
-              "cancelled": "cancelledAt"}
+              "cancelled": "cancelledAt", "expired": "expiredAt"}
 MAX_OTP_FAILURES = 5
 PROFILE_FIELDS = ("_id", "fullname", "profilePic", "bio", "vehicle")
 
 OPEN_RIDE_OF_CAPTAIN = "one_open_ride_per_captain"
+ROUNDS_DUE = "offer_rounds_due"
+LIVE_OFFERS = "live_offers"
 INDEXES = [
     IndexModel([("user", 1), ("_id", DESCENDING)], name="user_history"),
     IndexModel([("captain", 1), ("_id", DESCENDING)], name="captain_history"),
@@ -38,6 +45,11 @@ INDEXES = [
                partialFilterExpression={"status": {"$in": OPEN}}),
     IndexModel([("captain", 1)], name=OPEN_RIDE_OF_CAPTAIN, unique=True,
                partialFilterExpression={"status": {"$in": BUSY}}),
+    # The sweeper's "rounds due" and the "who holds a live offer" queries.
+    IndexModel([("dispatch.expiresAt", 1)], name=ROUNDS_DUE,
+               partialFilterExpression={"status": "pending"}),
+    IndexModel([("dispatch.captains", 1)], name=LIVE_OFFERS,
+               partialFilterExpression={"status": "pending"}),
 ]
 
 
@@ -49,10 +61,20 @@ def new_otp():
     return f"{secrets.randbelow(10**6):06d}"
 
 
-def create(user_id, pickup, destination, vehicle_type, estimate, dispatched, client=None):
-    """Insert a pending ride; DuplicateKeyError when the rider already has an open one.
-    `client` names the frontend that requested the ride when its payloads differ."""
-    stamp = now()
+def new_dispatch(stamp, radius_km, search_seconds):
+    """The offer state of a new ride: round 0 (no captain offered yet), due at once;
+    `radiusKm` the search radius, `endsAt` when the search gives up. A round holds the
+    ids of its `captains`, those that `declined` ({id string: when}) and when its
+    offers expire (`expiresAt`, never after `endsAt`)."""
+    return {"round": 0, "captains": [], "declined": {}, "expiresAt": stamp,
+            "radiusKm": radius_km, "endsAt": stamp + timedelta(seconds=search_seconds)}
+
+
+def create(user_id, pickup, destination, vehicle_type, estimate, dispatch, client=None):
+    """Insert a pending ride with its offer state (`new_dispatch`); DuplicateKeyError when
+    the rider already has an open one. `client` names the frontend that requested the
+    ride when its payloads differ."""
+    stamp = dispatch["expiresAt"]
     ride = {
         "user": user_id,
         "captain": None,
@@ -65,7 +87,8 @@ def create(user_id, pickup, destination, vehicle_type, estimate, dispatched, cli
         "status": "pending",
         "otp": new_otp(),
         "otpFailures": 0,
-        "dispatched": dispatched,
+        "dispatched": [],
+        "dispatch": dispatch,
         "createdAt": stamp,
         "updatedAt": stamp,
     }
@@ -107,11 +130,74 @@ def transition(query, status, **fields):
     return storage.find_one_and_update(collection(), query, update)
 
 
+def live_offer(captain_id, stamp):
+    """The query of a pending ride whose round in flight offers it to the captain, who
+    has not declined it, at `stamp`."""
+    return {"status": "pending", "dispatch.captains": captain_id,
+            f"dispatch.declined.{captain_id}": {"$exists": False},
+            "dispatch.expiresAt": {"$gt": stamp}}
+
+
 def accept(ride_id, captain_id):
-    """The atomic accept: only a pending ride that was dispatched to this captain; None
-    when there is no such ride (any more)."""
-    return transition({"_id": ride_id, "status": "pending", "dispatched": captain_id},
-                      "accepted", captain=captain_id)
+    """The atomic accept: only a pending ride of which the captain holds a live offer;
+    None when there is no such ride (any more)."""
+    return transition({"_id": ride_id, **live_offer(captain_id, now())}, "accepted",
+                      captain=captain_id)
+
+
+def decline(ride_id, captain_id):
+    """Record the captain's decline of their live offer; the ride after it, or None when
+    they hold no live offer of it."""
+    stamp = now()
+    return storage.find_one_and_update(
+        collection(), {"_id": ride_id, **live_offer(captain_id, stamp)},
+        {"$set": {f"dispatch.declined.{captain_id}": stamp, "updatedAt": stamp}})
+
+
+def next_round(ride, captains, radius_km, expires_at):
+    """Move the ride from the round it was read in to the next one, offered to
+    `captains`; the ride after it, or None when another process moved it first or it
+    left `pending`."""
+    dispatch = ride["dispatch"]
+    moved = {**dispatch, "round": dispatch["round"] + 1, "captains": captains,
+             "declined": {}, "expiresAt": expires_at, "radiusKm": radius_km}
+    return storage.find_one_and_update(
+        collection(),
+        {"_id": ride["_id"], "status": "pending", "dispatch.round": dispatch["round"]},
+        {"$set": {"dispatch": moved, "dispatched": ride["dispatched"] + captains,
+                  "updatedAt": now()}})
+
+
+def expire(ride):
+    """End the search of the ride, in the round it was read in: `expired`; None when
+    another process moved it first or it left `pending`."""
+    return transition({"_id": ride["_id"], "status": "pending",
+                       "dispatch.round": ride["dispatch"]["round"]}, "expired")
+
+
+def rounds_due(stamp, limit):
+    """Pending rides whose round has expired at `stamp` (or that have none yet)."""
+    query = {"status": "pending", "dispatch.expiresAt": {"$lte": stamp}}
+    return list(collection().find(query, hint=ROUNDS_DUE).limit(limit))
+
+
+def busy_among(captain_ids):
+    """The ids of `captain_ids` with an accepted or ongoing ride."""
+    query = {"captain": {"$in": list(captain_ids)}, "status": {"$in": BUSY}}
+    found = collection().find(query, {"captain": 1}, hint=OPEN_RIDE_OF_CAPTAIN)
+    return {ride["captain"] for ride in found}
+
+
+def offered_among(captain_ids, stamp):
+    """The ids of `captain_ids` holding a live offer of some ride at `stamp`."""
+    ids = list(captain_ids)
+    query = {"status": "pending", "dispatch.captains": {"$in": ids},
+             "dispatch.expiresAt": {"$gt": stamp}}
+    held = set()
+    for ride in collection().find(query, {"dispatch": 1}, hint=LIVE_OFFERS):
+        declined = ride["dispatch"].get("declined", {})
+        held |= {c for c in ride["dispatch"]["captains"] if str(c) not in declined}
+    return held & set(ids)
 
 
 def record_otp_failure(ride_id):

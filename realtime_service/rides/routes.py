@@ -1,8 +1,9 @@
-"""/rides: fare estimates, ride requests and the ride's life (accept, start, end,
-cancel), and the rides of the caller. Each route parses, calls
+"""/rides: fare estimates, ride requests and the ride's life (accept or decline an
+offer, start, end, cancel), and the rides of the caller. Each route parses, calls
 realtime_service.rides.service and responds."""
 from realtime_service.rides import service
 from realtime_service.rides.schemas import (
+    DeclineResponse,
     FareQuerySchema,
     FareResponse,
     HistoryQuerySchema,
@@ -56,11 +57,15 @@ def fare(query):
 def request_ride(data):
     """Request a ride.
 
-    Creates a pending ride (with its OTP, shown to you only) and sends `new-ride` to
-    the nearby active, connected captains of that vehicle type, nearest first;
-    `dispatchedTo` is how many. A rider has at most one open ride (409), and at most
-    RIDE_REQUEST_RATE_LIMIT requests (429, with POST /rides/create); each counts
-    against MAPS_RATE_LIMIT too (the trip is routed)."""
+    Creates a pending ride (with its OTP, shown to you only) and offers it in rounds:
+    `new-ride` (with `offer.expiresAt`) to the DISPATCH_BATCH available captains of
+    that vehicle type quickest to reach the pickup, the next ones when they decline or
+    OFFER_SECONDS pass; you get `ride-searching` per round, and `ride-expired` when no
+    captain is left or DISPATCH_TIMEOUT_SECONDS passed. `dispatchedTo` is how many
+    captains the first round offered it to (0: the ride is `expired` at once). A rider
+    has at most one open ride (409), and at most RIDE_REQUEST_RATE_LIMIT requests
+    (429, with POST /rides/create); each counts against MAPS_RATE_LIMIT too (the trip
+    is routed)."""
     ride, dispatched = service.request_ride(me(), data["pickup"], data["destination"],
                                           data["vehicleType"])
     return {"ride": ride, "dispatchedTo": dispatched}
@@ -85,7 +90,7 @@ def history(query):
 @ride_routes.response(200, RideResponse)
 @ride_routes.errors(400, 404)
 def get_ride(ride_id):
-    """One of my service.
+    """One of my rides.
 
     A ride of which the caller is the rider or the captain; 404 for anyone else."""
     return {"ride": service.get_ride(object_id(ride_id), me(), current_role())}
@@ -98,12 +103,26 @@ def get_ride(ride_id):
 def accept(ride_id):
     """Accept a ride request.
 
-    Take a pending ride that was dispatched to you; you and the rider get
-    `ride-confirmed` (the rider's with the OTP), the other dispatched captains
-    `ride-taken`. Exactly one captain wins, the others
-    get 409, and so does a captain who is inactive or already has an accepted or
-    ongoing ride."""
+    Take a pending ride of which you hold a live offer; you and the rider get
+    `ride-confirmed` (the rider's with the OTP), the other captains offered it
+    `ride-taken`. Exactly one captain wins, the others get 409, and so does a captain
+    whose offer expired or who declined it, who is inactive or who already has an
+    accepted or ongoing ride; 404 when it was never offered to you."""
     return {"ride": service.accept(object_id(ride_id), current_account())}
+
+
+@ride_routes.post("/<ride_id>/decline")
+@auth_required(Role.CAPTAIN)
+@ride_routes.response(200, DeclineResponse)
+@ride_routes.errors(400, 404, 409)
+def decline(ride_id):
+    """Decline a ride request.
+
+    Give up your live offer of a pending ride; once every captain of the round has
+    declined, the ride is offered to the next ones at once. 409 when your offer has
+    ended (expired, declined, or the ride is no longer pending); 404 when it was never
+    offered to you."""
+    return service.decline(object_id(ride_id), me())
 
 
 @ride_routes.post("/<ride_id>/start")

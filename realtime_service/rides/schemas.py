@@ -6,7 +6,7 @@ from marshmallow import ValidationError, fields, pre_load, validate
 
 from shared.schemas import CaptainProfile, CursorQuery, Id, PublicProfile, Schema, Timestamp
 
-STATUSES = ("pending", "accepted", "ongoing", "completed", "cancelled")
+STATUSES = ("pending", "accepted", "ongoing", "completed", "cancelled", "expired")
 LAT = validate.Range(min=-90, max=90, error="Latitude must be between -90 and 90")
 LNG = validate.Range(min=-180, max=180, error="Longitude must be between -180 and 180")
 
@@ -77,6 +77,11 @@ class FareResponse(Schema):
                             metadata={"description": "minutes per vehicle type"})
 
 
+class Offer(Schema):
+    expiresAt = Timestamp(metadata={"description": "accept before this, or the ride moves "
+                                                   "on to other captains"})
+
+
 class Ride(Schema):
     _id = Id()
     user = fields.Nested(PublicProfile)
@@ -97,6 +102,8 @@ class Ride(Schema):
     startedAt = Timestamp()
     completedAt = Timestamp()
     cancelledAt = Timestamp()
+    expiredAt = Timestamp(metadata={"description": "once no captain accepted it"})
+    offer = fields.Nested(Offer, metadata={"description": "only in `new-ride`: the captain's offer"})
 
 
 # The payload schema of rides requested by a client whose frontend renders them its own
@@ -124,7 +131,21 @@ class RidePageResponse(Schema):
         "description": "`before` of the next page, null on the last one"})
 
 
-class RideTaken(Schema):
-    """`ride-taken`: to the dispatched captains that did not win the ride."""
+class RideNotice(Schema):
+    """`ride-taken` (to the other captains offered the ride that was accepted),
+    `ride-offer-expired` (to the captains of a round that ended), `ride-expired` (to
+    the rider of a ride no captain accepted)."""
 
+    rideId = Id()
+
+
+class RideSearching(Schema):
+    """`ride-searching`: to the rider, once per offer round."""
+
+    rideId = Id()
+    round = fields.Integer(metadata={"description": "1 for the first round"})
+    offered = fields.Integer(metadata={"description": "captains offered the ride this round"})
+
+
+class DeclineResponse(Schema):
     rideId = Id()

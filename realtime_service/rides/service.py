@@ -1,13 +1,14 @@
-"""Rides: fare estimates, requests dispatched to nearby captains, and the ride's life
-(accept, start with the rider's OTP, end, cancel), with its activity entries and pushes;
-the ride's call (realtime_service.calls) closes when it ends or is cancelled.
+"""Rides: fare estimates, requests offered to nearby captains in rounds, and the ride's
+life (accept, decline, start with the rider's OTP, end, cancel), with its activity
+entries and pushes; the ride's call (realtime_service.calls) closes when it ends or is
+cancelled.
 
-Functions return rides as their caller may see them: the stored ride with `user` and
-`captain` expanded to public profiles, and the OTP only for the ride's own rider (the
-`Ride` schema dumps them). Every push goes through realtime_service.sockets.notifier,
-dumped with the schema of its event; a ride requested by a client with a view of its
-own (`client`, `add_ride_view`) is dumped with that view. Distances come from the
-configured router (realtime_service.maps.service).
+Functions return rides as their caller may see them (views.py): the stored ride with
+`user` and `captain` expanded to public profiles, and the OTP only for the ride's own
+rider. Every push goes through realtime_service.sockets.notifier, dumped with the schema
+of its event. The offer rounds are in rounds.py, what a captain's state allows in
+captain_states.py. Distances come from the configured router
+(realtime_service.maps.service).
 """
 import hmac
 
@@ -16,85 +17,33 @@ from pymongo.errors import DuplicateKeyError
 
 from realtime_service.calls.service import close_ride_call
 from realtime_service.maps.service import road_route
-from realtime_service.rides import dispatch, rides
+from realtime_service.rides import captain_states, rides, rounds
 from realtime_service.rides.fares import estimate, estimate_for
-from realtime_service.rides.schemas import RIDE_VIEWS, Ride, RideTaken
+from realtime_service.rides.schemas import RideNotice
+from realtime_service.rides.views import (
+    push_to_captains,
+    push_to_parties,
+    record,
+    seen_by,
+    view_for,
+    with_parties,
+    without_otp,
+)
 from realtime_service.sockets import notifier
-from shared.accounts import accounts, activity
 from shared.accounts.roles import Role
 from shared.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from shared.serialize import now
 
 BUSY = rides.BUSY  # a captain's open statuses (the chat rules use them too)
 OPEN_RIDE = "You already have an open ride"
-NOT_FOUND = "Ride not found"
+NOT_FOUND = rounds.NOT_FOUND
 LOCKED = "Too many wrong OTPs for this ride"
-RIDE = Ride()
-RIDE_TAKEN = RideTaken()
+NOTICE = RideNotice()
 
 
 def open_ride_of_captain(captain_id):
     """The captain's accepted or ongoing ride (stored form), or None."""
     return rides.open_ride_of_captain(captain_id)
-
-
-# Views: what a party sees of a ride.
-
-def with_parties(ride_list):
-    """Copies of the rides with `user` and `captain` replaced by public profiles (one
-    query per role), OTP included. An account that is gone shows as just its id."""
-    users = accounts.public_profiles(Role.USER, {ride["user"] for ride in ride_list},
-                                     rides.PROFILE_FIELDS)
-    captains = accounts.public_profiles(
-        Role.CAPTAIN, {ride["captain"] for ride in ride_list if ride.get("captain")},
-        rides.PROFILE_FIELDS)
-    views = []
-    for ride in ride_list:
-        view = {**ride, "user": users.get(ride["user"], {"_id": ride["user"]})}
-        if ride.get("captain"):
-            view["captain"] = captains.get(ride["captain"], {"_id": ride["captain"]})
-        views.append(view)
-    return views
-
-
-def without_otp(view):
-    return {key: value for key, value in view.items() if key != "otp"}
-
-
-def seen_by(view, viewer_id):
-    """`view` as `viewer_id` may see it: the OTP only for the ride's own rider."""
-    return view if view["user"]["_id"] == viewer_id else without_otp(view)
-
-
-def view_for(ride, viewer_id):
-    return seen_by(with_parties([ride])[0], viewer_id)
-
-
-# Activity and pushes.
-
-def record(ride, action, **meta):
-    """`action` in the history of the ride's rider and, once there is one, its captain."""
-    meta = {"rideId": str(ride["_id"]), "status": ride["status"], **meta}
-    activity.record(ride["user"], Role.USER, action, meta)
-    if ride.get("captain"):
-        activity.record(ride["captain"], Role.CAPTAIN, action, meta)
-
-
-def dump(view):
-    """The ride's payload, with the schema of the client that requested it."""
-    return RIDE_VIEWS.get(view.get("client"), RIDE).dump(view)
-
-
-def push_to_parties(view, event):
-    """`event` with the ride to its rider (with the OTP) and its captain (without)."""
-    shown = dump(view)
-    notifier.push(view["user"]["_id"], event, shown)
-    if view.get("captain"):
-        notifier.push(view["captain"]["_id"], event, without_otp(shown))
-
-
-def push_to_captains(captain_ids, event, view):
-    """One OTP-free `event` with the ride to every captain of `captain_ids`."""
-    notifier.push_many(captain_ids, event, dump(without_otp(view)))
 
 
 # The rules.
@@ -107,22 +56,23 @@ def fare_estimate(pickup, destination):
 
 
 def request_ride(user_id, pickup, destination, vehicle_type, client=None):
-    """`(ride, dispatched)`: a new pending ride, sent as `new-ride` to the nearby active,
-    connected captains of its vehicle type. 409 when the rider has an open ride.
-    `client` marks the frontend that asked, when its payloads differ (`add_ride_view`)."""
+    """`(ride, offered)`: a new ride, offered in its first round (rounds.py) to the best
+    available captains near the pickup; `offered` is how many. A ride no captain can be
+    offered is `expired` at once. 409 when the rider has an open ride. `client` marks
+    the frontend that asked, when its payloads differ (`add_ride_view`)."""
     config = current_app.config
     trip = estimate_for(pickup, destination, vehicle_type, config["FARES"],
                         config["ROAD_FACTOR"], road_route)
-    captains = dispatch.nearby_captains(pickup, vehicle_type)
+    state = rides.new_dispatch(now(), config["DISPATCH_RADIUS_KM"],
+                               config["DISPATCH_TIMEOUT_SECONDS"])
     try:
-        ride = rides.create(user_id, pickup, destination, vehicle_type, trip, captains,
-                                  client)
+        ride = rides.create(user_id, pickup, destination, vehicle_type, trip, state, client)
     except DuplicateKeyError:
         raise Conflict(OPEN_RIDE) from None
-    record(ride, "ride-requested", dispatchedTo=len(captains))
-    view = with_parties([ride])[0]
-    push_to_captains(captains, "new-ride", view)
-    return view, len(captains)
+    record(ride, "ride-requested")
+    ride = rounds.start(ride)
+    offered = len(ride["dispatch"]["captains"]) if ride["dispatch"]["round"] == 1 else 0
+    return with_parties([ride])[0], offered
 
 
 def history(account_id, role, limit, before=None, status=None):
@@ -153,27 +103,38 @@ def require_status(ride, allowed, action):
 
 
 def accept(ride_id, captain):
-    """The active `captain` (account) takes a pending ride dispatched to them: exactly
-    one captain wins; 409 for the others and for a captain with an open ride."""
-    if captain.get("status") != "active":
-        raise Conflict("Go active to accept rides")
-    if open_ride_of_captain(captain["_id"]) is not None:
-        raise Conflict(OPEN_RIDE)
+    """The active `captain` (account) takes a pending ride of which they hold a live
+    offer: exactly one captain wins; 409 for the others, for a captain whose offer
+    ended and for one with an open ride; 404 for a captain never offered it."""
+    state = captain_states.state_of(captain)
+    if state == captain_states.AVAILABLE:  # no live offer of any ride
+        raise rounds.no_offer(ride_id, captain["_id"])
+    captain_states.require(state, "accept")
     try:
         ride = rides.accept(ride_id, captain["_id"])
     except DuplicateKeyError:  # won another ride meanwhile
         raise Conflict(OPEN_RIDE) from None
     if ride is None:
-        existing = rides.find(ride_id)
-        if existing is None or captain["_id"] not in existing.get("dispatched", []):
-            raise NotFound(NOT_FOUND)
-        raise Conflict("Ride is no longer available")
+        raise rounds.no_offer(ride_id, captain["_id"])
     record(ride, "ride-accepted")
     view = with_parties([ride])[0]
     push_to_parties(view, "ride-confirmed")
-    others = [other for other in ride["dispatched"] if other != captain["_id"]]
-    notifier.push_many(others, "ride-taken", RIDE_TAKEN.dump({"rideId": ride["_id"]}))
+    notifier.push_many(offered_others(ride, captain["_id"]), "ride-taken",
+                       NOTICE.dump({"rideId": ride["_id"]}))
     return without_otp(view)
+
+
+def offered_others(ride, captain_id):
+    """The captains of the ride's round still holding its offer, but `captain_id`."""
+    state = ride.get("dispatch", {})
+    declined = state.get("declined", {})
+    return [other for other in state.get("captains", [])
+            if other != captain_id and str(other) not in declined]
+
+
+def decline(ride_id, captain_id):
+    """The captain declines their live offer of a pending ride (rounds.decline)."""
+    return rounds.decline(ride_id, captain_id)
 
 
 def check_otp(ride, otp):
@@ -212,8 +173,8 @@ def end(ride_id, captain_id):
 
 
 def cancel(ride_id, account_id, role):
-    """The rider or the captain cancels a pending or accepted ride; the captains sent a
-    still pending request hear it too."""
+    """The rider or the captain cancels a pending or accepted ride; the captains holding
+    the offer of a still pending one hear it too."""
     ride = party_ride(ride_id, account_id, role)
     require_status(ride, ["pending", "accepted"], "cancel")
     cancelled = rides.transition(
@@ -224,7 +185,7 @@ def cancel(ride_id, account_id, role):
     view = finish_transition(cancelled, "ride-cancelled", "ride-cancelled", account_id,
                              by=str(role))
     if cancelled["captain"] is None:
-        push_to_captains(cancelled.get("dispatched", []), "ride-cancelled", view)
+        push_to_captains(offered_others(cancelled, None), "ride-cancelled", view)
     else:
         close_ride_call(cancelled["_id"], "ride-cancelled")
     return view

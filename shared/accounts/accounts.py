@@ -136,9 +136,13 @@ def riders(query, fields):
     return list(collection(Role.USER).find(query, dict.fromkeys(fields, 1)).sort("_id", 1))
 
 
-def nearest_active_captains(point, radius_m, vehicle_type):
+def nearest_active_captains(point, radius_m, vehicle_type, located_since=None):
     """Ids of the active captains of `vehicle_type` within `radius_m` of `point`
-    ({"lat", "lng"}), nearest first, as a lazy cursor."""
+    ({"lat", "lng"}), nearest first, as a lazy cursor; with `located_since`, only those
+    whose position was stamped (`locationUpdatedAt`) at or after it."""
+    query = {"status": "active", "vehicle.vehicleType": vehicle_type}
+    if located_since is not None:
+        query["locationUpdatedAt"] = {"$gte": located_since}
     # $geoNear rather than find($nearSphere): it always returns nearest first, also on
     # servers that do not sort $nearSphere results.
     pipeline = [
@@ -147,7 +151,7 @@ def nearest_active_captains(point, radius_m, vehicle_type):
             "distanceField": "distanceM",
             "maxDistance": radius_m,
             "spherical": True,
-            "query": {"status": "active", "vehicle.vehicleType": vehicle_type},
+            "query": query,
         }},
         {"$project": {"_id": 1}},
     ]
@@ -159,6 +163,15 @@ def set_location(captain_id, location):
     point = {"type": "Point", "coordinates": [location["lng"], location["lat"]]}
     storage.update_one(collection(Role.CAPTAIN), {"_id": captain_id},
                        {"$set": {"location": point, "locationUpdatedAt": now()}})
+
+
+def captain_positions(captain_ids):
+    """{id: {"lat", "lng"}} of those of the captains that have a stored position."""
+    found = collection(Role.CAPTAIN).find({"_id": {"$in": list(captain_ids)}},
+                                          {"location": 1})
+    return {doc["_id"]: {"lat": doc["location"]["coordinates"][1],
+                         "lng": doc["location"]["coordinates"][0]}
+            for doc in found if doc.get("location")}
 
 
 def set_socket_id(role, account_id, value, only_if=None):

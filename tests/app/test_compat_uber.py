@@ -175,9 +175,9 @@ def test_moto_signup_and_dispatch(http, db, connect, auth_client):
     assert auth_client.patch("/captains/status", headers=bearer(token),
                              json={"status": "active"}).status_code == 200
     lat, lng = north_of(PICKUP, 0.3)
-    db.captains.update_one({"email": "moti@example.com"}, {"$set": {"location": {
-        "type": "Point", "coordinates": [lng, lat]}}})
     moto_socket = connect(None, token=token)
+    assert moto_socket.call("update-location-captain",
+                            {"location": {"ltd": lat, "lng": lng}}) == {"ok": True}
     car_socket = connect(make_captain(db, location=north_of(PICKUP, 0.2)), "captain")
     rider = make_user(db)
     created = call(http, "POST", "/rides/create", rider, json={**TRIP, "vehicleType": "moto"})

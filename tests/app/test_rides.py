@@ -64,13 +64,14 @@ def test_request_validation(client, db):
                        headers=auth_header(captain, "captain")).status_code == 403
 
 
-def test_request_creates_pending_ride_with_fare_and_otp(client, db):
+def test_request_creates_pending_ride_with_fare_and_otp(realtime_app, client, db):
     user = make_user(db)
+    online(realtime_app, make_captain(db, vehicle_type="auto", location=north_of(PICKUP, 1)))
     response = request_ride(client, user, vehicle_type="auto")
     assert response.status_code == 201
     body = response.get_json()
     ride = body["ride"]
-    assert body["dispatchedTo"] == 0
+    assert body["dispatchedTo"] == 1
     assert ride["status"] == "pending" and ride["captain"] is None
     assert ride["user"]["_id"] == str(user["_id"])
     assert "email" not in ride["user"] and "password" not in ride["user"]
@@ -89,7 +90,22 @@ def test_request_creates_pending_ride_with_fare_and_otp(client, db):
     assert response.get_json()["ride"]["pickup"]["lat"] == 12.9
 
 
-def test_one_open_ride_per_user(client, db):
+def test_a_ride_no_captain_can_take_expires_at_once(client, db):
+    user = make_user(db)
+    response = request_ride(client, user)
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["dispatchedTo"] == 0
+    assert body["ride"]["status"] == "expired" and body["ride"]["expiredAt"]
+    again = request_ride(client, user)  # an expired ride is not an open one
+    assert again.status_code == 201
+    expired = client.get("/rides?status=expired", headers=auth_header(user)).get_json()
+    assert [ride["_id"] for ride in expired["rides"]] == [
+        again.get_json()["ride"]["_id"], body["ride"]["_id"]]
+
+
+def test_one_open_ride_per_user(realtime_app, client, db):
+    online(realtime_app, make_captain(db, location=north_of(PICKUP, 1)))
     user = make_user(db)
     first = request_ride(client, user).get_json()["ride"]
     again = request_ride(client, user)
@@ -182,7 +198,7 @@ def test_each_transition_answers_the_ride_as_stored(accepted, client, db):
                         headers=auth_header(captain, "captain")).get_json()["ride"]
     assert ended == stored and ended["status"] == "completed"
     assert started["startedAt"] == ended["startedAt"]
-    assert db.rides.find_one({"_id": ObjectId(ride["_id"])})["_rev"] == 3  # accept, start, end
+    assert db.rides.find_one({"_id": ObjectId(ride["_id"])})["_rev"] == 4  # round 1, accept, start, end
     for shown in (ride, started, ended):
         assert not {"_rev", "otpFailures", "dispatched"} & set(shown)
 
