@@ -1,8 +1,7 @@
 """Helpers for the Uber clone's routes (/maps and the /rides aliases): a few places of
 New Delhi in the gazetteer, and one pass over every route for the response contract."""
-from bson import ObjectId
-
 from realtime_service.maps.places import document
+from shared.serialize import now
 
 from .factories import auth_header
 
@@ -24,7 +23,7 @@ def add_places(db, places=DELHI):
 
 def exercise_uber_routes(client, db, rider, captain):
     """Each Uber clone route once with a success and with typical failures (the rider
-    has no open ride, the captain is active and free)."""
+    has no open ride, the captain is active, free and online)."""
     add_places(db)
     as_rider, as_captain = auth_header(rider), auth_header(captain, "captain")
     assert client.get("/maps/get-suggestions?input=conn", headers=as_rider).status_code == 200
@@ -42,14 +41,15 @@ def exercise_uber_routes(client, db, rider, captain):
     trip = f"pickup={CONNAUGHT}&destination={INDIA_GATE}"
     assert client.get(f"/rides/get-fare?{trip}", headers=as_rider).status_code == 200
     assert client.get(f"/rides/get-fare?{trip}", headers=as_captain).status_code == 403
+    # The captain (online) reports a position near the pickup.
+    db.captains.update_one({"_id": captain["_id"]}, {"$set": {
+        "location": {"type": "Point", "coordinates": [DELHI[0][2], DELHI[0][1]]},
+        "locationUpdatedAt": now()}})
     body = {"pickup": CONNAUGHT, "destination": INDIA_GATE, "vehicleType": "car"}
     assert client.post("/rides/create", headers=as_rider,
                        json={**body, "destination": "Nowhere Qq"}).status_code == 404
     ride = client.post("/rides/create", headers=as_rider, json=body).get_json()
     assert client.post("/rides/create", headers=as_rider, json=body).status_code == 409
-    # No socket is connected in-process: dispatch to the captain by hand.
-    db.rides.update_one({"_id": ObjectId(ride["_id"])},
-                        {"$push": {"dispatched": captain["_id"]}})
     assert client.post("/rides/confirm", headers=as_captain,
                        json={"rideId": "nope"}).status_code == 400
     assert client.post("/rides/confirm", headers=as_captain,

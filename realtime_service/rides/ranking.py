@@ -8,6 +8,7 @@ candidates it has not seen. Without a router, or when it fails (logged), a candi
 time is the great-circle distance x ROAD_FACTOR at the vehicle type's average speed, as
 fares estimate it.
 """
+import inspect
 import logging
 import math
 import time
@@ -79,7 +80,8 @@ def road_seconds(configured, places, pickup):
     missing = [captain_id for captain_id, value in found.items() if value is None]
     if missing:
         origins = [keys[captain_id][-2] for captain_id in missing]
-        for captain_id, value in zip(missing, table(service, profile, origins, target)):
+        for captain_id, value in zip(missing, table(service, profile, origins, target),
+                                     strict=True):
             found[captain_id] = value
             if value is not None:
                 _store(keys[captain_id], value)
@@ -91,8 +93,11 @@ def table(service, profile, origins, target):
     """Seconds from each of `origins` ((lat, lng) pairs) to `target` by road (None where
     there is no route): one matrix call."""
     locations = [[target[1], target[0]]] + [[lng, lat] for lat, lng in origins]
+    options = {"annotations": ["duration"]} if "annotations" in inspect.signature(
+        service.matrix).parameters else {}  # OSRM: no distances to compute
     matrix = service.matrix(locations=locations, profile=profile,
-                            sources=list(range(1, len(locations))), destinations=[0])
+                            sources=list(range(1, len(locations))), destinations=[0],
+                            **options)
     rows = matrix.durations
     if len(rows) != len(origins):
         raise ValueError("matrix size")

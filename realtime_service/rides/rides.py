@@ -64,8 +64,8 @@ def new_otp():
 def new_dispatch(stamp, radius_km, search_seconds):
     """The offer state of a new ride: round 0 (no captain offered yet), due at once;
     `radiusKm` the search radius, `endsAt` when the search gives up. A round holds the
-    ids of its `captains`, those that `declined` ({id string: when}) and when its
-    offers expire (`expiresAt`, never after `endsAt`)."""
+    ids of its `captains` and when their offers expire (`expiresAt`, never after
+    `endsAt`); `declined` ({id string: when}) keeps the declines of every round."""
     return {"round": 0, "captains": [], "declined": {}, "expiresAt": stamp,
             "radiusKm": radius_km, "endsAt": stamp + timedelta(seconds=search_seconds)}
 
@@ -160,7 +160,7 @@ def next_round(ride, captains, radius_km, expires_at):
     left `pending`."""
     dispatch = ride["dispatch"]
     moved = {**dispatch, "round": dispatch["round"] + 1, "captains": captains,
-             "declined": {}, "expiresAt": expires_at, "radiusKm": radius_km}
+             "expiresAt": expires_at, "radiusKm": radius_km}
     return storage.find_one_and_update(
         collection(),
         {"_id": ride["_id"], "status": "pending", "dispatch.round": dispatch["round"]},

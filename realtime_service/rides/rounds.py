@@ -117,8 +117,7 @@ def no_offer(ride_id, captain_id):
         return NotFound(NOT_FOUND)
     if ride["status"] != "pending":
         return Conflict("Ride is no longer available")
-    state = ride.get("dispatch", {})
-    if captain_id in state.get("captains", []) and str(captain_id) in state.get("declined", {}):
+    if str(captain_id) in ride.get("dispatch", {}).get("declined", {}):
         return Conflict("You declined this ride")
     return Conflict("Your offer of this ride has expired")
 

@@ -103,7 +103,8 @@ class Ride(Schema):
     completedAt = Timestamp()
     cancelledAt = Timestamp()
     expiredAt = Timestamp(metadata={"description": "once no captain accepted it"})
-    offer = fields.Nested(Offer, metadata={"description": "only in `new-ride`: the captain's offer"})
+    offer = fields.Nested(Offer, metadata={
+        "description": "only in `new-ride`: the captain's offer"})
 
 
 # The payload schema of rides requested by a client whose frontend renders them its own

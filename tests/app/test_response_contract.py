@@ -170,6 +170,8 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     recorder, client = Recorder(realtime_app), realtime_app.test_client()
     rider, friend = make_user(db), make_user(db)
     captain = make_captain(db, location=(12.97, 77.59))
+    # No socket is connected in-process: the captain is online for dispatch by hand.
+    realtime_app.extensions["presence"].connected("captain", str(captain["_id"]), "sid-1")
     as_rider, as_friend = auth_header(rider), auth_header(friend)
     as_captain = auth_header(captain, "captain")
 
@@ -182,8 +184,6 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
             "vehicleType": "car"}
     ride = client.post("/rides", headers=as_rider, json=trip).get_json()["ride"]
     assert client.post("/rides", headers=as_rider, json=trip).status_code == 409
-    # No socket is connected in-process: dispatch to the captain by hand.
-    db.rides.update_one({}, {"$push": {"dispatched": captain["_id"]}})
     ride_url = f"/rides/{ride['_id']}"
     assert client.post(f"{ride_url}/accept", headers=as_captain).status_code == 200
     assert client.post(f"{ride_url}/start", headers=as_captain,
@@ -194,6 +194,13 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert client.get(ride_url, headers=as_rider).status_code == 200
     assert client.get(ride_url, headers=as_friend).status_code == 404
     assert client.get("/rides/not-an-id", headers=as_rider).status_code == 400
+    again = client.post("/rides", headers=as_rider, json=trip).get_json()["ride"]
+    decline = f"/rides/{again['_id']}/decline"
+    assert client.post(decline, headers=as_rider).status_code == 403
+    assert client.post(decline, headers=as_captain).status_code == 200  # then expired
+    assert client.post(decline, headers=as_captain).status_code == 409
+    assert client.post("/rides/xyz/decline", headers=as_captain).status_code == 400
+    assert client.post(f"/rides/{again['_id']}/cancel", headers=as_rider).status_code == 409
     again = client.post("/rides", headers=as_rider, json=trip).get_json()["ride"]
     assert client.post(f"/rides/{again['_id']}/cancel", headers=as_rider).status_code == 200
     assert client.get("/rides?limit=1", headers=as_rider).status_code == 200

@@ -198,7 +198,8 @@ def test_each_transition_answers_the_ride_as_stored(accepted, client, db):
                         headers=auth_header(captain, "captain")).get_json()["ride"]
     assert ended == stored and ended["status"] == "completed"
     assert started["startedAt"] == ended["startedAt"]
-    assert db.rides.find_one({"_id": ObjectId(ride["_id"])})["_rev"] == 4  # round 1, accept, start, end
+    # round 1, accept, start, end
+    assert db.rides.find_one({"_id": ObjectId(ride["_id"])})["_rev"] == 4
     for shown in (ride, started, ended):
         assert not {"_rev", "otpFailures", "dispatched"} & set(shown)
 

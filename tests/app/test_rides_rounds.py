@@ -1,0 +1,226 @@
+"""Offer rounds in process: a ride offered to DISPATCH_BATCH captains at a time, declines
+and expiries moving it on, the widening radius, the end of the search, accept only with
+a live offer, one winner, and a round left by one process resumed by another's sweeper.
+Captains connect through Flask-SocketIO's test client (presence); waiting for an event
+lets the app's sweeper run."""
+import threading
+from collections import Counter
+
+import pytest
+from bson import ObjectId
+
+from ..factories import auth_header, make_captain, make_user, token_for
+from ..rides_support import PICKUP, east_of, north_of, ride_body
+from ..sockets import flush
+
+# Rounds move on within tests' waits: short offers, a quick sweeper.
+QUICK = {"OFFER_SECONDS": 1, "DISPATCH_SWEEP_SECONDS": 0.1}
+
+
+@pytest.fixture
+def setup(make_realtime_app, app_sockets):
+    """`setup(**settings)`: (app, http client, connect(account, role="user"))."""
+
+    def build(**settings):
+        app = make_realtime_app(**settings)
+        return app, app.test_client(), lambda account, role="user": app_sockets(
+            app, token_for(account, role))
+
+    return build
+
+
+def post(http, path, account, role="user", json=None):
+    return http.post(path, json=json, headers=auth_header(account, role))
+
+
+def captains_at(db, connect, *kms):
+    """Connected captains `kms` north of the pickup, and their sockets."""
+    captains = [make_captain(db, location=north_of(PICKUP, km)) for km in kms]
+    return captains, [connect(captain, "captain") for captain in captains]
+
+
+def request(http, db, connect):
+    """A rider (connected) requests a ride: (rider socket, ride id, response body)."""
+    rider = make_user(db)
+    rider_socket = connect(rider)
+    rider_socket.account = rider
+    response = post(http, "/rides", rider, json=ride_body())
+    assert response.status_code == 201
+    body = response.get_json()
+    return rider_socket, body["ride"]["_id"], body
+
+
+def stored(db, ride_id):
+    return db.rides.find_one({"_id": ObjectId(ride_id)})
+
+
+def test_the_nearest_batch_first_with_an_offer(setup, db):
+    app, http, connect = setup()
+    captains, sockets = captains_at(db, connect, 1.5, 0.2, 1.0, 0.5)
+    rider_socket, ride_id, body = request(http, db, connect)
+    assert body["dispatchedTo"] == 3 and body["ride"]["status"] == "pending"
+    assert "offer" not in body["ride"]
+    for socket in (sockets[1], sockets[3], sockets[2]):
+        new_ride = socket.wait_for("new-ride")
+        assert new_ride["_id"] == ride_id and new_ride["offer"]["expiresAt"].endswith("Z")
+        assert set(new_ride["offer"]) == {"expiresAt"} and "otp" not in new_ride
+    assert rider_socket.wait_for("ride-searching") == {"rideId": ride_id, "round": 1,
+                                                       "offered": 3}
+    flush(sockets[0])
+    assert "new-ride" not in sockets[0].events
+    assert stored(db, ride_id)["dispatched"] == [c["_id"] for c in
+                                                 (captains[1], captains[3], captains[2])]
+    # The rider's copy shows no offer state.
+    mine = http.get(f"/rides/{ride_id}", headers=auth_header(rider_socket.account))
+    assert not {"offer", "dispatch", "dispatched"} & set(mine.get_json()["ride"])
+
+
+def test_decline_moves_on_at_once(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=1)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6)
+    stranger = make_captain(db, location=north_of(PICKUP, 9))
+    rider_socket, ride_id, _ = request(http, db, connect)
+    url = f"/rides/{ride_id}/decline"
+    assert post(http, url, stranger, "captain").status_code == 404
+    assert post(http, url, make_user(db)).status_code == 403
+    assert post(http, url, captains[1], "captain").status_code == 404  # not offered yet
+    response = post(http, url, captains[0], "captain")
+    assert response.status_code == 200 and response.get_json() == {"rideId": ride_id}
+    assert sockets[0].wait_for("ride-offer-expired") == {"rideId": ride_id}
+    assert sockets[1].wait_for("new-ride")["_id"] == ride_id
+    assert rider_socket.wait_for("ride-searching", lambda p: p["round"] == 2) == {
+        "rideId": ride_id, "round": 2, "offered": 1}
+    again = post(http, url, captains[0], "captain")
+    assert again.status_code == 409 and again.get_json() == {"message": "You declined this ride"}
+    refused = post(http, f"/rides/{ride_id}/accept", captains[0], "captain")
+    assert refused.status_code == 409
+    assert post(http, f"/rides/{ride_id}/accept", captains[1], "captain").status_code == 200
+    assert post(http, url, captains[1], "captain").status_code == 409
+
+
+def test_an_expired_round_moves_on_after_offer_seconds(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=1, **QUICK)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6)
+    rider_socket, ride_id, _ = request(http, db, connect)
+    sockets[0].wait_for("new-ride")
+    assert sockets[1].wait_for("new-ride")["_id"] == ride_id  # the sweeper moved on
+    assert sockets[0].wait_for("ride-offer-expired") == {"rideId": ride_id}
+    late = post(http, f"/rides/{ride_id}/accept", captains[0], "captain")
+    assert late.status_code == 409
+    assert late.get_json() == {"message": "Your offer of this ride has expired"}
+    assert post(http, f"/rides/{ride_id}/decline", captains[0], "captain").status_code == 409
+
+
+def test_the_search_widens_to_the_max_radius(setup, db):
+    app, http, connect = setup(DISPATCH_RADIUS_KM=3, DISPATCH_RADIUS_KM_MAX=6)
+    near = make_captain(db, location=north_of(PICKUP, 1))
+    wide = make_captain(db, location=east_of(PICKUP, 4.5))
+    too_far = make_captain(db, location=east_of(PICKUP, 7))
+    near_socket, wide_socket, far_socket = (connect(c, "captain") for c in (near, wide, too_far))
+    rider_socket, ride_id, body = request(http, db, connect)
+    assert body["dispatchedTo"] == 1  # only the captain within 3 km
+    assert post(http, f"/rides/{ride_id}/decline", near, "captain").status_code == 200
+    assert wide_socket.wait_for("new-ride")["_id"] == ride_id
+    assert stored(db, ride_id)["dispatch"]["radiusKm"] == 6
+    assert post(http, f"/rides/{ride_id}/decline", wide, "captain").status_code == 200
+    rider_socket.wait_for("ride-expired")
+    flush(far_socket)
+    assert "new-ride" not in far_socket.events
+
+
+def test_the_ride_expires_when_no_one_is_left_and_a_new_request_is_allowed(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=1, **QUICK)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6)
+    rider = make_user(db)
+    rider_socket = connect(rider)
+    ride_id = post(http, "/rides", rider, json=ride_body()).get_json()["ride"]["_id"]
+    # Each captain's round expires in turn; no one is offered the ride twice.
+    assert rider_socket.wait_for("ride-expired") == {"rideId": ride_id}
+    assert sockets[1].wait_for("ride-offer-expired") == {"rideId": ride_id}
+    ride = stored(db, ride_id)
+    assert ride["status"] == "expired" and ride["expiredAt"]
+    assert ride["dispatched"] == [captains[0]["_id"], captains[1]["_id"]]
+    for socket in sockets:
+        flush(socket)
+        assert [p["_id"] for p in socket.events["new-ride"]] == [ride_id]
+    assert [p["round"] for p in rider_socket.events["ride-searching"]] == [1, 2]
+    assert post(http, f"/rides/{ride_id}/cancel", rider).status_code == 409
+    history = http.get("/rides?status=expired", headers=auth_header(rider)).get_json()
+    assert history["rides"][0]["status"] == "expired"
+    again = post(http, "/rides", rider, json=ride_body())
+    assert again.status_code == 201 and again.get_json()["dispatchedTo"] == 1
+    assert db.activities.count_documents({"action": "ride-expired"}) == 1
+
+
+def test_the_search_ends_after_dispatch_timeout(setup, db):
+    app, http, connect = setup(OFFER_SECONDS=30, DISPATCH_TIMEOUT_SECONDS=1,
+                               DISPATCH_SWEEP_SECONDS=0.1)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6, 0.8, 1.0)
+    rider_socket, ride_id, _ = request(http, db, connect)
+    assert rider_socket.wait_for("ride-expired") == {"rideId": ride_id}
+    for socket in sockets[:3]:
+        socket.wait_for("ride-offer-expired")
+    flush(sockets[3])
+    assert "new-ride" not in sockets[3].events
+    assert stored(db, ride_id)["status"] == "expired"
+
+
+def test_accept_only_with_a_live_offer(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=1)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6)
+    never = make_captain(db, location=north_of(PICKUP, 0.1))  # not connected
+    rider_socket, ride_id, _ = request(http, db, connect)
+    url = f"/rides/{ride_id}/accept"
+    assert post(http, url, never, "captain").status_code == 404
+    assert post(http, url, captains[1], "captain").status_code == 404  # not offered yet
+    # An offer past its expiry cannot be accepted, even before a sweeper moves on.
+    db.rides.update_one({"_id": ObjectId(ride_id)},
+                        {"$set": {"dispatch.expiresAt": stored(db, ride_id)["createdAt"]}})
+    expired = post(http, url, captains[0], "captain")
+    assert expired.status_code == 409
+    assert stored(db, ride_id)["status"] == "pending"
+
+
+def test_exactly_one_winner_when_the_offered_captains_accept_at_once(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=3)
+    captains, sockets = captains_at(db, connect, 0.2, 0.4, 0.6)
+    rider_socket, ride_id, _ = request(http, db, connect)
+    barrier, results = threading.Barrier(3), {}
+
+    def accept(captain):
+        client = app.test_client()
+        barrier.wait()
+        results[captain["_id"]] = post(client, f"/rides/{ride_id}/accept", captain,
+                                       "captain").status_code
+
+    threads = [threading.Thread(target=accept, args=(c,)) for c in captains]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Counter(results.values()) == {200: 1, 409: 2}
+    winner = next(captain_id for captain_id, status in results.items() if status == 200)
+    assert stored(db, ride_id)["captain"] == winner
+    for captain, socket in zip(captains, sockets, strict=True):
+        if captain["_id"] != winner:
+            assert socket.wait_for("ride-taken") == {"rideId": ride_id}
+
+
+def test_a_round_left_by_one_process_is_resumed_by_another(setup, db):
+    first_app, first_http, _ = setup(DISPATCH_BATCH=1, **QUICK)
+    gone = make_captain(db, location=north_of(PICKUP, 0.2))
+    first_app.extensions["presence"].connected("captain", str(gone["_id"]), "sid-gone")
+    rider = make_user(db)
+    ride_id = post(first_http, "/rides", rider, json=ride_body()).get_json()["ride"]["_id"]
+    assert stored(db, ride_id)["dispatch"]["round"] == 1
+    first_app.extensions["dispatch_sweeper"].kill()  # the first process is gone
+
+    second_app, second_http, connect = setup(DISPATCH_BATCH=1, **QUICK)
+    captain = make_captain(db, location=north_of(PICKUP, 0.6))
+    captain_socket, rider_socket = connect(captain, "captain"), connect(rider)
+    assert captain_socket.wait_for("new-ride")["_id"] == ride_id
+    assert rider_socket.wait_for("ride-searching")["round"] == 2
+    ride = stored(db, ride_id)
+    assert ride["dispatch"]["round"] == 2 and ride["dispatched"] == [gone["_id"],
+                                                                    captain["_id"]]
+    assert post(second_http, f"/rides/{ride_id}/accept", captain, "captain").status_code == 200
