@@ -162,7 +162,8 @@ class Stack:
             if role == "captain":
                 doc.update(vehicle={"color": "black", "plate": f"B-{oid}", "capacity": 4,
                                     "vehicleType": vehicle_type},
-                           status="active", location=_point_near(around or PICKUP, radius_km, rng))
+                           status="active", location=_point_near(around or PICKUP, radius_km, rng),
+                           locationUpdatedAt=stamp)
             docs.append(doc)
         collection = self.db["users" if role == "user" else "captains"]
         for start in range(0, len(docs), 1000):

@@ -1,7 +1,8 @@
 """Scenario 2: ride dispatch fan-out and the accept race.
 
 CAPTAINS active car captains within 2 km of the pickup hold a websocket each
-(DISPATCH_MAX = CAPTAINS, so every one of them is sent every request). A rider
+(DISPATCH_BATCH = DISPATCH_MAX = CAPTAINS, so the first offer round sends every one of
+them every request). A rider
 requests RIDES rides one after the other; for each, the time from sending
 `POST /rides` to the first and to the last captain's `new-ride`. RACERS of the
 captains (spread over the load-client processes) send `POST /rides/<id>/accept` as
@@ -82,7 +83,8 @@ def run(size="full", out_dir=None):
     cfg = SIZES[size]
     workers = cfg["workers"]
     with common.Stack("dispatch") as stack:
-        service = stack.serve("realtime_service", DISPATCH_MAX=cfg["captains"])
+        service = stack.serve("realtime_service", DISPATCH_MAX=cfg["captains"],
+                              DISPATCH_BATCH=cfg["captains"])
         captain_docs = stack.seed("captain", cfg["captains"])
         captains = [{"id": str(d["_id"]), "token": t} for d, t in
                     zip(captain_docs, common.tokens_for(captain_docs, "captain"), strict=True)]

@@ -227,7 +227,10 @@ def run(size="full", out_dir=None, minutes=None, clients=None):
             place = town(n)
             stack.db.captains.update_one({"_id": captain["_id"]}, {"$set": {"location": {
                 "type": "Point", "coordinates": [place["lng"], place["lat"]]}}})
-        service = stack.serve("realtime_service", PRESENCE_EVENTS="delta")
+        # The simulated captains report positions during their rides only; a town's
+        # rides are offered to its own captain only (no widening past the 3 km).
+        service = stack.serve("realtime_service", PRESENCE_EVENTS="delta",
+                              LOCATION_STALE_SECONDS=365 * 86400, DISPATCH_RADIUS_KM_MAX=3)
         user_tokens = common.tokens_for(users, "user")
         captain_tokens = common.tokens_for(captains, "captain")
         specs = _specs(cfg, service.port, users, user_tokens, captains, captain_tokens,

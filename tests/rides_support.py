@@ -1,5 +1,9 @@
-"""Helpers for the ride tests: places around one pickup point, and ride requests."""
+"""Helpers for the ride tests: places around one pickup point, ride requests, and the
+offer state of a ride written straight to the database."""
 import math
+from datetime import timedelta
+
+from shared.serialize import now
 
 # Pickup in Bengaluru; offsets in km are turned into degrees of latitude/longitude.
 PICKUP = {"lat": 12.9716, "lng": 77.5946, "address": "MG Road"}
@@ -19,3 +23,12 @@ def east_of(place, km):
 
 def ride_body(vehicle_type="car", pickup=PICKUP, destination=DESTINATION):
     return {"pickup": pickup, "destination": destination, "vehicleType": vehicle_type}
+
+
+def live_offer(captain_ids, seconds=600):
+    """The offer state (`dispatch`) of a pending ride in its first round, offered to
+    `captain_ids` for `seconds`: for rides inserted straight into the database."""
+    stamp = now()
+    return {"round": 1, "captains": list(captain_ids), "declined": {},
+            "expiresAt": stamp + timedelta(seconds=seconds), "radiusKm": 3.0,
+            "endsAt": stamp + timedelta(seconds=seconds)}

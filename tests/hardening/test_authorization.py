@@ -7,18 +7,21 @@ import requests
 
 from ..auth_api import PNG_1PX, data_url
 from ..factories import auth_header, make_captain, make_user
-from ..rides_support import DESTINATION, PICKUP
+from ..rides_support import DESTINATION, PICKUP, live_offer
 
 RIDE_ACTIONS = ["start", "end", "cancel"]
 
 
 def insert_ride(db, user, status, captain=None, dispatched=()):
-    return db.rides.insert_one({
-        "user": user["_id"], "captain": captain["_id"] if captain else None,
-        "status": status, "pickup": PICKUP, "destination": DESTINATION,
-        "vehicleType": "car", "fare": 100, "distanceKm": 7.0, "durationMin": 15.0,
-        "otp": "246810", "otpFailures": 0,
-        "dispatched": [c["_id"] for c in dispatched]}).inserted_id
+    """A ride as stored; a pending one is offered to the `dispatched` captains."""
+    offered = [c["_id"] for c in dispatched]
+    ride = {"user": user["_id"], "captain": captain["_id"] if captain else None,
+            "status": status, "pickup": PICKUP, "destination": DESTINATION,
+            "vehicleType": "car", "fare": 100, "distanceKm": 7.0, "durationMin": 15.0,
+            "otp": "246810", "otpFailures": 0, "dispatched": offered}
+    if status == "pending":
+        ride["dispatch"] = live_offer(offered)
+    return db.rides.insert_one(ride).inserted_id
 
 
 @pytest.fixture
@@ -64,6 +67,9 @@ def test_rides_of_others_cannot_be_read_or_acted_on(served_realtime, db, cast):
     # a captain the pending ride was not dispatched to cannot take it
     outcomes["eve accept pending"] = requests.post(
         f"{url}/rides/{pending}/accept", headers=headers(cast, "eve")).status_code
+    for ride in ("pending", "accepted"):  # nor decline it
+        outcomes[f"eve decline {ride}"] = requests.post(
+            f"{url}/rides/{cast[ride]}/decline", headers=headers(cast, "eve")).status_code
     expected = {key: 404 for key in outcomes}
     for key in outcomes:  # riders calling captain-only actions: the role decides first
         if key.split()[0] in ("bob", "carol", "alice") and key.split()[1] in ("start", "end"):

@@ -1,11 +1,13 @@
 """Races on the ride state machine, with concurrent HTTP requests against a served
-realtime process (DISPATCH_MAX=60) and real Socket.IO clients."""
+realtime process (a round offers a ride to up to 60 captains) and real Socket.IO
+clients."""
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from bson import ObjectId
 
 from ..conftest import serve
 from ..factories import auth_header, make_captain, make_user, token_for
@@ -17,7 +19,7 @@ from ..sockets import RecordingClient, disconnect_all, flush
 def service(mongo_uri, tmp_path_factory):
     # Fifty-one sockets from one address: past the default per-address cap.
     served = serve("realtime_service", mongo_uri, tmp_path_factory.mktemp("races"),
-                   DISPATCH_MAX=60, SOCKET_MAX_PER_ADDRESS=0)
+                   DISPATCH_BATCH=60, DISPATCH_MAX=60, SOCKET_MAX_PER_ADDRESS=0)
     yield served
     served.stop()
 
@@ -95,6 +97,12 @@ def test_a_captain_wins_at_most_one_of_several_rides(url, db, sockets):
     sockets([captain], "captain")
     riders = [make_user(db) for _ in range(6)]
     ride_ids = [post(url, "/rides", r, json=ride_body()).json()["ride"]["_id"] for r in riders]
+    # A captain holds one offer at a time; give them a live offer of every ride, as
+    # rounds racing in several processes could.
+    offer = db.rides.find_one({"_id": ObjectId(ride_ids[0])})["dispatch"]
+    db.rides.update_many({}, {"$set": {"status": "pending", "dispatch": offer,
+                                       "dispatched": [captain["_id"]]},
+                              "$unset": {"expiredAt": ""}})
 
     results = all_at_once([
         lambda rid=rid: post(url, f"/rides/{rid}/accept", captain, "captain")
