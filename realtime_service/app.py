@@ -1,5 +1,6 @@
 """The realtime service's app factory: authenticated Socket.IO (presence, pushes,
-revocation), and the rides, chat, calls and maps domains over HTTP and sockets."""
+revocation), and the rides (with the offer rounds' sweeper), chat, calls and maps
+domains over HTTP and sockets."""
 from importlib import import_module
 
 from werkzeug.routing import Rule

@@ -9,6 +9,8 @@ from collections import Counter
 import pytest
 from bson import ObjectId
 
+from realtime_service.rides import rounds
+
 from ..factories import auth_header, make_captain, make_user, token_for
 from ..rides_support import PICKUP, east_of, north_of, ride_body
 from ..sockets import flush
@@ -224,3 +226,21 @@ def test_a_round_left_by_one_process_is_resumed_by_another(setup, db):
     assert ride["dispatch"]["round"] == 2 and ride["dispatched"] == [gone["_id"],
                                                                     captain["_id"]]
     assert post(second_http, f"/rides/{ride_id}/accept", captain, "captain").status_code == 200
+
+
+def test_of_two_processes_moving_the_same_round_one_wins(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=1, DISPATCH_SWEEP_SECONDS=0)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6, 1.0)
+    rider_socket, ride_id, _ = request(http, db, connect)
+    read_by_both = stored(db, ride_id)  # each process read the round before moving it
+    with app.app_context():
+        assert rounds.advance(read_by_both)["dispatch"]["round"] == 2
+        assert rounds.advance(read_by_both) is None
+        assert rounds.expire(read_by_both) is None
+    ride = stored(db, ride_id)
+    assert ride["status"] == "pending" and ride["dispatch"]["round"] == 2
+    assert ride["dispatched"] == [captains[0]["_id"], captains[1]["_id"]]
+    for socket in sockets:
+        flush(socket)
+    assert [len(s.events["new-ride"]) for s in sockets] == [1, 1, 0]
+    assert len(sockets[0].events["ride-offer-expired"]) == 1
