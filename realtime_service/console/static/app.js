@@ -1,6 +1,8 @@
 // Ridewire console: three panels (rider, captain, second chat user), each with its own
-// account and Socket.IO connection, and a log of every socket event received.
+// account and Socket.IO connection, and a log of every socket event received. The
+// rider and the captain of an accepted ride can call each other (js/call.js).
 import { authAnswers, discoverAuth, endpoints } from "./js/api.js";
+import { mountCall } from "./js/call.js";
 import { mountCaptain } from "./js/captain.js";
 import { mountChat } from "./js/chat.js";
 import { $, $$ } from "./js/dom.js";
@@ -52,8 +54,8 @@ async function main() {
   const rider = new Session($("#panel-rider"));
   const captain = new Session($("#panel-captain"));
   const chat = new Session($("#panel-chat"));
-  mountRider(rider, mountChat(rider));
-  mountCaptain(captain, mountChat(captain));
+  mountRider(rider, mountChat(rider), mountCall(rider));
+  mountCaptain(captain, mountChat(captain), mountCall(captain));
   mountChat(chat);
   await Promise.all([rider, captain, chat].map((session) => session.restore()));
   document.body.dataset.ready = "true";

@@ -1,8 +1,9 @@
-// The captain panel: duty status, location, incoming requests, and the current ride.
+// The captain panel: duty status, location, incoming requests, the current ride and
+// its call.
 import { $, busy, formValues, h, show, time } from "./dom.js";
 import { OPEN_STATUSES, renderRide } from "./rides.js";
 
-export function mountCaptain(session, chat) {
+export function mountCaptain(session, chat, call) {
   const panel = session.panel;
   const requests = new Map(); // rideId -> ride
   const list = $("[data-field=requests]", panel);
@@ -40,6 +41,7 @@ export function mountCaptain(session, chat) {
   function setCurrent(ride) {
     if (ride && ride.status !== current?.status) chat.reload(); // who it may chat with
     current = ride;
+    call.setRide(ride);
     const box = $("[data-field=current]", panel);
     if (ride) renderRide(box, ride);
     else box.replaceChildren(h("p", { class: "muted" }, "None"));

@@ -1,8 +1,8 @@
-// The rider panel: fares, ride request, and the ride's live state.
+// The rider panel: fares, ride request, the ride's live state, and its call.
 import { $, busy, formValues, h, show } from "./dom.js";
 import { OPEN_STATUSES, renderRide } from "./rides.js";
 
-export function mountRider(session, chat) {
+export function mountRider(session, chat, call) {
   const panel = session.panel;
   const fareForm = $("[data-form=fare]", panel);
   const requestForm = $("[data-form=request]", panel);
@@ -19,6 +19,7 @@ export function mountRider(session, chat) {
   }
 
   function render() {
+    call.setRide(ride);
     if (!ride) {
       card.replaceChildren();
       show(card, false);
