@@ -15,6 +15,7 @@ SCENARIOS = {
     "6": "bench.scaleout",
     "7": "bench.query_costs",
     "8": "bench.versus",
+    "9": "bench.signaling",
 }
 
 

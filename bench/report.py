@@ -78,7 +78,23 @@ def rows(results):
         for query, cost in last["ms_per_query"].items():
             out.append((f"7: {query}, ms per query", f"{first['ms_per_query'][query]} -> {cost}",
                         f"empty -> {last['rides']} rides, {last['messages']} messages"))
+    if "signaling" in results:
+        out += signaling_rows(results["signaling"])
     return out
+
+
+def signaling_rows(result):
+    """One row per step of scenario 9: rooms negotiating at once."""
+    rows = []
+    for step in result["steps"]:
+        burst, every = step["first_round_offer_ms"] or {}, step["first_offer_ms"] or {}
+        rows.append((f"9: {step['rooms']} call rooms negotiating at once "
+                     f"({step['setups']} set-ups, {step['failures']} failed)",
+                     f"join to first relayed offer p50 {every.get('p50')} / p99 "
+                     f"{every.get('p99')} ms (first round {burst.get('p50')} / "
+                     f"{burst.get('p99')} ms); {step['signals_per_s']} signals/s",
+                     f"CPU s per set-up {step['cpu_s_per_setup']}"))
+    return rows
 
 
 def main():

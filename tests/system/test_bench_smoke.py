@@ -10,13 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
-             "query_costs", "versus"]
+             "query_costs", "versus", "signaling"]
 
 
 # `python -m bench` runs side by side, each with its own database and Redis: the two
 # longest scenarios (connections, versus) alone, the others together. Benchmarks mostly
 # wait (servers settling, fixed-rate steps), so three at once take the time of the longest.
-GROUPS = [["3"], ["8"], ["1", "2", "4", "5", "6", "7"]]
+GROUPS = [["3"], ["8"], ["1", "2", "4", "5", "6", "7", "9"]]
 
 
 def run_groups(out):
@@ -133,3 +133,16 @@ def test_versus(results):
         for trial in trials:
             assert trial["connected"] == results["versus"]["config"]["chat"]["users"], side
             assert trial["steps"][0]["achieved"] > 0 and trial["steps"][0]["lost"] == 0, side
+
+
+@pytest.mark.timeout(900)
+def test_signaling(results):
+    """Every room set up a call: each joiner's offer reached a member, and every pair
+    exchanged both descriptions and all candidates (10 signals per pair)."""
+    result = results["signaling"]
+    assert result["setup"]["connected"] == result["setup"]["members"]
+    for step, rooms in zip(result["steps"], result["config"]["rooms"], strict=True):
+        assert step["rooms"] == rooms and step["failures"] == 0 and step["setups"] >= rooms
+        assert step["first_round_offer_ms"]["n"] == sum(
+            size - 1 for size in (result["room_sizes"][r % 3] for r in range(rooms)))
+        assert step["signals_relayed"] > 0 and step["cpu_s_per_setup"]["server"] > 0
