@@ -7,7 +7,7 @@ from werkzeug.routing import Rule
 
 from realtime_service.calls import call_history, calls
 from realtime_service.calls.routes import call_routes
-from realtime_service.chat import messages
+from realtime_service.chat import messages, read_marks
 from realtime_service.chat.routes import chat_routes
 from realtime_service.console.routes import console_enabled, console_routes
 from realtime_service.extensions import socketio
@@ -23,13 +23,15 @@ from realtime_service.sockets.packet_limits import bounded_packet_class, init_pa
 from shared.accounts import accounts, blacklist
 from shared.accounts.tokens import init_tokens
 from shared.cli import register_cli
+from shared.idempotency import idempotency_keys
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
 from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
 
-MODELS = (accounts, blacklist, rides, messages, calls, call_history, places, map_cache)
+MODELS = (accounts, blacklist, rides, messages, read_marks, calls, call_history, places,
+          map_cache, idempotency_keys)
 
 
 def create_app(config=Config):

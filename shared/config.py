@@ -101,6 +101,8 @@ class Config:
     # Per account: POST /rides and /rides/create; every chat send; every socket event.
     RIDE_REQUEST_RATE_LIMIT = env_str("RIDE_REQUEST_RATE_LIMIT", "10 per minute")
     CHAT_SEND_RATE_LIMIT = env_str("CHAT_SEND_RATE_LIMIT", "60 per minute")
+    # Per socket, on top of SOCKET_EVENT_RATE_LIMIT: the chat's `typing` events.
+    CHAT_TYPING_RATE_LIMIT = env_str("CHAT_TYPING_RATE_LIMIT", "10 per 10 seconds")
     # Per account: profile changes (each may decode a 5 MiB image), every profile route.
     PROFILE_UPDATE_RATE_LIMIT = env_str("PROFILE_UPDATE_RATE_LIMIT", "10 per minute")
     # Per account: POST /users/activity and /captains/activity; what the history keeps.

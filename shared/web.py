@@ -65,11 +65,13 @@ class Blueprint(flask_smorest.Blueprint):
     DOC_HOOKS = ()  # functions (operation, facts) that a blueprint applies to its docs
 
     def route(self, rule, **options):
-        """flask-smorest's route, which also hands the view's facts to its doc."""
+        """flask-smorest's route, which also hands the view's facts to its doc (with
+        the doc hooks of its decorators, then the blueprint's)."""
         register = super().route(rule, **options)
 
         def decorator(view):
-            facts = {**route_facts(view), "hooks": list(self.DOC_HOOKS)}
+            facts = route_facts(view)
+            facts = {**facts, "hooks": [*facts.get("hooks", ()), *self.DOC_HOOKS]}
             return register(self.doc(**{FACTS: facts})(view))
 
         return decorator
@@ -134,9 +136,11 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, malformed, expired or revoked token, or wrong credentials",
     403: "A valid token of the other role (user vs captain), or not a party of the object",
     404: "Not found",
-    409: "Conflict with the current state (duplicate, already taken, already open)",
+    409: ("Conflict with the current state (duplicate, already taken, already open, a "
+          "request with the same Idempotency-Key still running)"),
     413: "Request body too large",
     415: "The request body is not application/json",
+    422: "The Idempotency-Key was used for another request",
     429: "Too many requests; see Retry-After",
     500: "Internal server error (never carries exception text)",
     503: "Database unavailable",

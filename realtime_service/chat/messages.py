@@ -1,14 +1,17 @@
 """Chat messages between two accounts: users among users, or a rider and the captain
-of their ride. Sender and receiver ids are stored as ObjectIds; `seenAt` stamps when
-the receiver read a message. Read newest first by `_id`. A message sent with an
-`Idempotency-Key` stores it as `idempotencyKey`, unique per sender."""
-from pymongo import ASCENDING, DESCENDING, IndexModel
+of their ride. Sender and receiver ids are stored as ObjectIds. `deliveredAt` stamps
+when the receiver's client acknowledged a message; `seen` (and `seenAt`) follow the
+receiver's seen mark (read_marks). `changeId` is an ObjectId stamped anew by every
+change that the sync reports (the `_id` at creation, a new one when delivered).
+A message sent with an `Idempotency-Key` stores it as `idempotencyKey`, unique per
+sender. Read newest first by `_id`."""
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from shared import storage
 from shared.extensions import mongo
 from shared.serialize import now
-from shared.storage import cursor_page, find_one_and_update
+from shared.storage import cursor_page
 
 COLLECTION = "messages"
 INDEXES = [
@@ -20,6 +23,9 @@ INDEXES = [
     IndexModel([("senderId", ASCENDING), ("idempotencyKey", ASCENDING)], unique=True,
                name="sender_idempotency_key",
                partialFilterExpression={"idempotencyKey": {"$type": "string"}}),
+    # What changed for an account since a sync cursor, as sender and as receiver.
+    IndexModel([("senderId", ASCENDING), ("changeId", ASCENDING)]),
+    IndexModel([("receiverId", ASCENDING), ("changeId", ASCENDING)]),
 ]
 
 
@@ -28,14 +34,17 @@ def collection():
 
 
 def create(sender_id, receiver_id, text=None, image=None, key=None):
-    """Store a new, unseen message and return it; None when the sender already stored
-    one with this idempotency `key` (the unique index decides, under races too)."""
-    message = {"senderId": sender_id, "receiverId": receiver_id, "text": text,
-               "image": image, "seen": False, "createdAt": now()}
+    """Store a new, undelivered, unseen message and return it; None when the sender
+    already stored one with this idempotency `key` (the unique index decides, under
+    races too)."""
+    message_id = ObjectId()
+    message = {"_id": message_id, "senderId": sender_id, "receiverId": receiver_id,
+               "text": text, "image": image, "deliveredAt": None, "seen": False,
+               "createdAt": now(), "changeId": message_id}
     if key is not None:
         message["idempotencyKey"] = key
     try:
-        message["_id"] = collection().insert_one(message).inserted_id
+        collection().insert_one(message)
     except DuplicateKeyError:
         if key is None:
             raise
@@ -45,6 +54,10 @@ def create(sender_id, receiver_id, text=None, image=None, key=None):
 
 def find(message_id):
     return collection().find_one({"_id": message_id})
+
+
+def find_many(message_ids):
+    return list(collection().find({"_id": {"$in": list(message_ids)}}))
 
 
 def find_by_key(sender_id, key):
@@ -62,21 +75,27 @@ def between(a, b):
     return {"$or": [{"senderId": a, "receiverId": b}, {"senderId": b, "receiverId": a}]}
 
 
-def mark_seen_from(sender_id, receiver_id):
-    """Mark every unseen message of `sender_id` to `receiver_id` seen; return their ids."""
-    query = {"senderId": sender_id, "receiverId": receiver_id, "seen": False}
-    ids = [doc["_id"] for doc in collection().find(query, {"_id": 1}).sort("_id", 1)]
-    if ids:
-        storage.update_many(collection(), {"_id": {"$in": ids}, "seen": False},
-                            {"$set": {"seen": True, "seenAt": now()}})
-    return ids
+def latest_from(sender_id, receiver_id):
+    """The newest message of `sender_id` to `receiver_id`, or None."""
+    return collection().find_one({"senderId": sender_id, "receiverId": receiver_id},
+                                 sort=[("_id", DESCENDING)])
 
 
-def mark_one_seen(message_id, receiver_id):
-    """Mark one message seen if `receiver_id` received it and had not seen it yet;
-    return the message, or None when nothing changed."""
-    return find_one_and_update(
-        collection(), {"_id": message_id, "receiverId": receiver_id, "seen": False},
+def mark_delivered(messages, at):
+    """Stamp these messages delivered at `at`, each with a change id of its own (one
+    round trip); a message delivered meanwhile keeps its first stamp."""
+    if messages:
+        collection().bulk_write([
+            UpdateOne({"_id": message["_id"], "deliveredAt": None},
+                      {"$set": {"deliveredAt": at, "changeId": ObjectId()}})
+            for message in messages], ordered=False)
+
+
+def mark_seen_up_to(sender_id, receiver_id, up_to):
+    """Flag seen the messages of `sender_id` to `receiver_id` up to the id `up_to`."""
+    collection().update_many(
+        {"receiverId": receiver_id, "seen": False, "senderId": sender_id,
+         "_id": {"$lte": up_to}},
         {"$set": {"seen": True, "seenAt": now()}})
 
 
@@ -87,3 +106,19 @@ def unseen_counts(receiver_id):
         {"$group": {"_id": "$senderId", "count": {"$sum": 1}}},
     ]
     return {row["_id"]: row["count"] for row in collection().aggregate(pipeline)}
+
+
+def unseen_from(sender_id, receiver_id):
+    """How many messages of `sender_id` to `receiver_id` are not seen yet."""
+    return collection().count_documents(
+        {"receiverId": receiver_id, "seen": False, "senderId": sender_id})
+
+
+def changed_since(account_id, since, limit):
+    """Up to `limit` messages sent or received by `account_id` whose `changeId` is
+    after `since`, in change order."""
+    found = []
+    for party in ("senderId", "receiverId"):
+        query = {party: account_id, "changeId": {"$gt": since}}
+        found += collection().find(query).sort("changeId", ASCENDING).limit(limit)
+    return sorted(found, key=lambda message: message["changeId"])[:limit]

@@ -1,5 +1,9 @@
 """Request, response and event schemas of the chat (/messages). The dumping schemas are
-allow-lists: a message never shows `seenAt`, a sidebar account never shows its email."""
+allow-lists: a message never shows `seenAt` or its idempotency key, a sidebar account
+never shows its email."""
+import base64
+import binascii
+
 from bson import ObjectId
 from bson.errors import InvalidId
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
@@ -7,7 +11,8 @@ from marshmallow import ValidationError, fields, post_load, pre_load, validate, 
 from shared.schemas import CursorQuery, Id, PublicProfile, Schema, Timestamp, limit_field
 
 TEXT_LENGTH = "Message text must be 1-2000 characters long"
-KEY_LENGTH = 200
+IDS_MAX = 100
+BAD_CURSOR = "Invalid cursor: use the `next` of a sync answer"
 
 
 class SendSchema(Schema):
@@ -29,17 +34,6 @@ class SendSchema(Schema):
             raise ValidationError("A message needs a text or an image", "text")
 
 
-class SendHeaders(Schema):
-    """`Idempotency-Key`: a retry of a send with the same key returns the first message."""
-
-    key = fields.String(data_key="Idempotency-Key", load_default=None,
-                        validate=validate.Length(min=1, max=KEY_LENGTH, error=(
-                            f"Idempotency-Key must be 1-{KEY_LENGTH} characters long")),
-                        metadata={"description": (
-                            "any unique string per message (e.g. a UUID): a retry with "
-                            "the same key returns the first message, stored and pushed once")})
-
-
 class ConversationQuery(CursorQuery):
     """`?limit=` (1-100, default 50) and `?before=` (a message id). `before` is checked
     only once the other fields are valid, so a bad limit is reported alone."""
@@ -59,37 +53,133 @@ class ConversationQuery(CursorQuery):
         return data
 
 
+class SeenSchema(Schema):
+    upTo = Id(load_default=None, metadata={"description": (
+        "the newest message received from this account that was shown; omitted: the "
+        "newest one received")})
+
+
+class DeliveredSchema(Schema):
+    """The messages the caller's client has received (socket event and route)."""
+
+    messageIds = fields.List(Id(), required=True, validate=validate.Length(
+        min=1, max=IDS_MAX, error=f"Give 1-{IDS_MAX} message ids"))
+
+
+class TypingSchema(Schema):
+    to = Id(required=True, metadata={"description": "the account you are writing to"})
+    active = fields.Boolean(load_default=True, metadata={
+        "description": "false: stopped typing (before TYPING_SECONDS)"})
+
+
+class SyncQuery(Schema):
+    """`?since=` (a cursor: the `next` of the previous answer; omitted: no changes,
+    only a cursor to start from) and `?limit=` (1-100, default 50)."""
+
+    since = fields.String(load_default=None, metadata={
+        "description": "the `next` of the previous sync; omitted: a cursor to start from"})
+    limit = limit_field(50)
+
+    @post_load
+    def since_id(self, data, **kwargs):
+        if data["since"] is not None:
+            data["since"] = parse_cursor(data["since"])
+        return data
+
+
+def parse_cursor(text):
+    """The change id a sync cursor stands for; ValidationError otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValidationError(BAD_CURSOR, "since") from None
+    if len(raw) != 12:
+        raise ValidationError(BAD_CURSOR, "since")
+    return ObjectId(raw)
+
+
+def cursor_text(change_id):
+    """The opaque cursor of a change id."""
+    return base64.urlsafe_b64encode(change_id.binary).decode().rstrip("=")
+
+
 class MessageOut(Schema):
     _id = Id()
     senderId = Id()
     receiverId = Id()
     text = fields.String(allow_none=True)
     image = fields.String(allow_none=True, metadata={"description": "a /media/<id> URL"})
-    seen = fields.Boolean()
     createdAt = Timestamp()
+    deliveredAt = Timestamp(allow_none=True, dump_default=None, metadata={
+        "description": "when the receiver's client acknowledged it, or null"})
+    seen = fields.Boolean(metadata={"description": "under the receiver's seen mark"})
+
+
+class MarkOut(Schema):
+    """`readerId` has seen every message of `senderId` up to `upTo`."""
+
+    readerId = Id()
+    senderId = Id()
+    upTo = Id()
+    seenAt = Timestamp()
 
 
 class SidebarResponse(Schema):
-    success = fields.Boolean()
     users = fields.List(fields.Nested(PublicProfile))
-    unseenMessages = fields.Dict(keys=Id(), values=fields.Integer(),
-                                 metadata={"description": "sender id -> unseen count"})
+    unseen = fields.Dict(keys=Id(), values=fields.Integer(),
+                         metadata={"description": "sender id -> unseen count"})
 
 
 class ConversationResponse(Schema):
-    success = fields.Boolean()
     messages = fields.List(fields.Nested(MessageOut), metadata={"description": "oldest first"})
     next = fields.String(allow_none=True, metadata={
         "description": "`before` of the older page, or null on the oldest one"})
 
 
 class SentResponse(Schema):
-    success = fields.Boolean()
-    newMessage = fields.Nested(MessageOut)
+    message = fields.Nested(MessageOut)
 
 
-class MessagesSeenEvent(Schema):
-    """`messagesSeen`, to the sender of the messages."""
+class SeenResponse(Schema):
+    mark = fields.Nested(MarkOut, allow_none=True, metadata={
+        "description": "your mark on this account's messages (null: none yet)"})
+    unseen = fields.Integer(metadata={"description": "messages from it not seen yet"})
 
-    by = Id(metadata={"description": "the receiver who read them"})
+
+class DeliveredResponse(Schema):
+    delivered = fields.List(Id(), metadata={"description": "the ids newly delivered"})
+
+
+class SyncResponse(Schema):
+    messages = fields.List(fields.Nested(MessageOut), metadata={
+        "description": "messages sent or received since the cursor, or whose "
+                       "delivery changed, in change order"})
+    marks = fields.List(fields.Nested(MarkOut), metadata={
+        "description": "seen marks that moved: yours (other devices) and your peers'"})
+    unseen = fields.Dict(keys=Id(), values=fields.Integer(),
+                         metadata={"description": "sender id -> unseen count, now"})
+    next = fields.String(metadata={"description": "the cursor of the next sync"})
+    more = fields.Boolean(metadata={"description": "true: sync again at once with `next`"})
+
+
+class MessagesSeenEvent(MarkOut):
+    """`messages-seen`: to the sender, and (with `unseen`) to the reader's connections."""
+
+    unseen = fields.Integer(metadata={
+        "description": "to the reader's own connections: messages from the sender not "
+                       "seen yet"})
+
+
+class MessagesDeliveredEvent(Schema):
+    """`message-delivered`, to the sender of the messages."""
+
+    receiverId = Id()
     messageIds = fields.List(Id())
+    deliveredAt = Timestamp()
+
+
+class TypingEvent(Schema):
+    """`typing`, to the account written to."""
+
+    from_ = Id(data_key="from")
+    active = fields.Boolean()

@@ -1,4 +1,5 @@
-"""Chat: who may talk to whom, the sidebar, conversations, seen marks and sending.
+"""Chat: who may talk to whom, the sidebar, conversations, sending, and the states of
+a message (delivered, seen) with the typing indicator and the sync.
 
 - users message users freely;
 - a rider and a captain write to each other only while a ride between them is
@@ -6,25 +7,40 @@
 - captains never message captains; nobody messages themselves.
 
 A new message is stored before it is pushed. A send with an idempotency key that its
-sender already used (a retry) returns the stored message and pushes nothing. Pushes
-are dumped with the schemas of realtime_service.chat.schemas and go through the
-notifier.
+sender already used (a retry) returns the stored message and pushes nothing. A message
+is delivered when its receiver's client acknowledges it, and seen under the receiver's
+one seen mark per sender, which only moves forward. Reading changes nothing. Pushes are
+dumped with the schemas of realtime_service.chat.schemas and go through the notifier.
 """
+from datetime import timedelta
+
+from bson import ObjectId
 from cachetools import TTLCache
 
-from realtime_service.chat import messages
-from realtime_service.chat.schemas import MessageOut, MessagesSeenEvent
+from realtime_service.chat import messages, read_marks
+from realtime_service.chat.schemas import (
+    MessageOut,
+    MessagesDeliveredEvent,
+    MessagesSeenEvent,
+    TypingEvent,
+)
 from realtime_service.rides import rides
 from realtime_service.sockets import notifier
 from shared.accounts import accounts
 from shared.accounts.roles import Role
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.media.service import save_image
+from shared.serialize import now
 
 SIDEBAR_FIELDS = ("fullname", "profilePic", "bio")
+NEW_MESSAGE, DELIVERED, SEEN, TYPING = ("newMessage", "message-delivered", "messages-seen",
+                                        "typing")
+# How far back a sync's last cursor starts again: a change stamped before a sync read
+# but stored after it is still reported by the next one (changes may come twice).
+SYNC_OVERLAP = timedelta(seconds=5)
 # Built once: a marshmallow schema deep-copies its fields on every instantiation.
-MESSAGE = MessageOut()
-MESSAGES_SEEN = MessagesSeenEvent()
+MESSAGE, MESSAGES_DELIVERED, MESSAGES_SEEN, TYPING_EVENT = (
+    MessageOut(), MessagesDeliveredEvent(), MessagesSeenEvent(), TypingEvent())
 # Chat partners' roles, saving a query per send: an account id never changes role and
 # is never reused. The TTL bounds how long an account deleted from the database (no
 # route deletes one) is still taken as a partner.
@@ -82,45 +98,12 @@ def sidebar(me_id, my_role):
     return accounts.riders(query, SIDEBAR_FIELDS), messages.unseen_counts(me_id)
 
 
-def tell_sender(sender_id, reader_id, message_ids):
-    """`messagesSeen` to the sender of messages that `reader_id` has just read."""
-    payload = MESSAGES_SEEN.dump({"by": reader_id, "messageIds": message_ids})
-    notifier.push(sender_id, "messagesSeen", payload)
-
-
-def conversation(me_id, my_role, other_id, limit, before=None, mark=True):
+def conversation(me_id, my_role, other_id, limit, before=None):
     """`(messages oldest first, next)`: a page of the conversation with `other_id`
-    (the latest one, or the one older than the message id `before`). With `mark`, the
-    messages received from `other_id` are marked seen and their sender told."""
+    (the latest one, or the one older than the message id `before`)."""
     check_partner(me_id, my_role, other_id, writing=False)
     page, next_before = messages.page_between(me_id, other_id, limit, before)
-    if mark:
-        mark_read(me_id, other_id, page)
     return page[::-1], next_before
-
-
-def mark_read(me_id, other_id, page):
-    """Mark what `other_id` sent to the caller seen (in `page` too), and tell the sender."""
-    seen_ids = messages.mark_seen_from(other_id, me_id)
-    for message in page:  # all seen now, by this call or by a concurrent one
-        if message["receiverId"] == me_id:
-            message["seen"] = True
-    if seen_ids:
-        tell_sender(other_id, me_id, seen_ids)
-
-
-def mark_seen(me_id, message_id):
-    """Mark one message seen: only its receiver may (403 for its sender, 404 for
-    anyone else). Its sender is told when it was not seen yet."""
-    marked = messages.mark_one_seen(message_id, me_id)
-    if marked is not None:
-        tell_sender(marked["senderId"], me_id, [message_id])
-        return
-    message = messages.find(message_id)
-    if message is None or me_id not in (message["senderId"], message["receiverId"]):
-        raise NotFound("Message not found")
-    if message["receiverId"] != me_id:
-        raise Forbidden("Only the receiver can mark a message seen")
 
 
 def sent_before(me_id, other_id, key):
@@ -132,24 +115,113 @@ def sent_before(me_id, other_id, key):
     return message
 
 
-def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=None,
-         echo=True):
-    """Store a message (an image data URL is stored in GridFS and replaced by its
-    URL), then push `newMessage` to the receiver's connections and, with `echo`, to
-    the sender's other ones (all but the socket `skip_sid`). Returns the stored
-    message: with an idempotency `key` already used by the caller, the first one,
-    stored and pushed once."""
+def store(me_id, my_role, other_id, text=None, image=None, key=None):
+    """`(message, new)`: store a message (an image data URL is stored in GridFS and
+    replaced by its URL); with an idempotency `key` the caller already used, the first
+    message and False."""
     first = sent_before(me_id, other_id, key) if key is not None else None
     if first is not None:
-        return first
+        return first, False
     check_partner(me_id, my_role, other_id, writing=True)
     if image:
         image = save_image(image, me_id, param="image")
     message = messages.create(me_id, other_id, text, image or None, key)
     if message is None:  # a concurrent retry with this key stored it first
-        return sent_before(me_id, other_id, key)
-    payload = MESSAGE.dump(message)
-    notifier.push(other_id, "newMessage", payload)
-    if echo:
-        notifier.push(me_id, "newMessage", payload, skip_sid=skip_sid)
+        return sent_before(me_id, other_id, key), False
+    return message, True
+
+
+def tell_receiver(message):
+    """`newMessage` to every connection of the message's receiver."""
+    notifier.push(message["receiverId"], NEW_MESSAGE, MESSAGE.dump(message))
+
+
+def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=None):
+    """Store a message, then push `newMessage` to the receiver's connections and to the
+    sender's other ones (all but the socket `skip_sid`). Returns the stored message (a
+    retry with a used `key`: the first one, stored and pushed once)."""
+    message, new = store(me_id, my_role, other_id, text, image, key)
+    if new:
+        payload = MESSAGE.dump(message)
+        notifier.push(other_id, NEW_MESSAGE, payload)
+        notifier.push(me_id, NEW_MESSAGE, payload, skip_sid=skip_sid)
     return message
+
+
+def mark_delivered(me_id, message_ids):
+    """The caller's client has these messages: stamp those not delivered yet and tell
+    their senders (`message-delivered`). Only their receiver may (403 for a sender, 404
+    for anyone else, and then nothing changes). Returns the ids newly delivered."""
+    found = {message["_id"]: message for message in messages.find_many(message_ids)}
+    for message_id in message_ids:
+        received_only(me_id, found.get(message_id), "acknowledge a message")
+    fresh = [found[i] for i in dict.fromkeys(message_ids) if not found[i].get("deliveredAt")]
+    at = now()
+    messages.mark_delivered(fresh, at)
+    by_sender = {}
+    for message in fresh:
+        by_sender.setdefault(message["senderId"], []).append(message["_id"])
+    for sender_id, ids in by_sender.items():
+        notifier.push(sender_id, DELIVERED, MESSAGES_DELIVERED.dump(
+            {"receiverId": me_id, "messageIds": ids, "deliveredAt": at}))
+    return [message["_id"] for message in fresh]
+
+
+def received_only(me_id, message, action):
+    """404 unless the caller is a party of `message`, 403 when it is its sender (who
+    may not do `action`)."""
+    if message is None or me_id not in (message["senderId"], message["receiverId"]):
+        raise NotFound("Message not found")
+    if message["receiverId"] != me_id:
+        raise Forbidden(f"Only the receiver can {action}")
+
+
+def mark_seen(me_id, up_to=None, sender_id=None, skip_sid=None):
+    """Move the caller's seen mark on `sender_id`'s messages up to the message `up_to`
+    (the newest one received from them when None, 404 when there is none; `up_to`
+    alone names its sender).
+    The mark never moves back. When it moved, the sender and the caller's other
+    connections get `messages-seen`. Returns `(the mark or None, unseen from them)`."""
+    message = messages.find(up_to) if up_to is not None else messages.latest_from(
+        sender_id, me_id)
+    if up_to is not None:
+        received_only(me_id, message, "mark a message seen")
+        if sender_id not in (None, message["senderId"]):
+            raise NotFound("Message not found")
+    if message is None:
+        raise NotFound("No message received from this account")
+    sender_id = message["senderId"]
+    mark = read_marks.advance(me_id, sender_id, message["_id"])
+    if mark is None:
+        return read_marks.find(me_id, sender_id), messages.unseen_from(sender_id, me_id)
+    messages.mark_seen_up_to(sender_id, me_id, mark["upTo"])
+    unseen = messages.unseen_from(sender_id, me_id)
+    notifier.push(sender_id, SEEN, MESSAGES_SEEN.dump(mark))
+    notifier.push(me_id, SEEN, MESSAGES_SEEN.dump({**mark, "unseen": unseen}),
+                  skip_sid=skip_sid)
+    return mark, unseen
+
+
+def typing(me_id, my_role, other_id, active=True):
+    """`typing` {from, active} to every connection of `other_id`, if the caller may
+    write to them (the chat's rules)."""
+    check_partner(me_id, my_role, other_id, writing=True)
+    notifier.push(other_id, TYPING, TYPING_EVENT.dump({"from_": me_id, "active": active}))
+
+
+def sync(me_id, since, limit):
+    """What changed in the caller's conversations after the cursor `since`: `(messages,
+    marks, unseen counts, next cursor, more)`, in change order, at most `limit`
+    changes. Without `since`: no changes, and a cursor to start from."""
+    floor = ObjectId.from_datetime(now() - SYNC_OVERLAP)
+    if since is None:
+        return [], [], messages.unseen_counts(me_id), floor, False
+    changes = sorted(messages.changed_since(me_id, since, limit + 1)
+                     + read_marks.changed_since(me_id, since, limit + 1),
+                     key=lambda change: change["changeId"])
+    more = len(changes) > limit
+    changes = changes[:limit]
+    last = changes[-1]["changeId"] if changes else since
+    found = [c for c in changes if "upTo" not in c]
+    marks = [c for c in changes if "upTo" in c]
+    return found, marks, messages.unseen_counts(me_id), last if more else min(last, floor), more

@@ -15,6 +15,7 @@ from realtime_service.rides.schemas import (
 )
 from shared.accounts.roles import Role
 from shared.accounts.tokens import auth_required, current_account, current_role
+from shared.idempotency.decorator import idempotent
 from shared.ratelimit import limit_maps, limit_per_account
 from shared.validation import object_id
 from shared.web import Blueprint
@@ -51,6 +52,7 @@ def fare(query):
 @auth_required(Role.USER)
 @limit_per_account("RIDE_REQUEST_RATE_LIMIT", RIDE_REQUEST_SCOPE)
 @limit_maps
+@idempotent
 @ride_routes.arguments(RideRequestSchema)
 @ride_routes.response(201, RideCreatedResponse)
 @ride_routes.errors(409, 429)

@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from redis import RedisError
 
 from realtime_service.calls.events import CallEvents, leave_calls
+from realtime_service.chat.events import ChatEvents
 from realtime_service.extensions import socketio
 from realtime_service.rides.locations import update_captain_location
 from realtime_service.rides.schemas import PlaceSchema
@@ -35,7 +36,7 @@ class LocationUpdateSchema(Schema):
     location = fields.Nested(PlaceSchema(only=("lat", "lng")), required=True)
 
 
-class RealtimeNamespace(CallEvents, Namespace):
+class RealtimeNamespace(ChatEvents, CallEvents, Namespace):
     def trigger_event(self, event, *args):
         """Events are named with dashes (`update-location-captain`); handlers with
         underscores."""

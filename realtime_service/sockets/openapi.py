@@ -11,14 +11,17 @@ docs/compat.md).
 
 Server to client: `getOnlineUsers` (list of online user ids; with
 `PRESENCE_EVENTS=delta`, `userOnline` and `userOffline` `{"userId"}` after the first
-list), `newMessage`, `messagesSeen` `{"by", "messageIds"}`, `captain-location`
+list), `newMessage`, `message-delivered` `{"receiverId", "messageIds", "deliveredAt"}`,
+`messages-seen` `{"readerId", "senderId", "upTo", "seenAt", "unseen"}`, `typing`
+`{"from", "active"}`, `captain-location`
 `{"rideId", "location"}`, `new-ride`, `ride-confirmed` (to the rider, with the OTP, and
 to the captain), `ride-taken` `{"rideId"}`, `ride-started`, `ride-ended`,
 `ride-cancelled`, `session-revoked` `{"message"}`, `error` `{"message"}`; calls:
 `incoming-call`, `call-member-joined`, `call-member-left`, `signal`
 `{"room", "from", "data"}`, `call-message`, `call-ended` `{"room", "reason"}`.
 
-Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; calls:
+Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; chat:
+`message-delivered` `{"messageIds"}`, `typing` `{"to", "active"}`; calls:
 `call-start` `{"kind", "rideId", "to"}`, `call-join`, `call-leave`, `call-end`
 `{"room"}`, `signal` `{"room", "to", "data"}` (relayed only between two members of
 one room), `call-message` `{"room", "text"}`; with the compat routes on, `join`

@@ -1,4 +1,5 @@
-"""Chat routes: shapes, paging, seen marks, images and who may talk to whom."""
+"""Chat routes: shapes, paging, images and who may talk to whom. Delivery states, seen
+marks, typing and the sync: test_chat_states.py."""
 import base64
 from datetime import timedelta
 
@@ -23,29 +24,35 @@ def make_ride(db, rider, captain, status):
                                 "status": status, "createdAt": now()}).inserted_id
 
 
+def mark_seen(client, reader, sender, up_to=None, role="user"):
+    return client.post(f"/messages/{sender['_id']}/seen", headers=auth_header(reader, role),
+                       json={} if up_to is None else {"upTo": up_to})
+
+
 def test_send_then_read_a_conversation(realtime_client, db):
     alice, bob = make_user(db), make_user(db)
     response = send(realtime_client, alice, bob, text="  hello bob ")
     assert response.status_code == 201
     body = response.get_json()
-    message = body["newMessage"]
-    assert body["success"] is True
-    assert set(message) == {"_id", "senderId", "receiverId", "text", "image", "seen",
-                            "createdAt"}
+    message = body["message"]
+    assert set(body) == {"message"}
+    assert set(message) == {"_id", "senderId", "receiverId", "text", "image", "createdAt",
+                            "deliveredAt", "seen"}
     assert message["text"] == "hello bob" and message["image"] is None
     assert message["senderId"] == str(alice["_id"]) and message["seen"] is False
+    assert message["deliveredAt"] is None
     stored = db.messages.find_one({"_id": ObjectId(message["_id"])})
     assert stored["receiverId"] == bob["_id"]
     send(realtime_client, bob, alice, text="hi alice")
 
     listed = realtime_client.get(f"/messages/{alice['_id']}", headers=auth_header(bob))
     assert listed.status_code == 200
-    texts = [m["text"] for m in listed.get_json()["messages"]]
-    assert texts == ["hello bob", "hi alice"]
-    assert listed.get_json()["success"] is True and listed.get_json()["next"] is None
-    # Reading marked alice's message to bob seen, not bob's own.
-    assert db.messages.find_one({"text": "hello bob"})["seen"] is True
-    assert db.messages.find_one({"text": "hi alice"})["seen"] is False
+    body = listed.get_json()
+    assert set(body) == {"messages", "next"} and body["next"] is None
+    assert [m["text"] for m in body["messages"]] == ["hello bob", "hi alice"]
+    # Reading changes nothing: the seen mark does.
+    assert db.messages.count_documents({"seen": True}) == 0
+    assert db.read_marks.count_documents({}) == 0
 
 
 def test_sidebar_lists_other_users_and_unseen_counts(realtime_client, db):
@@ -56,14 +63,17 @@ def test_sidebar_lists_other_users_and_unseen_counts(realtime_client, db):
     send(realtime_client, alice, bob)
     response = realtime_client.get("/messages/users", headers=auth_header(alice))
     body = response.get_json()
-    assert response.status_code == 200 and body["success"] is True
+    assert response.status_code == 200 and set(body) == {"users", "unseen"}
     ids = {user["_id"] for user in body["users"]}
     assert ids == {str(bob["_id"]), str(carol["_id"])}
     assert all("password" not in u and "email" not in u for u in body["users"])
-    assert body["unseenMessages"] == {str(bob["_id"]): 3, str(carol["_id"]): 1}
+    assert body["unseen"] == {str(bob["_id"]): 3, str(carol["_id"]): 1}
     realtime_client.get(f"/messages/{bob['_id']}", headers=auth_header(alice))
+    unchanged = realtime_client.get("/messages/users", headers=auth_header(alice)).get_json()
+    assert unchanged["unseen"] == body["unseen"]
+    assert mark_seen(realtime_client, alice, bob).status_code == 200
     after = realtime_client.get("/messages/users", headers=auth_header(alice)).get_json()
-    assert after["unseenMessages"] == {str(carol["_id"]): 1}
+    assert after["unseen"] == {str(carol["_id"]): 1}
 
 
 def test_conversation_paging(realtime_client, db):
@@ -122,7 +132,7 @@ def test_image_message_is_stored_in_gridfs(realtime_client, db):
     alice, bob = make_user(db), make_user(db)
     response = send(realtime_client, alice, bob, image=f"data:image/png;base64,{PNG}")
     assert response.status_code == 201
-    message = response.get_json()["newMessage"]
+    message = response.get_json()["message"]
     assert message["text"] is None and message["image"].startswith("/media/")
     file_id = ObjectId(message["image"].rsplit("/", 1)[1])
     stored = db["media.files"].find_one({"_id": file_id})
@@ -131,42 +141,53 @@ def test_image_message_is_stored_in_gridfs(realtime_client, db):
 
 def test_every_route_needs_a_valid_token(realtime_client, db):
     alice, bob = make_user(db), make_user(db)
-    message_id = send(realtime_client, alice, bob).get_json()["newMessage"]["_id"]
+    message_id = send(realtime_client, alice, bob).get_json()["message"]["_id"]
     routes = [("get", "/messages/users"), ("get", f"/messages/{bob['_id']}"),
-              ("put", f"/messages/mark/{message_id}"), ("post", f"/messages/send/{bob['_id']}")]
+              ("post", f"/messages/{alice['_id']}/seen"), ("post", "/messages/delivered"),
+              ("get", "/messages/sync"), ("post", f"/messages/send/{bob['_id']}")]
     revoked = token_for(alice)
     db.users.update_one({"_id": alice["_id"]}, {"$inc": {"tokenVersion": 1}})
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer nope"},
                         {"Authorization": f"Bearer {revoked}"}):
-            response = getattr(realtime_client, method)(path, json={"text": "x"},
-                                                         headers=headers)
+            response = getattr(realtime_client, method)(
+                path, json={"text": "x", "messageIds": [message_id]}, headers=headers)
             assert response.status_code == 401, (method, path, headers)
     # The compatible `token` cookie works too.
     realtime_client.set_cookie("token", token_for(bob))
     assert realtime_client.get("/messages/users").status_code == 200
 
 
+def test_the_native_api_has_no_per_message_mark(realtime_client, db):
+    alice, bob = make_user(db), make_user(db)
+    message_id = send(realtime_client, alice, bob).get_json()["message"]["_id"]
+    response = realtime_client.put(f"/messages/mark/{message_id}", headers=auth_header(bob))
+    assert response.status_code in (404, 405)
+    assert db.messages.find_one({"_id": ObjectId(message_id)})["seen"] is False
+
+
 def test_a_user_cannot_read_or_mark_another_pairs_messages(realtime_client, db):
     alice, bob, eve = make_user(db), make_user(db), make_user(db)
-    message_id = send(realtime_client, alice, bob, text="secret").get_json()["newMessage"]["_id"]
+    message_id = send(realtime_client, alice, bob, text="secret").get_json()["message"]["_id"]
     # eve asking for alice's conversation gets her own (empty) one with alice.
     response = realtime_client.get(f"/messages/{alice['_id']}", headers=auth_header(eve))
     assert response.status_code == 200 and response.get_json()["messages"] == []
-    assert realtime_client.put(f"/messages/mark/{message_id}",
-                               headers=auth_header(eve)).status_code == 404
-    assert realtime_client.put(f"/messages/mark/{message_id}",
-                               headers=auth_header(alice)).status_code == 403
+    assert mark_seen(realtime_client, eve, alice, message_id).status_code == 404
+    assert mark_seen(realtime_client, eve, alice).status_code == 404  # nothing from alice
+    assert mark_seen(realtime_client, alice, bob, message_id).status_code == 403
+    assert mark_seen(realtime_client, bob, eve, message_id).status_code == 404  # wrong sender
     assert db.messages.find_one({"_id": ObjectId(message_id)})["seen"] is False
-    assert realtime_client.put(f"/messages/mark/{message_id}",
-                               headers=auth_header(bob)).get_json() == {"success": True}
+    marked = mark_seen(realtime_client, bob, alice, message_id)
+    assert marked.status_code == 200
+    assert marked.get_json()["mark"]["upTo"] == message_id
     assert db.messages.find_one({"_id": ObjectId(message_id)})["seen"] is True
-    # Idempotent; unknown and malformed ids.
-    assert realtime_client.put(f"/messages/mark/{message_id}",
-                               headers=auth_header(bob)).status_code == 200
-    assert realtime_client.put(f"/messages/mark/{ObjectId()}",
-                               headers=auth_header(bob)).status_code == 404
-    assert realtime_client.put("/messages/mark/123", headers=auth_header(bob)).status_code == 400
+    # Again is fine; unknown and malformed ids.
+    assert mark_seen(realtime_client, bob, alice, message_id).status_code == 200
+    assert mark_seen(realtime_client, bob, alice, str(ObjectId())).status_code == 404
+    bad = mark_seen(realtime_client, bob, alice, "123")
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["param"] == "upTo"
+    assert realtime_client.post("/messages/123/seen", json={},
+                                headers=auth_header(bob)).status_code == 400
 
 
 def test_rider_and_captain_chat_only_during_their_ride(realtime_client, db):
@@ -183,7 +204,7 @@ def test_rider_and_captain_chat_only_during_their_ride(realtime_client, db):
     sidebar = realtime_client.get("/messages/users",
                                   headers=auth_header(captain, "captain")).get_json()
     assert [u["_id"] for u in sidebar["users"]] == [str(rider["_id"])]
-    assert sidebar["unseenMessages"] == {str(rider["_id"]): 1}
+    assert sidebar["unseen"] == {str(rider["_id"]): 1}
     db.rides.update_one({"_id": ride_id}, {"$set": {"status": "completed"}})
     assert send(realtime_client, rider, captain).status_code == 403
     # Their history stays readable to both.
@@ -212,7 +233,7 @@ def test_unseen_counts_ignore_old_seen_and_own_messages(realtime_client, db):
                             "createdAt": now() - timedelta(days=1)})
     send(realtime_client, alice, bob)
     body = realtime_client.get("/messages/users", headers=auth_header(alice)).get_json()
-    assert body["unseenMessages"] == {}
+    assert body["unseen"] == {}
 
 
 def test_browsers_may_send_x_socket_id_cross_origin(realtime_client):
