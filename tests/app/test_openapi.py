@@ -21,8 +21,9 @@ AUTH_ROUTES = [
     ]
 ] + [("patch", "/captains/status"), ("post", "/auth/refresh"), ("get", "/media/{media_id}")]
 REALTIME_ROUTES = [
-    ("get", "/messages/users"), ("get", "/messages/{other_id}"),
-    ("put", "/messages/mark/{message_id}"), ("post", "/messages/send/{other_id}"),
+    ("get", "/messages/users"), ("get", "/messages/sync"), ("get", "/messages/{other_id}"),
+    ("post", "/messages/{other_id}/seen"), ("post", "/messages/delivered"),
+    ("post", "/messages/send/{other_id}"),
     ("get", "/rides/fare"), ("post", "/rides"), ("get", "/rides"), ("get", "/rides/{ride_id}"),
     ("post", "/rides/{ride_id}/accept"), ("post", "/rides/{ride_id}/start"),
     ("post", "/rides/{ride_id}/end"), ("post", "/rides/{ride_id}/cancel"),

@@ -212,8 +212,23 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert sent.status_code == 201
     assert client.post(f"/messages/send/{rider['_id']}", headers=as_rider,
                        json={"text": "me"}).status_code == 400
-    message_id = sent.get_json()["newMessage"]["_id"]
-    assert client.put(f"/messages/mark/{message_id}", headers=as_friend).status_code == 200
+    message_id = sent.get_json()["message"]["_id"]
+    assert client.post("/messages/delivered", headers=as_friend,
+                       json={"messageIds": [message_id]}).status_code == 200
+    assert client.post("/messages/delivered", headers=as_rider,
+                       json={"messageIds": [message_id]}).status_code == 403
+    assert client.post(f"/messages/{rider['_id']}/seen", headers=as_friend,
+                       json={"upTo": message_id}).status_code == 200
+    assert client.post(f"/messages/{friend['_id']}/seen", headers=as_friend,
+                       json={}).status_code == 404
+    first_sync = client.get("/messages/sync", headers=as_friend)
+    assert first_sync.status_code == 200
+    assert client.get("/messages/sync", headers=as_friend, query_string={
+        "since": first_sync.get_json()["next"], "limit": 10}).status_code == 200
+    assert client.get("/messages/sync?since=bad", headers=as_friend).status_code == 400
+    keyed = {**as_rider, "Idempotency-Key": "contract"}
+    for text in ("once", "once", "other"):  # 201, the replay, 422
+        client.post(f"/messages/send/{friend['_id']}", headers=keyed, json={"text": text})
     assert client.get(f"/messages/{rider['_id']}?limit=5",
                       headers=as_friend).status_code == 200
     assert client.get(f"/messages/{captain['_id']}", headers=as_friend).status_code == 403
