@@ -80,7 +80,7 @@ def test_chat_between_two_pages(open_page):
         image = panel.locator("[data-field=messages] li img")
         expect(image).to_have_count(1)
         expect(image).to_have_js_property("naturalWidth", 2)
-    expect(log_entry(alice_page, "rider", "messagesSeen")).to_have_count(2)
+    expect(log_entry(alice_page, "rider", "messages-seen")).to_have_count(2)
     expect(log_entry(alice_page, "rider", "newMessage")).to_have_count(2)
     shot(alice_page, "chat-desktop")
     shot(bob_page, "chat-phone")

@@ -105,11 +105,14 @@ def test_messages_of_others_cannot_be_read_or_marked(served_realtime, db, cast):
     url = served_realtime.url
     alice, carol = cast["alice"], cast["carol"]
     sent = requests.post(f"{url}/messages/send/{carol['_id']}", headers=headers(cast, "alice"),
-                         json={"text": "for carol only"}).json()["newMessage"]
+                         json={"text": "for carol only"}).json()["message"]
     before = stored(db)
     for name in ("bob", "carl", "dan", "eve"):
-        response = requests.put(f"{url}/messages/mark/{sent['_id']}", headers=headers(cast, name))
-        assert response.status_code == 404, name
+        for ack in (requests.post(f"{url}/messages/{alice['_id']}/seen",
+                                  headers=headers(cast, name), json={"upTo": sent["_id"]}),
+                    requests.post(f"{url}/messages/delivered", headers=headers(cast, name),
+                                  json={"messageIds": [sent["_id"]]})):
+            assert ack.status_code == 404, name
         # reading "the conversation with alice" is the reader's own conversation: empty
         if name != "carl":  # (carl is alice's captain: their own, empty, conversation)
             response = requests.get(f"{url}/messages/{alice['_id']}", headers=headers(cast, name))
@@ -117,13 +120,21 @@ def test_messages_of_others_cannot_be_read_or_marked(served_realtime, db, cast):
             if response.status_code == 200:
                 assert response.json()["messages"] == []
         sidebar = requests.get(f"{url}/messages/users", headers=headers(cast, name)).json()
-        assert str(alice["_id"]) not in sidebar["unseenMessages"]
+        assert str(alice["_id"]) not in sidebar["unseen"]
         assert "email" not in str(sidebar["users"])
-    # the sender cannot mark its own message seen on the receiver's behalf
-    response = requests.put(f"{url}/messages/mark/{sent['_id']}", headers=headers(cast, "alice"))
-    assert response.status_code == 403
+        synced = requests.get(f"{url}/messages/sync", headers=headers(cast, name)).json()
+        changes = requests.get(f"{url}/messages/sync", headers=headers(cast, name),
+                               params={"since": synced["next"]}).json()
+        assert sent["_id"] not in str(changes)
+    # the sender cannot mark its own message seen or delivered on the receiver's behalf
+    for ack in (requests.post(f"{url}/messages/{carol['_id']}/seen",
+                              headers=headers(cast, "alice"), json={"upTo": sent["_id"]}),
+                requests.post(f"{url}/messages/delivered", headers=headers(cast, "alice"),
+                              json={"messageIds": [sent["_id"]]})):
+        assert ack.status_code == 403
     assert stored(db) == before
-    assert db.messages.find_one({"text": "for carol only"})["seen"] is False
+    found = db.messages.find_one({"text": "for carol only"})
+    assert found["seen"] is False and found["deliveredAt"] is None
 
 
 def test_captains_write_only_to_their_own_rider(served_realtime, db, cast):

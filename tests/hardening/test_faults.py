@@ -69,7 +69,7 @@ class Sender(threading.Thread):
                 except requests.RequestException:
                     status, body = None, {}
                 elapsed = time.monotonic() - started
-                message_id = body.get("newMessage", {}).get("_id")
+                message_id = body.get("message", {}).get("_id")
                 self.outcomes.append((status, elapsed, message_id, time.monotonic()))
                 time.sleep(0.02)
 
@@ -242,7 +242,7 @@ def test_realtime_process_killed_mid_conversation(mongo_uri, db, tmp_path, redis
                                                 ("bob", two.url, bob, alice)):
                 response = send(url, sender, receiver, f"{name} {n}")
                 assert response.status_code == 201
-                acknowledged[name].add(response.json()["newMessage"]["_id"])
+                acknowledged[name].add(response.json()["message"]["_id"])
             if n == 5:
                 two.kill()  # bob's process dies mid-conversation
                 bob_again = RecordingClient().connect(one.url, token_for(bob))
@@ -254,10 +254,12 @@ def test_realtime_process_killed_mid_conversation(mongo_uri, db, tmp_path, redis
             page = requests.get(f"{one.url}/messages/{other['_id']}", params={"limit": 100},
                                 headers=auth_header(reader)).json()["messages"]
             assert {m["_id"] for m in page} == acknowledged["alice"] | acknowledged["bob"]
+            requests.post(f"{one.url}/messages/{other['_id']}/seen", json={},
+                          headers=auth_header(reader)).raise_for_status()
         assert db.messages.count_documents({"seen": False}) == 0
         assert send(one.url, alice, bob, "one more").status_code == 201
         sidebar = requests.get(f"{one.url}/messages/users", headers=auth_header(bob)).json()
-        assert sidebar["unseenMessages"] == {str(alice["_id"]): 1}
+        assert sidebar["unseen"] == {str(alice["_id"]): 1}
         # the dead process's presence expires; bob stays online through his new connection
         probe = RecordingClient().connect(one.url, token_for(make_user(db)))
         clients.append(probe)

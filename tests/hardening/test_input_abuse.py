@@ -177,7 +177,7 @@ def test_path_ids_that_are_not_object_ids_are_400(world):
               ("rt", "POST", "/rides/{}/start", "captain"),
               ("rt", "POST", "/rides/{}/end", "captain"),
               ("rt", "POST", "/rides/{}/cancel", "user"), ("rt", "GET", "/messages/{}", "user"),
-              ("rt", "PUT", "/messages/mark/{}", "user"),
+              ("rt", "POST", "/messages/{}/seen", "user"),
               ("rt", "POST", "/messages/send/{}", "user")]
     before = snapshot(w["db"])
     for service, method, template, role in routes:
@@ -280,7 +280,7 @@ def test_unicode_and_nul_bytes_round_trip_exactly(world):
     response = send(w, "rt", "POST", f"/messages/send/{w['peer']['_id']}", "user",
                     json={"text": text})
     assert response.status_code == 201
-    assert response.json()["newMessage"]["text"] == text
+    assert response.json()["message"]["text"] == text
     history = send(w, "rt", "GET", f"/messages/{w['peer']['_id']}", "user").json()
     assert history["messages"][-1]["text"] == text
     # NUL or unicode lookalikes in an email never match another account

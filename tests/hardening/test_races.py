@@ -1,12 +1,14 @@
 """Races not covered by test_auth_concurrency.py and test_rides_races.py (duplicate
-registrations, one refresh token, fifty captains accepting): concurrent mark-seen,
+registrations, one refresh token, fifty captains accepting): concurrent seen marks,
 accept against cancel, start against cancel, and concurrent senders, with threads
 against the served realtime process. The invariants hold whoever wins."""
+import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from bson import ObjectId
 
 from ..factories import auth_header, make_captain, make_user, token_for
 from ..sockets import RecordingClient
@@ -31,32 +33,33 @@ def call(method, url, headers, **kwargs):
     return lambda session: session.request(method, url, headers=headers, **kwargs)
 
 
-def test_concurrent_mark_seen_marks_each_message_once(served_realtime, db):
+def test_concurrent_seen_marks_end_at_the_newest_and_never_move_back(served_realtime, db):
     url = served_realtime.url
     alice, bob = make_user(db), make_user(db)
     as_alice = auth_header(alice)
     sent = [requests.post(f"{url}/messages/send/{alice['_id']}", headers=auth_header(bob),
-                          json={"text": f"m{n}"}).json()["newMessage"]["_id"] for n in range(20)]
+                          json={"text": f"m{n}"}).json()["message"]["_id"] for n in range(20)]
     watcher = RecordingClient().connect(url, token_for(bob))
     try:
-        calls = [call("PUT", f"{url}/messages/mark/{m}", as_alice) for m in sent for _ in "ab"]
-        calls += [call("GET", f"{url}/messages/{bob['_id']}", as_alice)] * 6
+        calls = [call("POST", f"{url}/messages/{bob['_id']}/seen", as_alice, json={"upTo": m})
+                 for m in sent for _ in "ab"]
         responses = run_together(calls)
         assert {r.status_code for r in responses} == {200}
+        # each answer's mark is at or past what it asked for
+        asked = [json.loads(r.request.body)["upTo"] for r in responses]
+        assert all(r.json()["mark"]["upTo"] >= up_to for r, up_to in zip(responses, asked))
+        assert db.read_marks.find_one({"readerId": alice["_id"]})["upTo"] == ObjectId(sent[-1])
         assert db.messages.count_documents({"receiverId": alice["_id"], "seen": False}) == 0
         sidebar = requests.get(f"{url}/messages/users", headers=as_alice).json()
-        assert sidebar["unseenMessages"] == {}
-        # the sender hears about every message; every conversation read shows them seen
-        watcher.wait_for("messagesSeen", lambda _: reported(watcher) >= set(sent), timeout=5)
-        assert reported(watcher) == set(sent)
-        reads = [r.json()["messages"] for r in responses if r.request.method == "GET"]
-        assert all(m["seen"] for page in reads for m in page)
+        assert sidebar["unseen"] == {}
+        # the sender hears of every move once, the last one at the newest message
+        watcher.wait_for("messages-seen", lambda p: p["upTo"] == sent[-1], timeout=5)
+        moves = [event["upTo"] for event in watcher.events["messages-seen"]]
+        assert len(moves) == len(set(moves)) and max(moves) == sent[-1]
+        read = requests.get(f"{url}/messages/{bob['_id']}", headers=as_alice).json()
+        assert all(m["seen"] for m in read["messages"])
     finally:
         watcher.disconnect()
-
-
-def reported(client):
-    return {i for event in client.events["messagesSeen"] for i in event["messageIds"]}
 
 
 def test_accept_against_cancel_has_one_consistent_outcome(served_realtime, db):
@@ -107,7 +110,7 @@ def test_concurrent_senders_lose_nothing(served_realtime, db):
              for n in range(40) for a, b in pairs]
     responses = run_together(calls)
     assert {r.status_code for r in responses} == {201}
-    created = {r.json()["newMessage"]["_id"] for r in responses}
+    created = {r.json()["message"]["_id"] for r in responses}
     assert len(created) == 80
     # paging the conversation returns every message exactly once, oldest first
     seen, before = [], None

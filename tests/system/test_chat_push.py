@@ -15,7 +15,7 @@ def post_message(url, sender, receiver, text, headers=None):
     response = requests.post(f"{url}/messages/send/{receiver['_id']}", json={"text": text},
                              headers={**auth_header(sender), **(headers or {})}, timeout=5)
     assert response.status_code == 201, response.text
-    return response.json()["newMessage"]
+    return response.json()["message"]
 
 
 def test_new_message_reaches_every_tab_of_both_parties(url, db, account_sockets):
@@ -50,22 +50,43 @@ def test_message_is_stored_before_it_is_pushed(url, db, account_sockets):
     assert seen_in_db == [True]
 
 
-def test_reading_a_conversation_tells_the_sender(url, db, account_sockets):
+def test_a_seen_mark_tells_the_sender_and_the_reader_s_other_tabs(url, db, account_sockets):
     alice, bob = make_user(db), make_user(db)
     alice_tab = account_sockets(url, alice)
+    bob_reading, bob_other = account_sockets(url, bob), account_sockets(url, bob)
     first = post_message(url, alice, bob, "one")
     second = post_message(url, alice, bob, "two")
     response = requests.get(f"{url}/messages/{alice['_id']}", headers=auth_header(bob),
                             timeout=5)
-    assert [m["seen"] for m in response.json()["messages"]] == [True, True]
-    seen = alice_tab.wait_for("messagesSeen")
-    assert seen == {"by": str(bob["_id"]), "messageIds": [first["_id"], second["_id"]]}
-    third = post_message(url, alice, bob, "three")
-    requests.put(f"{url}/messages/mark/{third['_id']}", headers=auth_header(bob), timeout=5)
-    assert alice_tab.wait_for("messagesSeen", lambda p: p["messageIds"] == [third["_id"]])
-    # Reading again with nothing new to mark sends nothing more.
-    requests.get(f"{url}/messages/{alice['_id']}", headers=auth_header(bob), timeout=5)
-    requests.put(f"{url}/messages/mark/{third['_id']}", headers=auth_header(bob), timeout=5)
+    assert [m["seen"] for m in response.json()["messages"]] == [False, False]  # only reads
+    marked = requests.post(f"{url}/messages/{alice['_id']}/seen", json={"upTo": second["_id"]},
+                           timeout=5, headers={**auth_header(bob),
+                                               "X-Socket-ID": bob_reading.client.get_sid()})
+    assert marked.json()["mark"]["upTo"] == second["_id"] and marked.json()["unseen"] == 0
+    seen = alice_tab.wait_for("messages-seen")
+    assert (seen["readerId"], seen["senderId"], seen["upTo"]) == (
+        str(bob["_id"]), str(alice["_id"]), second["_id"])
+    assert bob_other.wait_for("messages-seen")["unseen"] == 0
+    # An older mark, or the same again, moves nothing and tells nobody.
+    for up_to in (first["_id"], second["_id"]):
+        requests.post(f"{url}/messages/{alice['_id']}/seen", json={"upTo": up_to},
+                      headers=auth_header(bob), timeout=5)
     post_message(url, bob, alice, "marker")
     alice_tab.wait_for("newMessage", lambda m: m["text"] == "marker")
-    assert len(alice_tab.events["messagesSeen"]) == 2
+    bob_other.wait_for("newMessage", lambda m: m["text"] == "marker")
+    assert len(alice_tab.events["messages-seen"]) == 1
+    assert len(bob_other.events["messages-seen"]) == 1
+    assert "messages-seen" not in bob_reading.events
+
+
+def test_delivery_and_typing_cross_the_served_process(url, db, account_sockets):
+    alice, bob = make_user(db), make_user(db)
+    alice_tab, bob_tab = account_sockets(url, alice), account_sockets(url, bob)
+    sent = post_message(url, alice, bob, "deliver me")
+    bob_tab.wait_for("newMessage", lambda m: m["_id"] == sent["_id"])
+    ack = bob_tab.call("message-delivered", {"messageIds": [sent["_id"]]})
+    assert ack == {"ok": True, "delivered": [sent["_id"]]}
+    told = alice_tab.wait_for("message-delivered")
+    assert told["messageIds"] == [sent["_id"]] and told["receiverId"] == str(bob["_id"])
+    assert bob_tab.call("typing", {"to": str(alice["_id"])}) == {"ok": True}
+    assert alice_tab.wait_for("typing") == {"from": str(bob["_id"]), "active": True}

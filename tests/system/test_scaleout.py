@@ -39,16 +39,17 @@ def test_message_posted_to_one_process_reaches_clients_of_the_other(processes, d
     response = requests.post(f"{url_b}/messages/send/{alice['_id']}", json={"text": "via B"},
                              headers=auth_header(bob), timeout=5)
     assert response.status_code == 201
-    sent = response.json()["newMessage"]
+    sent = response.json()["message"]
     for tab in (alice_a, alice_b):
         assert tab.wait_for("newMessage") == sent
-    # And back: posted to A, reaches bob on B; bob reads it on B, alice on A is told.
+    # And back: posted to A, reaches bob on B; bob marks it seen on B, alice on A is told.
     reply = requests.post(f"{url_a}/messages/send/{bob['_id']}", json={"text": "via A"},
-                          headers=auth_header(alice), timeout=5).json()["newMessage"]
+                          headers=auth_header(alice), timeout=5).json()["message"]
     assert bob_b.wait_for("newMessage", lambda m: m["text"] == "via A") == reply
-    requests.get(f"{url_b}/messages/{alice['_id']}", headers=auth_header(bob), timeout=5)
-    seen = alice_a.wait_for("messagesSeen")
-    assert seen == {"by": str(bob["_id"]), "messageIds": [reply["_id"]]}
+    requests.post(f"{url_b}/messages/{alice['_id']}/seen", json={"upTo": reply["_id"]},
+                  headers=auth_header(bob), timeout=5).raise_for_status()
+    seen = alice_a.wait_for("messages-seen")
+    assert (seen["readerId"], seen["upTo"]) == (str(bob["_id"]), reply["_id"])
 
 
 def test_one_online_list_across_processes(processes, db, account_sockets):

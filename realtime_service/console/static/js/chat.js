@@ -66,7 +66,7 @@ export function mountChat(session) {
     const data = await session.realtime("GET", "/messages/users");
     const listed = new Set(data.users.map((u) => u._id));
     state.users = [...[...extra.values()].filter((u) => !listed.has(u._id)), ...data.users];
-    state.unseen = { ...data.unseenMessages };
+    state.unseen = { ...data.unseen };
     renderContacts();
   }
 
@@ -77,9 +77,12 @@ export function mountChat(session) {
 
   async function open(peerId) {
     state.peer = peerId;
-    unmarked.clear(); // opening the conversation marks everything in it seen
+    unmarked.clear();
     const data = await session.realtime("GET", `/messages/${peerId}`);
     state.messages = data.messages;
+    // Opening the conversation shows it all: the seen mark moves to its newest message.
+    const received = data.messages.filter((m) => m.receiverId === session.id);
+    if (received.length) markSeen(peerId, received.at(-1)._id);
     state.unseen[peerId] = 0;
     const peer = state.users.find((u) => u._id === peerId);
     $("[data-field=peer]", slot).textContent = `Conversation with ${fullName(peer)}`;
@@ -124,7 +127,7 @@ export function mountChat(session) {
         { body, headers });
       form.reset();
       show(attachment, false);
-      add(data.newMessage);
+      add(data.message);
     }, session.fail);
   });
 
@@ -134,11 +137,20 @@ export function mountChat(session) {
   const onScreen = () => document.visibilityState === "visible" &&
     session.panel.getClientRects().length > 0;
 
+  /** Move this account's seen mark on the peer's messages to `upTo` (one request). */
+  function markSeen(peerId, upTo) {
+    for (const message of state.messages) {
+      if (message.receiverId === session.id && message._id <= upTo) message.seen = true;
+    }
+    // Naming this socket: the other tabs and devices of the account are told, not this one.
+    const headers = session.socket?.id ? { "X-Socket-ID": session.socket.id } : {};
+    session.realtime("POST", `/messages/${peerId}/seen`, { body: { upTo }, headers })
+      .catch(session.fail);
+  }
+
   function markShown() {
     if (!onScreen() || !unmarked.size) return;
-    for (const id of unmarked) {
-      session.realtime("PUT", `/messages/mark/${id}`).catch(session.fail);
-    }
+    markSeen(state.peer, [...unmarked].sort().at(-1));
     unmarked.clear();
     state.unseen[state.peer] = 0;
     renderContacts();
@@ -164,9 +176,19 @@ export function mountChat(session) {
       renderContacts();
     }
   });
-  session.on("messagesSeen", ({ messageIds }) => {
-    const seen = new Set(messageIds);
-    for (const message of state.messages) if (seen.has(message._id)) message.seen = true;
+  // A seen mark moved: the peer's on this account's messages (ids are hex of one
+  // length, so they compare as strings), or this account's own from another device.
+  session.on("messages-seen", ({ readerId, senderId, upTo, unseen }) => {
+    if (readerId === session.id) {
+      state.unseen[senderId] = unseen ?? 0;
+      for (const id of unmarked) if (id <= upTo && senderId === state.peer) unmarked.delete(id);
+      renderContacts();
+      return;
+    }
+    for (const message of state.messages) {
+      if (message.senderId === session.id && message.receiverId === readerId &&
+          message._id <= upTo) message.seen = true;
+    }
     renderMessages();
   });
   session.on("getOnlineUsers", (ids) => {
