@@ -118,7 +118,7 @@ class SoakWorker(Worker):
             data = await self._request(http, "POST", f"/messages/send/{receiver['id']}",
                                        sender["token"], {"text": "soak"}, expect=201)
             if data:
-                self.sent.add(data["message"]["_id"])
+                self.sent.add(data["newMessage"]["_id"])
             pool.append(http)
 
         while time.monotonic() < deadline:

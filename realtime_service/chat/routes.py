@@ -134,4 +134,4 @@ def send(data, other_id):
     a stored message answers that message again, and stores and pushes nothing."""
     message = service.send(me(), current_role(), object_id(other_id), data["text"],
                            data["image"], socket_id(), idempotency_key())
-    return {"message": message}
+    return {"newMessage": message}

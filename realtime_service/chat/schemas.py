@@ -137,7 +137,8 @@ class ConversationResponse(Schema):
 
 
 class SentResponse(Schema):
-    message = fields.Nested(MessageOut)
+    newMessage = fields.Nested(MessageOut, metadata={
+        "description": "the message, as its `newMessage` push carries it"})
 
 
 class SeenResponse(Schema):

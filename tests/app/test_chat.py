@@ -34,8 +34,8 @@ def test_send_then_read_a_conversation(realtime_client, db):
     response = send(realtime_client, alice, bob, text="  hello bob ")
     assert response.status_code == 201
     body = response.get_json()
-    message = body["message"]
-    assert set(body) == {"message"}
+    message = body["newMessage"]
+    assert set(body) == {"newMessage"}
     assert set(message) == {"_id", "senderId", "receiverId", "text", "image", "createdAt",
                             "deliveredAt", "seen"}
     assert message["text"] == "hello bob" and message["image"] is None
@@ -132,7 +132,7 @@ def test_image_message_is_stored_in_gridfs(realtime_client, db):
     alice, bob = make_user(db), make_user(db)
     response = send(realtime_client, alice, bob, image=f"data:image/png;base64,{PNG}")
     assert response.status_code == 201
-    message = response.get_json()["message"]
+    message = response.get_json()["newMessage"]
     assert message["text"] is None and message["image"].startswith("/media/")
     file_id = ObjectId(message["image"].rsplit("/", 1)[1])
     stored = db["media.files"].find_one({"_id": file_id})
@@ -141,7 +141,7 @@ def test_image_message_is_stored_in_gridfs(realtime_client, db):
 
 def test_every_route_needs_a_valid_token(realtime_client, db):
     alice, bob = make_user(db), make_user(db)
-    message_id = send(realtime_client, alice, bob).get_json()["message"]["_id"]
+    message_id = send(realtime_client, alice, bob).get_json()["newMessage"]["_id"]
     routes = [("get", "/messages/users"), ("get", f"/messages/{bob['_id']}"),
               ("post", f"/messages/{alice['_id']}/seen"), ("post", "/messages/delivered"),
               ("get", "/messages/sync"), ("post", f"/messages/send/{bob['_id']}")]
@@ -160,7 +160,7 @@ def test_every_route_needs_a_valid_token(realtime_client, db):
 
 def test_the_native_api_has_no_per_message_mark(realtime_client, db):
     alice, bob = make_user(db), make_user(db)
-    message_id = send(realtime_client, alice, bob).get_json()["message"]["_id"]
+    message_id = send(realtime_client, alice, bob).get_json()["newMessage"]["_id"]
     response = realtime_client.put(f"/messages/mark/{message_id}", headers=auth_header(bob))
     assert response.status_code in (404, 405)
     assert db.messages.find_one({"_id": ObjectId(message_id)})["seen"] is False
@@ -168,7 +168,7 @@ def test_the_native_api_has_no_per_message_mark(realtime_client, db):
 
 def test_a_user_cannot_read_or_mark_another_pairs_messages(realtime_client, db):
     alice, bob, eve = make_user(db), make_user(db), make_user(db)
-    message_id = send(realtime_client, alice, bob, text="secret").get_json()["message"]["_id"]
+    message_id = send(realtime_client, alice, bob, text="secret").get_json()["newMessage"]["_id"]
     # eve asking for alice's conversation gets her own (empty) one with alice.
     response = realtime_client.get(f"/messages/{alice['_id']}", headers=auth_header(eve))
     assert response.status_code == 200 and response.get_json()["messages"] == []

@@ -23,7 +23,7 @@ def send(client, sender, receiver, text="hi"):
     response = client.post(f"/messages/send/{receiver['_id']}", json={"text": text},
                            headers=auth_header(sender))
     assert response.status_code == 201, response.get_json()
-    return response.get_json()["message"]
+    return response.get_json()["newMessage"]
 
 
 def mark_seen(client, reader, sender, up_to=None, headers=None):

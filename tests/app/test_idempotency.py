@@ -80,7 +80,7 @@ def test_a_key_is_the_account_s_own(realtime_client, db):
     first = send(realtime_client, alice, carol, key="shared")
     other = send(realtime_client, bob, carol, key="shared")
     assert first.status_code == other.status_code == 201
-    assert other.get_json()["message"]["_id"] != first.get_json()["message"]["_id"]
+    assert other.get_json()["newMessage"]["_id"] != first.get_json()["newMessage"]["_id"]
     assert db.messages.count_documents({}) == 2
     rides = [request_ride(realtime_client, rider, key="ride") for rider in (alice, bob)]
     assert [r.status_code for r in rides] == [201, 201]
@@ -222,7 +222,7 @@ def test_a_key_held_by_a_request_that_died_is_taken_over(realtime_client, db, mo
         db.idempotency_keys.update_one({}, {"$set": {**running, **stale}})
         again = send(realtime_client, alice, bob, key="k")
         assert again.status_code == 201
-        assert again.get_json()["message"]["_id"] == first.get_json()["message"]["_id"]
+        assert again.get_json()["newMessage"]["_id"] == first.get_json()["newMessage"]["_id"]
     assert db.messages.count_documents({}) == 1
 
 

@@ -212,7 +212,7 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     assert sent.status_code == 201
     assert client.post(f"/messages/send/{rider['_id']}", headers=as_rider,
                        json={"text": "me"}).status_code == 400
-    message_id = sent.get_json()["message"]["_id"]
+    message_id = sent.get_json()["newMessage"]["_id"]
     assert client.post("/messages/delivered", headers=as_friend,
                        json={"messageIds": [message_id]}).status_code == 200
     assert client.post("/messages/delivered", headers=as_rider,

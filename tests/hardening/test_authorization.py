@@ -105,7 +105,7 @@ def test_messages_of_others_cannot_be_read_or_marked(served_realtime, db, cast):
     url = served_realtime.url
     alice, carol = cast["alice"], cast["carol"]
     sent = requests.post(f"{url}/messages/send/{carol['_id']}", headers=headers(cast, "alice"),
-                         json={"text": "for carol only"}).json()["message"]
+                         json={"text": "for carol only"}).json()["newMessage"]
     before = stored(db)
     for name in ("bob", "carl", "dan", "eve"):
         for ack in (requests.post(f"{url}/messages/{alice['_id']}/seen",

@@ -69,7 +69,7 @@ class Sender(threading.Thread):
                 except requests.RequestException:
                     status, body = None, {}
                 elapsed = time.monotonic() - started
-                message_id = body.get("message", {}).get("_id")
+                message_id = body.get("newMessage", {}).get("_id")
                 self.outcomes.append((status, elapsed, message_id, time.monotonic()))
                 time.sleep(0.02)
 
@@ -242,7 +242,7 @@ def test_realtime_process_killed_mid_conversation(mongo_uri, db, tmp_path, redis
                                                 ("bob", two.url, bob, alice)):
                 response = send(url, sender, receiver, f"{name} {n}")
                 assert response.status_code == 201
-                acknowledged[name].add(response.json()["message"]["_id"])
+                acknowledged[name].add(response.json()["newMessage"]["_id"])
             if n == 5:
                 two.kill()  # bob's process dies mid-conversation
                 bob_again = RecordingClient().connect(one.url, token_for(bob))

@@ -280,7 +280,7 @@ def test_unicode_and_nul_bytes_round_trip_exactly(world):
     response = send(w, "rt", "POST", f"/messages/send/{w['peer']['_id']}", "user",
                     json={"text": text})
     assert response.status_code == 201
-    assert response.json()["message"]["text"] == text
+    assert response.json()["newMessage"]["text"] == text
     history = send(w, "rt", "GET", f"/messages/{w['peer']['_id']}", "user").json()
     assert history["messages"][-1]["text"] == text
     # NUL or unicode lookalikes in an email never match another account

@@ -38,7 +38,7 @@ def test_concurrent_seen_marks_end_at_the_newest_and_never_move_back(served_real
     alice, bob = make_user(db), make_user(db)
     as_alice = auth_header(alice)
     sent = [requests.post(f"{url}/messages/send/{alice['_id']}", headers=auth_header(bob),
-                          json={"text": f"m{n}"}).json()["message"]["_id"] for n in range(20)]
+                          json={"text": f"m{n}"}).json()["newMessage"]["_id"] for n in range(20)]
     watcher = RecordingClient().connect(url, token_for(bob))
     try:
         calls = [call("POST", f"{url}/messages/{bob['_id']}/seen", as_alice, json={"upTo": m})
@@ -110,7 +110,7 @@ def test_concurrent_senders_lose_nothing(served_realtime, db):
              for n in range(40) for a, b in pairs]
     responses = run_together(calls)
     assert {r.status_code for r in responses} == {201}
-    created = {r.json()["message"]["_id"] for r in responses}
+    created = {r.json()["newMessage"]["_id"] for r in responses}
     assert len(created) == 80
     # paging the conversation returns every message exactly once, oldest first
     seen, before = [], None

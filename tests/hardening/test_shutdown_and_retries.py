@@ -75,7 +75,7 @@ class Sender(threading.Thread):
                     status, body = response.status_code, response.json()
                 except requests.RequestException as error:
                     status, body = type(error).__name__, {}
-                self.outcomes.append((key, status, body.get("message", {}).get("_id")))
+                self.outcomes.append((key, status, body.get("newMessage", {}).get("_id")))
                 if status != 201:
                     time.sleep(0.05)
 
@@ -104,7 +104,7 @@ def retry_all(url, alice, bob, outcomes):
             response = session.post(f"{url}/messages/send/{bob['_id']}", json={"text": key},
                                     headers={**production_header(alice), "Idempotency-Key": key},
                                     timeout=30)
-            answers[key] = (response.status_code, response.json().get("message", {}).get("_id"))
+            answers[key] = (response.status_code, response.json().get("newMessage", {}).get("_id"))
     return answers
 
 
@@ -237,11 +237,11 @@ def test_a_retry_with_the_same_key_returns_the_first_message_and_pushes_once(
     # the key is the sender's: another sender's same key is another message
     other = send(served_realtime.url, carol, bob, "hello", key="k-1")
     assert other.status_code == 201 and other.json() != first.json()
-    listener.wait_for("newMessage", lambda m: m["_id"] == other.json()["message"]["_id"])
+    listener.wait_for("newMessage", lambda m: m["_id"] == other.json()["newMessage"]["_id"])
     pushed = [m["_id"] for m in listener.events["newMessage"]]
-    assert pushed.count(first.json()["message"]["_id"]) == 1
+    assert pushed.count(first.json()["newMessage"]["_id"]) == 1
     assert db.messages.count_documents({"senderId": alice["_id"]}) == 1
-    assert "idempotencyKey" not in first.json()["message"]
+    assert "idempotencyKey" not in first.json()["newMessage"]
 
 
 def test_concurrent_sends_with_one_key_store_one_message(served_realtime, db):
@@ -257,7 +257,7 @@ def test_concurrent_sends_with_one_key_store_one_message(served_realtime, db):
     for thread in threads:
         thread.join(20)
     assert {answer.status_code for answer in answers} == {201}
-    assert len({answer.json()["message"]["_id"] for answer in answers}) == 1
+    assert len({answer.json()["newMessage"]["_id"] for answer in answers}) == 1
     assert db.messages.count_documents({"senderId": alice["_id"]}) == 1
 
 

@@ -15,7 +15,7 @@ def post_message(url, sender, receiver, text, headers=None):
     response = requests.post(f"{url}/messages/send/{receiver['_id']}", json={"text": text},
                              headers={**auth_header(sender), **(headers or {})}, timeout=5)
     assert response.status_code == 201, response.text
-    return response.json()["message"]
+    return response.json()["newMessage"]
 
 
 def test_new_message_reaches_every_tab_of_both_parties(url, db, account_sockets):

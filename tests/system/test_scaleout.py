@@ -39,12 +39,12 @@ def test_message_posted_to_one_process_reaches_clients_of_the_other(processes, d
     response = requests.post(f"{url_b}/messages/send/{alice['_id']}", json={"text": "via B"},
                              headers=auth_header(bob), timeout=5)
     assert response.status_code == 201
-    sent = response.json()["message"]
+    sent = response.json()["newMessage"]
     for tab in (alice_a, alice_b):
         assert tab.wait_for("newMessage") == sent
     # And back: posted to A, reaches bob on B; bob marks it seen on B, alice on A is told.
     reply = requests.post(f"{url_a}/messages/send/{bob['_id']}", json={"text": "via A"},
-                          headers=auth_header(alice), timeout=5).json()["message"]
+                          headers=auth_header(alice), timeout=5).json()["newMessage"]
     assert bob_b.wait_for("newMessage", lambda m: m["text"] == "via A") == reply
     requests.post(f"{url_b}/messages/{alice['_id']}/seen", json={"upTo": reply["_id"]},
                   headers=auth_header(bob), timeout=5).raise_for_status()

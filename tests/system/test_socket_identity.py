@@ -27,7 +27,7 @@ def send_message(url, sender, receiver_id, text="hi"):
                              headers={"Authorization": f"Bearer {token_for(sender)}"},
                              timeout=5)
     assert response.status_code == 201
-    return response.json()["message"]
+    return response.json()["newMessage"]
 
 
 def refused(url, **kwargs):

@@ -127,7 +127,7 @@ export function mountChat(session) {
         { body, headers });
       form.reset();
       show(attachment, false);
-      add(data.message);
+      add(data.newMessage);
     }, session.fail);
   });
 
