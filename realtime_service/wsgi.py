@@ -7,6 +7,7 @@ from realtime_service.app import create_app
 from realtime_service.extensions import socketio
 from realtime_service.maps import cities
 from shared.config import Config
+from shared.idempotency.decorator import release_held
 from shared.logging import adopt_loggers
 from shared.serve import on_close, on_shutdown
 
@@ -36,5 +37,6 @@ def production_app(config=Config):
     adopt_loggers("engineio.server", "socketio.server")
     on_shutdown(disconnect_sockets)
     on_close(lambda: close_backends(app))
+    on_close(lambda: release_held(app))
     cities.warm(app)
     return app

@@ -10,8 +10,9 @@ semantics of the IETF httpapi draft as Stripe applies them.
 - A request arriving while the first one with its key runs waits up to WAIT_SECONDS
   for its answer, then gets 409 with `Retry-After`.
 - A request whose process died while it ran holds its key LEASE_SECONDS at most (in
-  its own process, not at all): a retry then runs again, and the domain's own rules
-  (a message stores its key, a rider has one open ride) keep that from duplicating.
+  its own process, not at all; a graceful stop releases its keys, `release_held`): a
+  retry then runs again, and the domain's own rules (a message stores its key, a
+  rider has one open ride) keep that from duplicating.
 
 Put it under `auth_required` and the rate limits, above `@blp.arguments`: a request
 that fails validation is not stored.
@@ -134,8 +135,11 @@ def claim_or_wait(account, key, print_):
             if entry is not None and stale(entry) and idempotency_keys.take_over(
                     entry, holder, now() + timedelta(seconds=LEASE_SECONDS)):
                 return None, holder["owner"]
-        except BaseException:
+        except ApiError:
             _running.discard(holder["owner"])
+            raise
+        except BaseException:  # an entry this request may have stored is released
+            release(account, key, holder["owner"])
             raise
         _running.discard(holder["owner"])
         if time.monotonic() >= deadline:
@@ -182,6 +186,16 @@ def release(account, key, owner):
         idempotency_keys.release(account, key, owner)
     except PyMongoError:
         log.warning("could not release an idempotency key")
+
+
+def release_held(app):
+    """At a graceful stop, once requests are over: release the keys this process still
+    holds (a release the database refused, an interrupted request), so that a retry on
+    another process runs at once instead of waiting for their lease."""
+    if _process[1] is None or _process[0] != os.getpid():
+        return
+    with app.app_context():
+        idempotency_keys.release_process(_process[1])
 
 
 def replay(entry):

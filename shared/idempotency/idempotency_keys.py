@@ -59,3 +59,8 @@ def release(account, key, owner):
     """Drop the entry of a request that changed nothing, so that a retry runs again."""
     collection().delete_one({"account": account, "key": key, "state": RUNNING,
                              "owner": owner})
+
+
+def release_process(process):
+    """Drop the running entries held by the requests of the process `process`."""
+    collection().delete_many({"process": process, "state": RUNNING})

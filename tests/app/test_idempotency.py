@@ -226,6 +226,20 @@ def test_a_key_held_by_a_request_that_died_is_taken_over(realtime_client, db, mo
     assert db.messages.count_documents({}) == 1
 
 
+def test_a_graceful_stop_releases_the_keys_its_process_holds(realtime_app, realtime_client,
+                                                               db):
+    alice, bob = make_user(db), make_user(db)
+    send(realtime_client, alice, bob, key="mine")
+    send(realtime_client, alice, bob, key="other")
+    process = decorator.new_holder()["process"]
+    db.idempotency_keys.update_one({"key": "mine"}, {"$set": {"state": "running",
+                                                             "process": process}})
+    db.idempotency_keys.update_one({"key": "other"}, {"$set": {"state": "running",
+                                                              "process": "elsewhere"}})
+    decorator.release_held(realtime_app)
+    assert [entry["key"] for entry in db.idempotency_keys.find()] == ["other"]
+
+
 def first_time(db):
     return db.idempotency_keys.find_one()["createdAt"]
 
