@@ -240,12 +240,21 @@ TRUSTED_READS = {
 }
 
 
-@pytest.mark.parametrize("path", CONVERSATIONS)
 @pytest.mark.parametrize("headers", TRUSTED_READS.values(), ids=TRUSTED_READS.keys())
-def test_a_trusted_conversation_read_marks_the_messages_seen(realtime, db, path, headers):
+def test_a_trusted_quickchat_read_marks_the_messages_seen(realtime, db, headers):
     sender, receiver = unseen_message(realtime, db)
-    response = requests.get(f"{realtime}{path.format(sender['_id'])}", timeout=10,
+    response = requests.get(f"{realtime}/api/messages/{sender['_id']}", timeout=10,
                             headers=headers(token(receiver)))
     assert response.status_code == 200
     assert db.messages.find_one()["seen"] is True
     assert all(message["seen"] for message in response.json()["messages"])
+
+
+@pytest.mark.parametrize("headers", TRUSTED_READS.values(), ids=TRUSTED_READS.keys())
+def test_a_native_read_marks_nothing_even_when_trusted(realtime, db, headers):
+    """Ridewire's own GET only reads; its POST /messages/{id}/seen marks."""
+    sender, receiver = unseen_message(realtime, db)
+    response = requests.get(f"{realtime}/messages/{sender['_id']}", timeout=10,
+                            headers=headers(token(receiver)))
+    assert response.status_code == 200
+    assert db.messages.find_one()["seen"] is False
