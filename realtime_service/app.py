@@ -23,10 +23,10 @@ from realtime_service.sockets.packet_limits import bounded_packet_class, init_pa
 from shared.accounts import accounts, blacklist
 from shared.accounts.tokens import init_tokens
 from shared.cli import register_cli
-from shared.idempotency import idempotency_keys
 from shared.config import Config
 from shared.cors import socket_origin_check
 from shared.http import make_app
+from shared.idempotency import idempotency_keys
 from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
 

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 KEY_MAX = 200
 # Visible ASCII but the quote and the backslash (a structured-field string's content).
-KEY_PATTERN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,%d}" % KEY_MAX)
+KEY_PATTERN = re.compile(rf"[\x21\x23-\x5b\x5d-\x7e]{{1,{KEY_MAX}}}")
 KEY_RULE = f"{HEADER} must be 1-{KEY_MAX} visible ASCII characters (no quote or backslash)"
 KEY_HOURS = 24
 WAIT_SECONDS = 3.0
@@ -113,38 +113,54 @@ def fingerprint():
     return digest.hexdigest()
 
 
-def claim_or_wait(account, key, print_):
+def claim_or_wait(account, key, digest):
     """`(stored entry, None)` to replay, or `(None, owner)`: this request holds the key
     and runs. 422 for another request's key, 409 when the first one runs too long."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        holder = new_holder()
-        _running.add(holder["owner"])
-        try:
-            started = now()
-            if idempotency_keys.claim(account, key, print_, holder, started,
-                                      started + timedelta(seconds=LEASE_SECONDS),
-                                      started + timedelta(hours=KEY_HOURS)):
-                return None, holder["owner"]
-            entry = idempotency_keys.find(account, key)
-            if entry is not None and entry["fingerprint"] != print_:
-                raise ApiError(422, MISMATCH)
-            if entry is not None and entry["state"] == idempotency_keys.DONE:
-                _running.discard(holder["owner"])
-                return entry, None
-            if entry is not None and stale(entry) and idempotency_keys.take_over(
-                    entry, holder, now() + timedelta(seconds=LEASE_SECONDS)):
-                return None, holder["owner"]
-        except ApiError:
-            _running.discard(holder["owner"])
-            raise
-        except BaseException:  # an entry this request may have stored is released
-            release(account, key, holder["owner"])
-            raise
-        _running.discard(holder["owner"])
+        outcome = try_claim(account, key, digest)
+        if outcome is not None:
+            return outcome
         if time.monotonic() >= deadline:
             raise Conflict(IN_PROGRESS, headers={"Retry-After": "1"})
         time.sleep(POLL_SECONDS)
+
+
+def try_claim(account, key, digest):
+    """One try of `claim_or_wait`; None while another request holds the key."""
+    holder = new_holder()
+    if hold(account, key, digest, holder):
+        return None, holder["owner"]
+    entry = idempotency_keys.find(account, key)
+    if entry is None:  # released meanwhile
+        return None
+    if entry["fingerprint"] != digest:
+        raise ApiError(422, MISMATCH)
+    if entry["state"] == idempotency_keys.DONE:
+        return entry, None
+    if stale(entry) and hold(account, key, digest, holder, entry):
+        return None, holder["owner"]
+    return None
+
+
+def hold(account, key, digest, holder, stale_entry=None):
+    """Store a running entry for `holder`, or take `stale_entry` over; whether it did.
+    Interrupted, it releases what it may have stored."""
+    _running.add(holder["owner"])
+    try:
+        started = now()
+        locked_until = started + timedelta(seconds=LEASE_SECONDS)
+        if stale_entry is None:
+            held = idempotency_keys.claim(account, key, digest, holder, started, locked_until,
+                                          started + timedelta(hours=KEY_HOURS))
+        else:
+            held = idempotency_keys.take_over(stale_entry, holder, locked_until)
+    except BaseException:
+        release(account, key, holder["owner"])
+        raise
+    if not held:
+        _running.discard(holder["owner"])
+    return held
 
 
 def new_holder():
