@@ -15,8 +15,9 @@ def enable_cors(app):
         origins="*" if wildcard else origins,
         send_wildcard=wildcard,
         supports_credentials=not wildcard,
-        allow_headers=["Authorization", "Content-Type", "token", "X-Request-ID", "X-Socket-ID"],
-        expose_headers=["Retry-After", "X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type", "token", "X-Request-ID", "X-Socket-ID",
+                       "Idempotency-Key"],
+        expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         max_age=600,
     )

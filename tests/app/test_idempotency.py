@@ -294,3 +294,17 @@ def test_after_a_day_a_message_s_key_still_refuses_another_conversation(realtime
     assert db.messages.count_documents({"receiverId": carol["_id"]}) == 0
     assert send(realtime_client, alice, bob, key="old").status_code == 201
     assert db.messages.count_documents({}) == 1
+
+
+def test_browsers_may_send_the_key_cross_origin_and_read_the_replay(realtime_client, db):
+    preflight = realtime_client.options("/rides", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
+    assert "idempotency-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    alice, bob = make_user(db), make_user(db)
+    headers = {**auth_header(alice), "Idempotency-Key": "k", "Origin": "http://localhost:5173"}
+    for _ in range(2):
+        replay = realtime_client.post(f"/messages/send/{bob['_id']}", json={"text": "hi"},
+                                      headers=headers)
+    exposed = replay.headers["Access-Control-Expose-Headers"].lower()
+    assert replay.headers["Idempotent-Replayed"] == "true" and "idempotent-replayed" in exposed
