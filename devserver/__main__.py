@@ -25,8 +25,7 @@ import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from devserver.gateway import connect_host  # noqa: E402
-from devserver.gateway_answers import Frontend  # noqa: E402
+from devserver.gateway import Frontend, connect_host  # noqa: E402
 from devserver.processes import (  # noqa: E402
     EmbeddedMongo,
     Gateway,

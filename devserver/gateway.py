@@ -1,191 +1,83 @@
 """`make run`'s gateway: one origin (GATEWAY_PORT, 5000) for frontends, in front of both
 services, routing by path as production's nginx does (devserver/routes.py).
 
-One request per client connection: the head is parsed with h11 (framing, chunked
-bodies, malformed requests), the service is picked by path, the request goes there with
-`Connection: close` and X-Forwarded-For/-Proto/-Host set, and the response is piped
-back as it arrives (long-polling, streaming). A websocket upgrade, on the websocket
-routes only, is piped both ways once the service has answered 101, until either side
-closes (devserver/proxy.py). X-Forwarded-For is the client's address (the peer's),
-never what the client wrote. Paths no service has get the gateway's
-own answers (devserver/gateway_answers.py): a built frontend's files (FRONTEND_DIR),
-CORS preflights, JSON errors.
+A WSGI app under gunicorn (gevent worker), which parses requests, bounds their heads and
+times out slow ones (keepalive: HEADER_TIMEOUT), as it does for the services. A routed
+request goes to its service with X-Forwarded-For/-Proto/-Host set (the client's own
+address, never what it wrote) and the answer streams back as it comes; a websocket
+upgrade on a websocket route becomes a tunnel once the service answers 101. Paths no
+service has get the gateway's own answers, all with CORS headers: a built frontend's
+files (FRONTEND_DIR), preflights, JSON errors. This module is gunicorn's config too:
 
-    python -m devserver.gateway     # HOST, GATEWAY_PORT, AUTH_PORT, REALTIME_PORT,
-                                    # CORS_ORIGINS, FRONTEND_DIR from the environment
+    python -m gunicorn -c python:devserver.gateway    # settings from the environment
 """
-import signal
-import sys
+import email.utils
+import functools
+import http.client
+import json
+import mimetypes
+from http import HTTPStatus
+from pathlib import Path
 
 import gevent
-import gevent.event
-import gevent.pool
-import gevent.server
-import h11
 from gevent import socket
 
-from devserver.gateway_answers import Frontend, cors_headers, file_head, hidden, json_answer
-from devserver.proxy import (
-    CHUNK,
-    CLIENT_TIMEOUT,
-    MAX_HEAD,
-    HeadTimeout,
-    Incoming,
-    closing,
-    content_length,
-    next_event,
-    no_delay,
-    pipe,
-    read_response_head,
-    request_head,
-    send_body,
-    socket_to,
-    status_of,
-    tunnel,
-)
-from devserver.routes import AUTH, HEALTH_PATH, MAX_BODY, REALTIME, redirect_for, resolve
+from devserver import routes
+from shared.config import Config
 
-LINGER_SECONDS = 5.0
-SWITCHING_PROTOCOLS = 101
-
-
-class GatewayHandler:
-    """The connection handler of a gevent StreamServer.
-
-    `upstreams` maps "auth" and "realtime" to (host, port); `frontend` is a Frontend
-    or None. A client that has not sent its request's head within `header_timeout`
-    seconds (HEADER_TIMEOUT) is closed, however it drips it in; its body then has
-    CLIENT_TIMEOUT per read, and a websocket no deadline."""
-
-    def __init__(self, upstreams, cors_origins, frontend=None, max_body=MAX_BODY,
-                 header_timeout=None):
-        self.upstreams = upstreams
-        self.cors_origins = set(cors_origins)
-        self.frontend = frontend
-        self.max_body = max_body
-        self.header_timeout = header_timeout or None
-
-    def handle(self, sock, address):
-        no_delay(sock)
-        sock.settimeout(CLIENT_TIMEOUT)
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-        try:
-            with gevent.Timeout(self.header_timeout, HeadTimeout):
-                request = next_event(conn, sock)
-            if isinstance(request, h11.Request):
-                self.dispatch(Incoming(sock, address, conn, request))
-        except h11.RemoteProtocolError as error:
-            status = 431 if error.error_status_hint == 431 else 400
-            self.reply(sock, json_answer(status, cors_headers(None, ())))
-        except OSError:  # the client went away or timed out
-            pass
-        finally:
-            sock.close()
-
-    def dispatch(self, incoming):
-        """A route's service, else the gateway's own answer."""
-        cors = cors_headers(incoming.origin, self.cors_origins,
-                            preflight=incoming.method == "OPTIONS")
-        head_only = incoming.method == "HEAD"
-        if incoming.path is None:
-            return self.reply(incoming.sock, json_answer(400, cors))
-        length = incoming.header(b"content-length")
-        if length is not None and int(length) > self.max_body:
-            return self.reply(incoming.sock, json_answer(413, cors))
-        if incoming.path == HEALTH_PATH:
-            return self.reply(incoming.sock, json_answer(200, cors, {"status": "ok"}, head_only))
-        if location := redirect_for(incoming.path):
-            location += f"?{incoming.query}" if incoming.query else ""
-            return self.reply(incoming.sock, json_answer(
-                301, [("Location", location), *cors], {"message": "Moved Permanently"}))
-        route = resolve(incoming.path)
-        if route is not None and not (route.page and self.serves_index(incoming)):
-            return self.forward(incoming, route, cors)
-        return self.answer_unrouted(incoming, cors, head_only)
-
-    def serves_index(self, incoming):
-        return (self.frontend is not None and self.frontend.index is not None
-                and incoming.method in {"GET", "HEAD"})
-
-    def answer_unrouted(self, incoming, cors, head_only):
-        """A path no service takes: a preflight's 204, the frontend's file or its
-        index.html (single-page app), else (a hidden path too: `.env`) the JSON 404."""
-        if incoming.method == "OPTIONS":
-            return self.reply(incoming.sock, json_answer(204, cors))
-        if incoming.method in {"GET", "HEAD"} and self.frontend is not None \
-                and not hidden(incoming.path):
-            found = self.frontend.file(incoming.path) or self.frontend.index
-            if found is not None:
-                return self.send_file(incoming.sock, found, cors, head_only)
-        return self.reply(incoming.sock, json_answer(404, cors, head_only=head_only))
-
-    def forward(self, incoming, route, cors):
-        """Send the request to the route's service and its answer back to the client."""
-        try:
-            upstream = socket_to(self.upstreams[route.upstream])
-        except OSError:
-            return self.reply(incoming.sock, json_answer(503, cors))
-        try:
-            self.relay(incoming, route, upstream, cors)
-        finally:
-            upstream.close()
-
-    def relay(self, incoming, route, upstream, cors):
-        """The request to the service, its answer to the client. A websocket upgrade on a
-        websocket route becomes a tunnel only once the service answers 101; any other
-        answer ends the exchange as a plain request's does, and what the client sent
-        after its request never reaches the service (no request smuggled in a tunnel)."""
-        target = route.target(incoming.raw_target, incoming.path, incoming.query)
-        chunked = b"chunked" in incoming.headers.get(b"transfer-encoding", b"").lower()
-        upgrade = incoming.websocket and route.websocket
-        upstream.sendall(request_head(incoming, target, self.upstreams[route.upstream],
-                                      chunked, upgrade))
-        if incoming.conn.they_are_waiting_for_100_continue:
-            incoming.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if not send_body(incoming, upstream, chunked, self.max_body):
-            return self.reply(incoming.sock, json_answer(413, cors))
-        head, rest = read_response_head(upstream)
-        if head is None:
-            return self.reply(incoming.sock, json_answer(503, cors))
-        incoming.sock.settimeout(None)
-        if upgrade and status_of(head) == SWITCHING_PROTOCOLS:
-            incoming.sock.sendall(head + b"\r\n\r\n" + rest)
-            return tunnel(incoming, upstream)
-        incoming.sock.sendall(closing(head) + rest)
-        pipe(upstream, incoming.sock, body_left(head, rest) if upgrade else None)
-
-    def send_file(self, sock, path, cors, head_only):
-        with path.open("rb") as file:
-            size = file.seek(0, 2)
-            file.seek(0)
-            sock.sendall(file_head(path, size, cors))
-            while not head_only and (data := file.read(CHUNK)):
-                sock.sendall(data)
-
-    def reply(self, sock, answer):
-        """Send one of the gateway's own answers, then close without discarding what the
-        client may still be sending (a large body): a reset would lose the answer."""
-        try:
-            sock.sendall(answer)
-            sock.shutdown(socket.SHUT_WR)
-            linger(sock)
-        except OSError:
-            pass
+CHUNK = 64 * 1024
+CONNECT_SECONDS = 5.0
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+              "transfer-encoding", "expect", "x-forwarded-for", "x-forwarded-proto",
+              "x-forwarded-host"}
+# The services' CORS settings (shared/cors.py), for the gateway's own answers.
+ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+ALLOW_HEADERS = "Authorization, Content-Type, token, X-Request-ID, X-Socket-ID"
+EXPOSE_HEADERS = "Retry-After, X-Request-ID"
+# The same texts as nginx's own answers (deploy/nginx.conf).
+MESSAGES = {400: "Bad request", 404: "Not found", 413: "Request body too large",
+            503: "Service unavailable"}
+# Deterministic types for what a web build holds, whatever /etc/mime.types says.
+TYPES = mimetypes.MimeTypes()
+for _type, _ext in (("text/javascript", ".js"), ("text/javascript", ".mjs"),
+                    ("application/json", ".map"), ("application/manifest+json", ".webmanifest"),
+                    ("font/woff", ".woff"), ("font/woff2", ".woff2"),
+                    ("application/wasm", ".wasm"), ("image/webp", ".webp"),
+                    ("image/svg+xml", ".svg"), ("image/x-icon", ".ico")):
+    TYPES.add_type(_type, _ext)
 
 
-def body_left(head, rest):
-    """How much of the answer's body is still to come after `rest`, when its head says
-    (a service asked to upgrade may keep the connection open after a refusal)."""
-    length = content_length(head)
-    return None if length is None else max(0, length - len(rest))
+class TooLarge(Exception):
+    """A chunked request body went over MAX_BODY (routes.py)."""
 
 
-def linger(sock):
-    """Read and drop what the client still sends, for at most LINGER_SECONDS."""
-    with gevent.Timeout(LINGER_SECONDS, False):
-        sock.settimeout(LINGER_SECONDS)
-        while sock.recv(CHUNK):
-            pass
+class Frontend:
+    """A built single-page app (FRONTEND_DIR) served at the gateway's root: its files,
+    and its index.html for any other GET path that no route takes."""
+
+    def __init__(self, directory):
+        self.root = Path(directory).resolve(strict=True)
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"FRONTEND_DIR={directory} is not a directory")
+        index = self.root / "index.html"
+        self.index = index if index.is_file() else None
+
+    def file(self, path):
+        """The file of a normalised path, or None: never a directory (no listing), never
+        outside the folder (links included)."""
+        candidate = (self.root / path.lstrip("/")).resolve()
+        if candidate.is_relative_to(self.root) and candidate.is_file():
+            return candidate
+        return None
+
+
+def hidden(path):
+    """Whether a normalised path has a segment starting with a dot, `/.well-known/...`
+    excepted (nginx.conf's rule)."""
+    segments = path.split("/")[1:]
+    if segments[0] == ".well-known" and len(segments) > 1:
+        segments = segments[1:]
+    return any(segment.startswith(".") for segment in segments)
 
 
 def connect_host(host):
@@ -193,25 +85,193 @@ def connect_host(host):
     return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
-def main():
-    from shared.config import Config
-
-    frontend = Frontend(Config.FRONTEND_DIR) if Config.FRONTEND_DIR else None
-    host = connect_host(Config.HOST)
-    upstreams = {AUTH: (host, Config.AUTH_PORT), REALTIME: (host, Config.REALTIME_PORT)}
-    handler = GatewayHandler(upstreams, Config.CORS_ORIGINS, frontend,
-                             header_timeout=Config.HEADER_TIMEOUT)
-    server = gevent.server.StreamServer((Config.HOST, Config.GATEWAY_PORT), handler.handle,
-                                        spawn=gevent.pool.Pool())
-    stop = gevent.event.Event()
-    gevent.signal_handler(signal.SIGTERM, stop.set)
-    gevent.signal_handler(signal.SIGINT, stop.set)
-    server.start()
-    print(f"gateway listening on http://{Config.HOST}:{Config.GATEWAY_PORT}", flush=True)
-    stop.wait()
-    server.stop(timeout=1)
-    return 0
+@functools.cache
+def frontend():
+    """FRONTEND_DIR's Frontend, or None (built on first use: `make run` imports this
+    module only to check the folder)."""
+    return Frontend(Config.FRONTEND_DIR) if Config.FRONTEND_DIR else None
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+UPSTREAMS = {routes.AUTH: (connect_host(Config.HOST), Config.AUTH_PORT),
+             routes.REALTIME: (connect_host(Config.HOST), Config.REALTIME_PORT)}
+
+
+def app(environ, start_response):
+    """Route one request: the gateway's health, a redirect, a service, or its own answer."""
+    method, origin = environ["REQUEST_METHOD"], environ.get("HTTP_ORIGIN")
+    cors = cors_headers(origin, Config.CORS_ORIGINS, preflight=method == "OPTIONS")
+    path, query = routes.split_target(environ["RAW_URI"])
+    reply = Reply(start_response, cors, method == "HEAD")
+    if path is None:
+        return reply.json(400)
+    if int(environ.get("CONTENT_LENGTH") or 0) > routes.MAX_BODY:
+        return reply.json(413)
+    if path == routes.HEALTH_PATH:
+        return reply.json(200, {"status": "ok"})
+    if location := routes.redirect_for(path):
+        location += f"?{query}" if query else ""
+        return reply.json(301, {"message": "Moved Permanently"}, [("Location", location)])
+    route = routes.resolve(path)
+    files = frontend() if method in {"GET", "HEAD"} and not hidden(path) else None
+    page = files is not None and files.index is not None
+    if route is not None and not (route.page and page):
+        target = route.target(environ["RAW_URI"], path, query)
+        return forward(environ, reply, route, target)
+    if method == "OPTIONS":
+        return reply.json(204)
+    found = files and (files.file(path) or files.index)
+    return reply.file(environ, found) if found else reply.json(404)
+
+
+class Reply:
+    """The gateway's own answers, each with the request's CORS headers."""
+
+    def __init__(self, start_response, cors, head_only):
+        self.start_response, self.cors, self.head_only = start_response, cors, head_only
+
+    def json(self, status, payload=None, headers=()):
+        """`{"message"}` unless `payload` is given; no body for 204 or a HEAD request."""
+        if status == 204:
+            self.start_response("204 No Content", self.cors)
+            return []
+        body = json.dumps(payload or {"message": MESSAGES[status]}).encode()
+        self.start_response(f"{status} {HTTPStatus(status).phrase}", [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+            *headers, *self.cors])
+        return [] if self.head_only else [body]
+
+    def file(self, environ, path):
+        """A frontend file; browsers revalidate every time (no-cache), so a rebuilt
+        frontend is never mixed with stale files."""
+        kind = TYPES.guess_type(path.name)[0] or "application/octet-stream"
+        kind += "; charset=utf-8" if kind.startswith("text/") else ""
+        stat = path.stat()
+        self.start_response("200 OK", [
+            ("Content-Type", kind), ("Content-Length", str(stat.st_size)),
+            ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
+            ("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True)), *self.cors])
+        return [] if self.head_only else environ["wsgi.file_wrapper"](path.open("rb"), CHUNK)
+
+
+def cors_headers(origin, allowed_origins, preflight=False):
+    """The CORS headers of an answer to `origin` (None: not a cross-origin request): the
+    origin itself when allowed, with credentials, as the services do; `*` without."""
+    headers = [("Vary", "Origin")]
+    if origin and "*" in allowed_origins:
+        headers.append(("Access-Control-Allow-Origin", "*"))
+    elif origin and origin in allowed_origins:
+        headers += [("Access-Control-Allow-Origin", origin),
+                    ("Access-Control-Allow-Credentials", "true")]
+    if len(headers) > 1:
+        headers.append(("Access-Control-Expose-Headers", EXPOSE_HEADERS))
+    if preflight:
+        headers += [("Access-Control-Allow-Methods", ALLOW_METHODS),
+                    ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+                    ("Access-Control-Max-Age", "600")]
+    return headers
+
+
+def request_headers(environ):
+    """The client's headers without hop-by-hop ones, plus the forwarding headers: the
+    client's address only, whatever it wrote (nginx's `$remote_addr`)."""
+    named = {name.strip().lower() for name in environ.get("HTTP_CONNECTION", "").split(",")}
+    headers = {}
+    for key, value in environ.items():
+        name = key[5:] if key.startswith("HTTP_") else key
+        if key.startswith("HTTP_") or key in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
+            name = name.replace("_", "-").title()
+            if value and name.lower() not in HOP_BY_HOP | named:
+                headers[name] = value
+    headers.update({"X-Forwarded-For": environ["REMOTE_ADDR"], "X-Forwarded-Proto": "http"})
+    if "Host" in headers:
+        headers["X-Forwarded-Host"] = headers["Host"]
+    return headers
+
+
+def body(environ):
+    """The request body as it arrives (gunicorn decodes a chunked one); TooLarge past
+    MAX_BODY (routes.py)."""
+    total = 0
+    while data := environ["wsgi.input"].read(CHUNK):
+        total += len(data)
+        if total > routes.MAX_BODY:
+            raise TooLarge
+        yield data
+
+
+def forward(environ, reply, route, target):
+    """The request to the route's service, its answer streamed back. A websocket upgrade
+    on a websocket route becomes a tunnel only once the service answers 101; any other
+    answer is a plain one, and what the client sends next is parsed as a new request."""
+    headers = request_headers(environ)
+    if route.websocket and "websocket" in environ.get("HTTP_UPGRADE", "").lower():
+        headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    payload = body(environ) if chunked or "Content-Length" in headers else None
+    upstream = http.client.HTTPConnection(*UPSTREAMS[route.upstream], timeout=CONNECT_SECONDS)
+    try:
+        upstream.connect()
+        upstream.sock.settimeout(None)  # long-polling and streams wait as long as they must
+        # A body of unknown length goes on chunked (http.client's framing).
+        upstream.request(environ["REQUEST_METHOD"], target, payload, headers)
+    except TooLarge:
+        upstream.close()
+        return reply.json(413)
+    except OSError:
+        pass  # it stopped reading: it has answered already (its own 413), or it is down
+    try:
+        answer = upstream.getresponse()
+    except (OSError, http.client.HTTPException):
+        upstream.close()
+        return reply.json(503)
+    if answer.status == HTTPStatus.SWITCHING_PROTOCOLS:
+        tunnel(environ["gunicorn.socket"], answer, upstream.sock)
+    reply.start_response(f"{answer.status} {answer.reason}", answer.getheaders())
+    return stream(answer, upstream)
+
+
+def stream(answer, upstream):
+    """The service's answer, piece by piece as it comes (long-polling, streams)."""
+    try:
+        while data := answer.read1(CHUNK):
+            yield data
+    finally:
+        upstream.close()
+
+
+def tunnel(client, answer, upstream):
+    """The 101 to the client, then bytes both ways until either side closes; then
+    gunicorn closes the client's connection (StopIteration: its way to be told)."""
+    lines = [f"HTTP/1.1 101 {answer.reason}", *(f"{k}: {v}" for k, v in answer.getheaders())]
+    client.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    for sock in (client, upstream):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    pipes = [gevent.spawn(pipe, answer.fp.read1, client.sendall),
+             gevent.spawn(pipe, client.recv, upstream.sendall)]
+    gevent.joinall(pipes, count=1)
+    gevent.killall(pipes)
+    upstream.close()
+    raise StopIteration
+
+
+def pipe(read, write):
+    """Copy until `read` ends or either side fails."""
+    try:
+        while data := read(CHUNK):
+            write(data)
+    except OSError:
+        pass
+
+
+# gunicorn's settings (this module is its config file).
+wsgi_app = "devserver.gateway:app"
+bind = f"{Config.HOST}:{Config.GATEWAY_PORT}"
+worker_class = "gevent"
+keepalive = Config.HEADER_TIMEOUT  # also every request head's deadline (gevent workers)
+graceful_timeout = 1  # a quick Ctrl-C: open tunnels are not waited for
+loglevel = "warning"
+control_socket_disable = True
+
+
+def when_ready(_server):
+    print(f"gateway listening on http://{bind}", flush=True)

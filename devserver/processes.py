@@ -232,15 +232,15 @@ class Service(Child):
 
 
 class Gateway(Child):
-    """`python -m devserver.gateway` on `port` (the environment names the services'
+    """devserver/gateway.py under gunicorn on `port` (the environment names the services'
     ports, CORS_ORIGINS and FRONTEND_DIR), ready when /gateway/healthz answers."""
 
     def __init__(self, port, env, log_path=None):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         full_env = {**os.environ, **env, "GATEWAY_PORT": str(port)}
-        super().__init__("gateway", [sys.executable, "-m", "devserver.gateway"], full_env,
-                         log_path)
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:devserver.gateway"]
+        super().__init__("gateway", argv, full_env, log_path)
 
     def start(self, timeout=30.0):
         super().start()

@@ -311,13 +311,16 @@ def test_dev_gateway_follows_no_link_out_of_the_folder(gateways):
 
 
 def test_dev_gateway_answers_bad_requests_with_json(gateways):
+    """A path that climbs above the root is the gateway's JSON 400 with CORS; a request
+    gunicorn cannot parse, or with a header past its limit, is refused by gunicorn
+    itself before any service sees it (as the services' own gunicorn does)."""
     port = gateways["dev", False].port
-    for target in ("/..", "/users/%2e%2e/%2e%2e/x", "nothing"):
+    for target in ("/..", "/users/%2e%2e/%2e%2e/x"):
         status, headers, body = raw_request(port, target, headers=[f"Origin: {APP_ORIGIN}"])
         assert status == 400 and json.loads(body) == {"message": "Bad request"}, target
         assert headers["access-control-allow-origin"] == APP_ORIGIN
-    status, _, body = raw_request(port, "/users/x", headers=["X: " + "y" * 200_000])
-    assert status == 431 and "message" in json.loads(body)
+    assert raw_request(port, "nothing")[0] == 400
+    assert raw_request(port, "/users/x", headers=["X: " + "y" * 200_000])[0] == 431
 
 
 def test_compose_gives_nginx_its_cors_origins_and_frontend():
