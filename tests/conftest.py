@@ -3,6 +3,7 @@ in-process apps (HTTP and Socket.IO) built with any settings, and served process
 the tests whose subject is a server; markers by kind (the folder) and cost."""
 import importlib.util
 import os
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,13 @@ def _no_greenlet_outlives_its_test():
     """Kill the background greenlets of in-process realtime apps after each test."""
     yield
     kill_background_tasks()
+
+
+def run_cli(module, *args, uri, **overrides):
+    """`flask --app <module> <args>` in this process (Flask's CLI runner), the app built
+    with the test settings on `uri` and `overrides`: the click Result."""
+    app = import_module(f"{module}.app").create_app(make_config(uri, **overrides))
+    return app.test_cli_runner().invoke(args=list(args))
 
 
 def service_env(mongo_uri, **extra):
