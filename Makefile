@@ -38,10 +38,10 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) -m devserver
 
-## serve: the same (each service under gunicorn with deploy/gunicorn_*.py, as `run` too),
-## with production's auth workers (AUTH_WORKERS, else one per core) instead of one
+## serve: the same, with production's auth workers (AUTH_WORKERS, else one per core)
+## instead of one
 serve: install
-	$(PY) -m devserver.serve
+	AUTH_WORKERS=$${AUTH_WORKERS:-$$(nproc)} $(PY) -m devserver
 
 ## test: the whole suite against a throwaway SecantusDB (and Redis for scale-out tests), in
 ## PYTEST_WORKERS parallel processes (0: one process). The fast loop (in-process and

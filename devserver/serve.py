@@ -1,9 +1,8 @@
-"""`make serve`: like `make run`, but each service under gunicorn with its production
-config (deploy/gunicorn_*.py), against the embedded database unless MONGO_URI is set."""
+"""A service under gunicorn with its production config, for tests and benchmarks (`make
+run` and `make serve` start theirs as `python -m <service>`, which runs the same)."""
 import sys
 from pathlib import Path
 
-from devserver.__main__ import main
 from devserver.processes import Service
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -16,7 +15,3 @@ class GunicornService(Service):
         super().__init__(module, port, env, log_path)
         config = DEPLOY / f"gunicorn_{module.removesuffix('_service')}.py"
         self.argv = [sys.executable, "-m", "gunicorn", "-c", str(config)]
-
-
-if __name__ == "__main__":
-    sys.exit(main(GunicornService))
