@@ -8,6 +8,10 @@ What would make a start fail confusingly is checked first (a port taken, an inva
 unreachable MONGO_URI): every failure is one message and a non-zero exit, never a
 traceback. A child that exits is named with its last lines and the others are stopped.
 Ctrl-C or SIGTERM, at any moment, stops everything quietly (exit 0).
+
+Not honcho: it has no readiness to wait for, runs each child through a shell in a
+session of its own (no PR_SET_PDEATHSIG: a `kill -9` of `make run` would leave them
+running), and forks a relay per child that a Ctrl-C can reach before it ignores it.
 """
 import os
 import signal
