@@ -8,10 +8,6 @@ What would make a start fail confusingly is checked first (a port taken, an inva
 unreachable MONGO_URI): every failure is one message and a non-zero exit, never a
 traceback. A child that exits is named with its last lines and the others are stopped.
 Ctrl-C or SIGTERM, at any moment, stops everything quietly (exit 0).
-
-Not honcho: it has no readiness to wait for, runs each child through a shell in a
-session of its own (no PR_SET_PDEATHSIG: a `kill -9` of `make run` would leave them
-running), and forks a relay per child that a Ctrl-C can reach before it ignores it.
 """
 import os
 import signal
@@ -235,10 +231,8 @@ def exited(child):
 
 
 def last_lines(child):
-    lines = child.last_lines()
-    if not lines:
-        return " (no output)"
-    return "; its last lines:\n" + "\n".join(f"    {line}" for line in lines)
+    lines = "\n".join(f"    {line}" for line in child.last_lines())
+    return f"; its last lines:\n{lines}" if lines else " (no output)"
 
 
 def check_frontend(directory):

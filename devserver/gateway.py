@@ -51,6 +51,10 @@ class TooLarge(Exception):
     """A chunked request body went over MAX_BODY (routes.py)."""
 
 
+class ClientError(Exception):
+    """Reading the client's body failed (it went away, or sent a bad chunk)."""
+
+
 class Frontend:
     """A built single-page app (FRONTEND_DIR) served at the gateway's root: its files,
     and its index.html for any other GET path that no route takes."""
@@ -190,12 +194,18 @@ def request_headers(environ):
 
 def body(environ):
     """The request body as it arrives (gunicorn decodes a chunked one); TooLarge past
-    MAX_BODY (routes.py)."""
+    MAX_BODY (routes.py), ClientError when reading it fails."""
     total = 0
-    while data := environ["wsgi.input"].read(CHUNK):
+    while True:
+        try:
+            data = environ["wsgi.input"].read(CHUNK)
+        except Exception as error:  # gunicorn's: NoMoreData, a bad chunk size...
+            raise ClientError from error
         total += len(data)
         if total > routes.MAX_BODY:
             raise TooLarge
+        if not data:
+            return
         yield data
 
 
@@ -217,6 +227,9 @@ def forward(environ, reply, route, target):
     except TooLarge:
         upstream.close()
         return reply.json(413)
+    except ClientError as error:  # gunicorn answers or drops the client as it does
+        upstream.close()
+        raise error.__cause__ from None
     except OSError:
         pass  # it stopped reading: it has answered already (its own 413), or it is down
     try:

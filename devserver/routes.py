@@ -1,11 +1,7 @@
-"""The gateway's routing table: which service answers which path, for both gateways.
-
-`make run`'s gateway (devserver/gateway.py) routes with this table, and production's
-nginx has it written as `location` blocks: `python -m devserver.routes` rewrites that
-part of deploy/nginx.conf from this table (a test checks the committed file is current).
-
-Paths are matched after the normalisation nginx does ($uri): percent-decoded, `.` and
-`..` resolved, repeated slashes merged.
+"""The routing table of both gateways: `make run`'s (devserver/gateway.py) routes with
+it, and `python -m devserver.routes` writes it into deploy/nginx.conf as `location`
+blocks (a test checks the committed file is current). Paths are matched after nginx's
+normalisation ($uri): percent-decoded, `.` and `..` resolved, repeated slashes merged.
 """
 import itertools
 import re
@@ -24,17 +20,12 @@ MAX_BODY = 8 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Route:
-    """One row of the table.
-
-    `prefix` matches itself and the paths below it, whole segments only: `/captains`
-    matches `/captains` and `/captains/x`, never `/captain-home`; a prefix ending in
-    `/` matches only below it. `exact`: that path alone. `strip`: the service gets
-    the path without the prefix (`/auth-service/docs` -> `/docs`). `page`: when the
-    gateway serves a frontend (FRONTEND_DIR), its index.html answers GET here instead.
-    `websocket`: Socket.IO is served here: an upgrade is passed on and the connection
-    becomes a tunnel once the service answers 101 (nginx: upgrades, hour-long reads,
-    no buffering, and the sticky cookie for this path).
-    """
+    """One row: `prefix` matches itself and the paths below it, whole segments only
+    (`/captains/x`, never `/captain-home`); one ending in `/` only below it. `exact`:
+    that path alone. `strip`: the service gets the path without the prefix
+    (`/auth-service/docs` -> `/docs`). `page`: with a frontend (FRONTEND_DIR) its
+    index.html answers GET here instead. `websocket`: Socket.IO, upgrades passed on
+    (nginx: hour-long reads, no buffering, the sticky cookie for this path)."""
 
     prefix: str
     upstream: str
