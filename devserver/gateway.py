@@ -12,10 +12,12 @@ files (FRONTEND_DIR), preflights, JSON errors. This module is gunicorn's config 
     python -m gunicorn -c python:devserver.gateway    # settings from the environment
 """
 import email.utils
+import errno
 import functools
 import http.client
 import json
 import mimetypes
+import os
 from http import HTTPStatus
 from pathlib import Path
 
@@ -62,7 +64,7 @@ class Frontend:
     def __init__(self, directory):
         self.root = Path(directory).resolve(strict=True)
         if not self.root.is_dir():
-            raise NotADirectoryError(f"FRONTEND_DIR={directory} is not a directory")
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), directory)
         index = self.root / "index.html"
         self.index = index if index.is_file() else None
 

@@ -254,6 +254,17 @@ def test_an_invalid_mongo_uri_is_one_line(tmp_path, uri):
     assert len(ours) == 1 and f"MONGO_URI={uri}" in ours[0]
 
 
+@pytest.mark.parametrize("name, error", [("dist", "No such file or directory"),
+                                         ("file.txt", "Not a directory")])
+def test_a_frontend_dir_that_cannot_be_served_is_one_line(tmp_path, name, error):
+    (tmp_path / "file.txt").write_text("not a folder")
+    folder = tmp_path / name
+    run, code = run_to_end(run_env(tmp_path, FRONTEND_DIR=str(folder)),
+                           [sys.executable, "-m", "devserver"])
+    assert code == 1 and "starting SecantusDB" not in run.stdout
+    assert run.stderr.splitlines() == [f"make run: FRONTEND_DIR={folder}: {error}"], run.stderr
+
+
 def test_a_service_that_exits_at_start_is_named_with_its_last_lines(tmp_path):
     """APP_ENV=production with the default secret: the auth service refuses to start."""
     env = run_env(tmp_path, APP_ENV="production", JWT_SECRET_KEY="change-me")
