@@ -8,7 +8,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-domain-reliability", "--disable-client-side-phishing-detection",
-                 "--disable-dev-shm-usage"]  # containers often have a tiny /dev/shm
+                 "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
+                 # a fake camera and microphone that need no prompt (the call tests)
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

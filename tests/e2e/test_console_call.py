@@ -5,13 +5,10 @@ video playing, the call survives the start of the ride and closes when it ends; 
 declined call and a cancelled ride close it too."""
 import re
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.e2e.pages import CHROMIUM, CHROMIUM_ARGS, log_entry, register, shot
+from tests.e2e.pages import log_entry, register, shot
 
-MEDIA_ARGS = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
-              "--use-fake-ui-for-media-stream"]
 MEDIA_MS = 45_000  # ICE and the first frames on a loaded 2-core machine
 # The remote video of a panel has frames (a size) and plays: its time moves on.
 PLAYING = """([panel, since]) => {
@@ -21,16 +18,6 @@ PLAYING = """([panel, since]) => {
 }"""
 CURRENT_TIME = """panel => document.querySelector(
     `#panel-${panel} [data-field=remote-video]`).currentTime"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """The package's browser, with a fake camera and microphone that need no prompt
-    (overrides tests/e2e/conftest.py's for this module, so `open_page` uses it)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
-        yield browser
-        browser.close()
 
 
 def accepted_ride(page):
