@@ -162,10 +162,11 @@ class Config:
     # Dispatch (realtime_service/rides/rounds.py): a ride is offered in rounds to the
     # DISPATCH_BATCH best of the DISPATCH_MAX nearest eligible captains, within
     # DISPATCH_RADIUS_KM, then DISPATCH_RADIUS_KM_MAX once no one is left nearer; a round
-    # lasts OFFER_SECONDS, the search DISPATCH_TIMEOUT_SECONDS. The sweeper looks for
-    # expired rounds every DISPATCH_SWEEP_SECONDS (0: not in this process). A captain
-    # silent for LOCATION_STALE_SECONDS is not offered rides; a road travel time from
-    # the router is kept DISPATCH_RANK_CACHE_SECONDS.
+    # lasts OFFER_SECONDS (so does a wait when no captain is left), the search
+    # DISPATCH_TIMEOUT_SECONDS. The sweeper looks for expired rounds and waits every
+    # DISPATCH_SWEEP_SECONDS (0: not in this process). A captain silent for
+    # LOCATION_STALE_SECONDS is not offered rides; a road travel time from the router is
+    # kept DISPATCH_RANK_CACHE_SECONDS.
     DISPATCH_RADIUS_KM = env_float("DISPATCH_RADIUS_KM", 3.0)
     DISPATCH_RADIUS_KM_MAX = env_float("DISPATCH_RADIUS_KM_MAX", 6.0)
     DISPATCH_BATCH = env_int("DISPATCH_BATCH", 3)

@@ -209,6 +209,11 @@ def service_env(mongo_uri, **extra):
         "HOST": "127.0.0.1",
         # A stop waits this long for a connection a test left open (20 s by default).
         "GRACEFUL_TIMEOUT": "3",
+        # No offer-round sweeper unless a test asks for one: a served process lives on
+        # (session or module) beside the in-process tests sharing its database, and its
+        # sweeper would move their rounds with a presence that knows none of their
+        # captains.
+        "DISPATCH_SWEEP_SECONDS": "0",
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env

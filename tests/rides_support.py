@@ -29,6 +29,6 @@ def live_offer(captain_ids, seconds=600):
     """The offer state (`dispatch`) of a pending ride in its first round, offered to
     `captain_ids` for `seconds`: for rides inserted straight into the database."""
     stamp = now()
-    return {"round": 1, "captains": list(captain_ids), "declined": {},
+    return {"round": 1, "step": 1, "captains": list(captain_ids), "declined": {},
             "expiresAt": stamp + timedelta(seconds=seconds), "radiusKm": 3.0,
             "endsAt": stamp + timedelta(seconds=seconds)}

@@ -12,8 +12,9 @@ partial unique indexes back the "one open ride" rules even under races: a rider 
 at most one pending, accepted or ongoing ride, a captain at most one accepted or
 ongoing ride; a write that would break one raises DuplicateKeyError.
 The offer round lives here too, so a round in flight survives a restart: every move of
-a round (the next round, a decline, the expiry) is a guarded update on the round's
-number or the captain's live offer, so that of several processes exactly one moves it.
+the search (the next round, a wait, the expiry) is a guarded update on its `step`, a
+decline one on the captain's live offer, so that of several processes exactly one
+moves it.
 Dispatch relies on the 2dsphere index on `captains.location` (shared/accounts/accounts.py).
 """
 import secrets
@@ -65,8 +66,10 @@ def new_dispatch(stamp, radius_km, search_seconds):
     """The offer state of a new ride: round 0 (no captain offered yet), due at once;
     `radiusKm` the search radius, `endsAt` when the search gives up. A round holds the
     ids of its `captains` and when their offers expire (`expiresAt`, never after
-    `endsAt`); `declined` ({id string: when}) keeps the declines of every round."""
-    return {"round": 0, "captains": [], "declined": {}, "expiresAt": stamp,
+    `endsAt`); a wait (no captain left to offer) holds none and keeps the number of the
+    last round. `declined` ({id string: when}) keeps the declines of every round;
+    `step` counts the moves (rounds and waits), which are guarded on it."""
+    return {"round": 0, "step": 0, "captains": [], "declined": {}, "expiresAt": stamp,
             "radiusKm": radius_km, "endsAt": stamp + timedelta(seconds=search_seconds)}
 
 
@@ -154,29 +157,35 @@ def decline(ride_id, captain_id):
         {"$set": {f"dispatch.declined.{captain_id}": stamp, "updatedAt": stamp}})
 
 
+def in_step(ride):
+    """The query of the ride while pending and still at the step it was read in (a ride
+    stored before steps were counted has none: null matches a missing field)."""
+    return {"_id": ride["_id"], "status": "pending",
+            "dispatch.step": ride["dispatch"].get("step")}
+
+
 def next_round(ride, captains, radius_km, expires_at):
-    """Move the ride from the round it was read in to the next one, offered to
-    `captains`; the ride after it, or None when another process moved it first or it
-    left `pending`."""
+    """Move the ride from the step it was read in to the next: a new round offered to
+    `captains`, or, with none, a wait in the same round; both until `expires_at`. The
+    ride after it, or None when another process moved it first or it left `pending`."""
     dispatch = ride["dispatch"]
-    moved = {**dispatch, "round": dispatch["round"] + 1, "captains": captains,
+    moved = {**dispatch, "round": dispatch["round"] + bool(captains),
+             "step": (dispatch.get("step") or 0) + 1, "captains": captains,
              "expiresAt": expires_at, "radiusKm": radius_km}
     return storage.find_one_and_update(
-        collection(),
-        {"_id": ride["_id"], "status": "pending", "dispatch.round": dispatch["round"]},
+        collection(), in_step(ride),
         {"$set": {"dispatch": moved, "dispatched": ride["dispatched"] + captains,
                   "updatedAt": now()}})
 
 
 def expire(ride):
-    """End the search of the ride, in the round it was read in: `expired`; None when
+    """End the search of the ride, at the step it was read in: `expired`; None when
     another process moved it first or it left `pending`."""
-    return transition({"_id": ride["_id"], "status": "pending",
-                       "dispatch.round": ride["dispatch"]["round"]}, "expired")
+    return transition(in_step(ride), "expired")
 
 
 def rounds_due(stamp, limit):
-    """Pending rides whose round has expired at `stamp` (or that have none yet)."""
+    """Pending rides whose round or wait is over at `stamp` (or that have none yet)."""
     query = {"status": "pending", "dispatch.expiresAt": {"$lte": stamp}}
     return list(collection().find(query, hint=ROUNDS_DUE).limit(limit))
 

@@ -5,14 +5,16 @@ DISPATCH_BATCH best available captains not offered it yet (dispatch.offer_batch)
 DISPATCH_RADIUS_KM of the pickup, then DISPATCH_RADIUS_KM_MAX once no one is left
 nearer; the rider hears `ride-searching`. When every captain of the round declined, or
 OFFER_SECONDS passed without an accept, each of them gets `ride-offer-expired` and the
-next round starts. When no candidate is left, or DISPATCH_TIMEOUT_SECONDS passed since
-the request, the ride ends `expired` and the rider gets `ride-expired`.
+next round starts. When no candidate is left the ride keeps searching: it waits
+OFFER_SECONDS (no push) and looks again, for captains who came online or reported a
+position since. DISPATCH_TIMEOUT_SECONDS after the request the ride ends `expired` and
+the rider gets `ride-expired`.
 
-The round's state is stored in the ride (rides.py: `dispatch`), so any process moves it
-on: the request that created the ride (round 1), the captain whose decline is the
-round's last, or the sweeper of any process once the round has expired (`sweep`, every
-DISPATCH_SWEEP_SECONDS). Each move is a guarded update on the round's number: of
-several processes exactly one wins it, and only the winner pushes.
+The search's state is stored in the ride (rides.py: `dispatch`), so any process moves
+it on: the request that created the ride (round 1), the captain whose decline is the
+round's last, or the sweeper of any process once the round or the wait is over
+(`sweep`, every DISPATCH_SWEEP_SECONDS). Each move is a guarded update on the search's
+step: of several processes exactly one wins it, and only the winner pushes.
 """
 from datetime import timedelta
 
@@ -34,20 +36,20 @@ SWEEP_BATCH = 100  # rounds moved per pass; a full pass is followed by another a
 
 
 def start(ride):
-    """The first round of a new ride (or its end, when no captain is there); the ride
-    after it."""
+    """The first round of a new ride (or its first wait, when no captain is there); the
+    ride after it."""
     return advance(ride) or rides.find(ride["_id"])
 
 
 def advance(ride):
-    """Move on from the ride's round as read: offer it to the next batch, or end the
-    search. The ride after the move, or None when another process moved it first."""
+    """Move on from the ride's round (or wait) as read: offer it to the next batch, wait
+    OFFER_SECONDS when no captain is left, or end the search once
+    DISPATCH_TIMEOUT_SECONDS have passed. The ride after the move, or None when another
+    process moved it first."""
     state, stamp = ride["dispatch"], now()
-    captains, radius_km = [], state["radiusKm"]
-    if stamp < state["endsAt"]:
-        captains, radius_km = next_captains(ride, radius_km)
-    if not captains:
+    if stamp >= state["endsAt"]:
         return expire(ride)
+    captains, radius_km = next_captains(ride, state["radiusKm"])
     offer_seconds = current_app.config["OFFER_SECONDS"]
     expires_at = min(stamp + timedelta(seconds=offer_seconds), state["endsAt"])
     moved = rides.next_round(ride, captains, radius_km, expires_at)
@@ -76,10 +78,12 @@ def end_offers(ride):
 
 
 def announce(before, ride):
-    """The pushes of a new round: the old round's offers end, the new captains get
-    `new-ride` with their offer, the rider `ride-searching`."""
+    """The pushes of a move: the old round's offers end; a new round's captains get
+    `new-ride` with their offer and the rider `ride-searching` (a wait pushes no more)."""
     end_offers(before)
     state = ride["dispatch"]
+    if not state["captains"]:
+        return
     view = {**views.with_parties([ride])[0], "offer": {"expiresAt": state["expiresAt"]}}
     views.push_to_captains(state["captains"], "new-ride", view)
     notifier.push(ride["user"], "ride-searching", SEARCHING.dump(
@@ -123,7 +127,8 @@ def no_offer(ride_id, captain_id):
 
 
 def sweep():
-    """Move on the rounds that are due (expired, or never started); how many moved."""
+    """Move on the rounds and waits that are due (expired, or never started); how many
+    moved."""
     moved = 0
     for ride in rides.rounds_due(now(), SWEEP_BATCH):
         try:

@@ -62,9 +62,10 @@ def request_ride(data):
     Creates a pending ride (with its OTP, shown to you only) and offers it in rounds:
     `new-ride` (with `offer.expiresAt`) to the DISPATCH_BATCH available captains of
     that vehicle type quickest to reach the pickup, the next ones when they decline or
-    OFFER_SECONDS pass; you get `ride-searching` per round, and `ride-expired` when no
-    captain is left or DISPATCH_TIMEOUT_SECONDS passed. `dispatchedTo` is how many
-    captains the first round offered it to (0: the ride is `expired` at once). A rider
+    OFFER_SECONDS pass; you get `ride-searching` per round. With no captain left to
+    offer it to, the search looks again every OFFER_SECONDS; `ride-expired` when no
+    captain accepted within DISPATCH_TIMEOUT_SECONDS. `dispatchedTo` is how many
+    captains the first round offered it to (0: none yet, the ride stays `pending`). A rider
     has at most one open ride (409), and at most RIDE_REQUEST_RATE_LIMIT requests
     (429, with POST /rides/create); each counts against MAPS_RATE_LIMIT too (the trip
     is routed)."""

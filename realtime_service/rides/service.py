@@ -57,9 +57,9 @@ def fare_estimate(pickup, destination):
 
 def request_ride(user_id, pickup, destination, vehicle_type, client=None):
     """`(ride, offered)`: a new ride, offered in its first round (rounds.py) to the best
-    available captains near the pickup; `offered` is how many. A ride no captain can be
-    offered is `expired` at once. 409 when the rider has an open ride. `client` marks
-    the frontend that asked, when its payloads differ (`add_ride_view`)."""
+    available captains near the pickup; `offered` is how many (0: none yet, the search
+    goes on until DISPATCH_TIMEOUT_SECONDS). 409 when the rider has an open ride.
+    `client` marks the frontend that asked, when its payloads differ (`add_ride_view`)."""
     config = current_app.config
     trip = estimate_for(pickup, destination, vehicle_type, config["FARES"],
                         config["ROAD_FACTOR"], road_route)

@@ -56,10 +56,10 @@ def test_a_retried_ride_request_answers_the_first_and_creates_nothing(realtime_c
     assert first.status_code == again.status_code == 201
     assert again.get_json() == first.get_json()
     assert db.rides.count_documents({}) == 1
-    # Without the key, the retry is another request (no captain took the first: a second
-    # ride).
-    assert request_ride(realtime_client, rider).status_code == 201
-    assert db.rides.count_documents({}) == 2
+    # Without the key, the retry is another request, refused: the first ride is still
+    # open (pending, searching for a captain).
+    assert request_ride(realtime_client, rider).status_code == 409
+    assert db.rides.count_documents({}) == 1
 
 
 def test_the_same_key_with_another_request_is_a_422(realtime_client, db):

@@ -90,18 +90,20 @@ def test_request_creates_pending_ride_with_fare_and_otp(realtime_app, client, db
     assert response.get_json()["ride"]["pickup"]["lat"] == 12.9
 
 
-def test_a_ride_no_captain_can_take_expires_at_once(client, db):
+def test_a_ride_no_captain_can_take_yet_stays_pending_searching(client, db):
     user = make_user(db)
     response = request_ride(client, user)
     assert response.status_code == 201
     body = response.get_json()
     assert body["dispatchedTo"] == 0
-    assert body["ride"]["status"] == "expired" and body["ride"]["expiredAt"]
-    again = request_ride(client, user)  # an expired ride is not an open one
-    assert again.status_code == 201
-    expired = client.get("/rides?status=expired", headers=auth_header(user)).get_json()
-    assert [ride["_id"] for ride in expired["rides"]] == [
-        again.get_json()["ride"]["_id"], body["ride"]["_id"]]
+    assert body["ride"]["status"] == "pending" and "expiredAt" not in body["ride"]
+    stored = db.rides.find_one({"_id": ObjectId(body["ride"]["_id"])})
+    assert stored["dispatch"]["round"] == 0 and stored["dispatch"]["captains"] == []
+    assert stored["dispatch"]["expiresAt"] > stored["createdAt"]  # looks again later
+    assert request_ride(client, user).status_code == 409  # still the open ride
+    cancel = client.post(f"/rides/{body['ride']['_id']}/cancel", headers=auth_header(user))
+    assert cancel.status_code == 200
+    assert request_ride(client, user).status_code == 201
 
 
 def test_one_open_ride_per_user(realtime_app, client, db):

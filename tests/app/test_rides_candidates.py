@@ -69,7 +69,8 @@ def test_captains_on_a_ride_or_holding_an_offer_are_not_offered(setup, db):
     assert post(http, f"/rides/{first['_id']}/accept", busy, "captain").status_code == 200
     assert request(http, db)["dispatched"] == [offered["_id"]]  # busy is en route
     assert request(http, db)["dispatched"] == [free["_id"]]  # offered holds an offer
-    assert request(http, db)["status"] == "expired"  # nobody available is left
+    waiting = request(http, db)  # nobody available is left: the search waits
+    assert waiting["status"] == "pending" and waiting["dispatched"] == []
 
 
 # A stub of OSRM: /table/v1 answers the durations of TRAVEL (seconds from a source

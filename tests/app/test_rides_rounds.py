@@ -1,6 +1,7 @@
 """Offer rounds in process: a ride offered to DISPATCH_BATCH captains at a time, declines
-and expiries moving it on, the widening radius, the end of the search, accept only with
-a live offer, one winner, and a round left by one process resumed by another's sweeper.
+and expiries moving it on, the widening radius, the search waiting for captains when
+none is left, its end at DISPATCH_TIMEOUT_SECONDS, accept only with a live offer, one
+winner, and a round left by one process resumed by another's sweeper.
 Captains connect through Flask-SocketIO's test client (presence); waiting for an event
 lets the app's sweeper run."""
 import threading
@@ -114,7 +115,8 @@ def test_an_expired_round_moves_on_after_offer_seconds(setup, db):
 
 
 def test_the_search_widens_to_the_max_radius(setup, db):
-    app, http, connect = setup(DISPATCH_RADIUS_KM=3, DISPATCH_RADIUS_KM_MAX=6)
+    app, http, connect = setup(DISPATCH_RADIUS_KM=3, DISPATCH_RADIUS_KM_MAX=6,
+                               DISPATCH_TIMEOUT_SECONDS=2, **QUICK)
     near = make_captain(db, location=north_of(PICKUP, 1))
     wide = make_captain(db, location=east_of(PICKUP, 4.5))
     too_far = make_captain(db, location=east_of(PICKUP, 7))
@@ -125,26 +127,29 @@ def test_the_search_widens_to_the_max_radius(setup, db):
     assert wide_socket.wait_for("new-ride")["_id"] == ride_id
     assert stored(db, ride_id)["dispatch"]["radiusKm"] == 6
     assert post(http, f"/rides/{ride_id}/decline", wide, "captain").status_code == 200
-    rider_socket.wait_for("ride-expired")
+    rider_socket.wait_for("ride-expired")  # the waits found no one within 6 km
     flush(far_socket)
     assert "new-ride" not in far_socket.events
 
 
-def test_the_ride_expires_when_no_one_is_left_and_a_new_request_is_allowed(setup, db):
-    app, http, connect = setup(DISPATCH_BATCH=1, **QUICK)
+def test_the_ride_expires_at_the_timeout_and_a_new_request_is_allowed(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=1, DISPATCH_TIMEOUT_SECONDS=4, **QUICK)
     captains, sockets = captains_at(db, connect, 0.2, 0.6)
     rider = make_user(db)
     rider_socket = connect(rider)
     ride_id = post(http, "/rides", rider, json=ride_body()).get_json()["ride"]["_id"]
-    # Each captain's round expires in turn; no one is offered the ride twice.
-    assert rider_socket.wait_for("ride-expired") == {"rideId": ride_id}
+    # Each captain's round expires in turn, then the search waits (no one is offered
+    # the ride twice) until the timeout.
     assert sockets[1].wait_for("ride-offer-expired") == {"rideId": ride_id}
+    assert stored(db, ride_id)["status"] == "pending"
+    assert rider_socket.wait_for("ride-expired") == {"rideId": ride_id}
     ride = stored(db, ride_id)
     assert ride["status"] == "expired" and ride["expiredAt"]
     assert ride["dispatched"] == [captains[0]["_id"], captains[1]["_id"]]
     for socket in sockets:
         flush(socket)
         assert [p["_id"] for p in socket.events["new-ride"]] == [ride_id]
+        assert len(socket.events["ride-offer-expired"]) == 1
     assert [p["round"] for p in rider_socket.events["ride-searching"]] == [1, 2]
     assert post(http, f"/rides/{ride_id}/cancel", rider).status_code == 409
     history = http.get("/rides?status=expired", headers=auth_header(rider)).get_json()
@@ -152,6 +157,62 @@ def test_the_ride_expires_when_no_one_is_left_and_a_new_request_is_allowed(setup
     again = post(http, "/rides", rider, json=ride_body())
     assert again.status_code == 201 and again.get_json()["dispatchedTo"] == 1
     assert db.activities.count_documents({"action": "ride-expired"}) == 1
+
+
+def test_with_no_captain_around_the_search_waits_for_one(setup, db):
+    app, http, connect = setup(**QUICK)
+    rider_socket, ride_id, body = request(http, db, connect)
+    assert body["dispatchedTo"] == 0 and body["ride"]["status"] == "pending"
+    # A captain goes on duty near the pickup a little later: the next look offers it.
+    captain = make_captain(db, location=north_of(PICKUP, 0.5))
+    captain_socket = connect(captain, "captain")
+    offer = captain_socket.wait_for("new-ride")
+    assert offer["_id"] == ride_id and offer["offer"]["expiresAt"]
+    assert rider_socket.wait_for("ride-searching") == {"rideId": ride_id, "round": 1,
+                                                       "offered": 1}
+    accepted = post(http, f"/rides/{ride_id}/accept", captain, "captain")
+    assert accepted.status_code == 200
+    assert rider_socket.wait_for("ride-confirmed")["_id"] == ride_id
+
+
+def test_after_everyone_declined_the_search_waits_and_offers_a_newcomer(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=2, **QUICK)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6)
+    rider_socket, ride_id, body = request(http, db, connect)
+    assert body["dispatchedTo"] == 2
+    for captain in captains:
+        assert post(http, f"/rides/{ride_id}/decline", captain, "captain").status_code == 200
+    for socket in sockets:
+        assert socket.wait_for("ride-offer-expired") == {"rideId": ride_id}
+    waiting = stored(db, ride_id)
+    assert waiting["status"] == "pending" and waiting["dispatch"]["captains"] == []
+    assert waiting["dispatch"]["round"] == 1
+    newcomer = make_captain(db, location=north_of(PICKUP, 2))
+    newcomer_socket = connect(newcomer, "captain")
+    assert newcomer_socket.wait_for("new-ride")["_id"] == ride_id
+    assert rider_socket.wait_for("ride-searching", lambda p: p["round"] == 2) == {
+        "rideId": ride_id, "round": 2, "offered": 1}
+    for socket in sockets:  # the decliners were not offered it again
+        flush(socket)
+        assert len(socket.events["new-ride"]) == 1
+    assert [p["round"] for p in rider_socket.events["ride-searching"]] == [1, 2]
+    ride = stored(db, ride_id)
+    assert ride["dispatched"] == [c["_id"] for c in captains] + [newcomer["_id"]]
+
+
+def test_a_waiting_search_ends_at_the_timeout(setup, db):
+    app, http, connect = setup(DISPATCH_TIMEOUT_SECONDS=1, **QUICK)
+    far = make_captain(db, location=north_of(PICKUP, 8))
+    far_socket = connect(far, "captain")
+    rider_socket, ride_id, body = request(http, db, connect)
+    assert body["dispatchedTo"] == 0
+    assert rider_socket.wait_for("ride-expired") == {"rideId": ride_id}
+    assert stored(db, ride_id)["status"] == "expired"
+    assert "ride-searching" not in rider_socket.events
+    flush(far_socket)
+    assert not {"new-ride", "ride-offer-expired"} & set(far_socket.events)
+    refused = post(http, f"/rides/{ride_id}/decline", far, "captain")
+    assert refused.status_code == 404
 
 
 def test_the_search_ends_after_dispatch_timeout(setup, db):
@@ -244,3 +305,26 @@ def test_of_two_processes_moving_the_same_round_one_wins(setup, db):
         flush(socket)
     assert [len(s.events["new-ride"]) for s in sockets] == [1, 1, 0]
     assert len(sockets[0].events["ride-offer-expired"]) == 1
+
+
+def test_of_two_processes_moving_the_same_wait_one_wins(setup, db):
+    app, http, connect = setup(DISPATCH_BATCH=1, DISPATCH_SWEEP_SECONDS=0)
+    captains, sockets = captains_at(db, connect, 0.2)
+    rider_socket, ride_id, _ = request(http, db, connect)
+    assert post(http, f"/rides/{ride_id}/decline", captains[0], "captain").status_code == 200
+    read_by_both = stored(db, ride_id)  # waiting: no one is left
+    assert read_by_both["dispatch"]["captains"] == []
+    with app.app_context():
+        moved = rounds.advance(read_by_both)
+        assert moved["dispatch"]["step"] == read_by_both["dispatch"]["step"] + 1
+        assert rounds.advance(read_by_both) is None
+        assert rounds.expire(read_by_both) is None
+        # A ride stored before steps were counted moves on too.
+        db.rides.update_one({"_id": ObjectId(ride_id)}, {"$unset": {"dispatch.step": ""}})
+        assert rounds.advance(stored(db, ride_id))["dispatch"]["step"] == 1
+    ride = stored(db, ride_id)
+    assert ride["status"] == "pending" and ride["dispatch"]["round"] == 1
+    for socket in (sockets[0], rider_socket):
+        flush(socket)
+    assert len(sockets[0].events["ride-offer-expired"]) == 1
+    assert len(rider_socket.events["ride-searching"]) == 1

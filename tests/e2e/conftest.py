@@ -13,11 +13,10 @@ from tests.e2e.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, WAIT_MS
 expect.set_options(timeout=WAIT_MS)
 
 
-@pytest.fixture(scope="package")
-def stack(mongo_uri, tmp_path_factory):
+def serve_stack(mongo_uri, logs, **realtime_settings):
     """Both services, the auth one allowing the realtime origin (the page's); started
-    side by side to save a few seconds."""
-    logs = tmp_path_factory.mktemp("console-e2e")
+    side by side to save a few seconds. `realtime_settings`: the realtime service's
+    own (OFFER_SECONDS=...). Stop them with `stop_stack`."""
     auth_port, realtime_port = free_port(), free_port()
     realtime_url = f"http://127.0.0.1:{realtime_port}"
     # The gateways a test puts in front (`gateway_ports`): their origins are configured,
@@ -28,7 +27,7 @@ def stack(mongo_uri, tmp_path_factory):
         Service("realtime_service", realtime_port,
                 # AUTH_PORT: the page finds the auth service on it (the server says).
                 service_env(mongo_uri, REALTIME_PORT=realtime_port, AUTH_PORT=auth_port,
-                            CORS_ORIGINS=gateways),
+                            CORS_ORIGINS=gateways, **realtime_settings),
                 log_path=logs / "realtime.log"),
         Service("auth_service", auth_port,
                 service_env(mongo_uri, AUTH_PORT=auth_port, CORS_ORIGINS=realtime_url),
@@ -41,10 +40,22 @@ def stack(mongo_uri, tmp_path_factory):
     for service in services:
         service.wait_until(lambda service=service: http_ok(f"{service.url}/healthz"))
     realtime, auth = services
-    yield SimpleNamespace(page=f"{realtime.url}/", auth=auth.url,
-                          realtime=realtime.url, auth_port=auth_port,
-                          realtime_port=realtime_port, gateway_ports=gateway_ports)
-    stop_all(services, timeout=SESSION_STOP_SECONDS)
+    return SimpleNamespace(page=f"{realtime.url}/", auth=auth.url,
+                           realtime=realtime.url, auth_port=auth_port,
+                           realtime_port=realtime_port, gateway_ports=gateway_ports,
+                           services=services)
+
+
+def stop_stack(stack):
+    stop_all(stack.services, timeout=SESSION_STOP_SECONDS)
+
+
+@pytest.fixture(scope="package")
+def stack(mongo_uri, tmp_path_factory):
+    """The services every console test uses (default settings)."""
+    served = serve_stack(mongo_uri, tmp_path_factory.mktemp("console-e2e"))
+    yield served
+    stop_stack(served)
 
 
 @pytest.fixture(scope="package")

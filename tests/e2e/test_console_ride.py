@@ -25,7 +25,8 @@ def test_full_ride_in_one_page(open_page):
     rider.locator("[data-form=request] button[type=submit]").click()
     ride_card = rider.locator("[data-field=ride]")
     expect(ride_card.locator("[data-field=ride-status]")).to_have_text("pending")
-    expect(ride_card).to_contain_text("Sent to 1 captain(s)")
+    expect(ride_card.locator("[data-field=search]")).to_have_text(
+        "Searching: round 1, offered to 1 captain(s)")
     otp = ride_card.locator("[data-field=otp]").inner_text()
     assert len(otp) == 6 and otp.isdigit()
 

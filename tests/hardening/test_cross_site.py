@@ -6,12 +6,13 @@ import jwt
 import pytest
 import requests
 import socketio
+from bson import ObjectId
 
 from ..conftest import serve
 from ..factories import make_captain, make_user
+from ..rides_support import ride_body
 from ..sockets import RecordingClient
 from .forge import claims
-from .test_authorization import insert_ride
 
 SECRET = "a-production-secret-of-at-least-32-chars"
 FRONTEND = "https://app.example.com"  # CORS_ORIGINS: a frontend on another site
@@ -88,17 +89,19 @@ def test_a_cross_site_logout_all_with_the_cookie_alone_is_refused(auth, db, head
 def test_a_cross_site_ride_cancel_with_the_cookie_alone_is_refused(realtime, db, headers):
     user = make_user(db)
     session = token(user)
-    ride = pending_ride(db, user)
+    ride = pending_ride(realtime, session)
     response = post(f"{realtime}/rides/{ride}/cancel", cookie(session, **headers))
     assert response.status_code in (403, 415)
     assert set(response.json()) == {"message"}
-    assert db.rides.find_one({"_id": ride})["status"] == "pending"
+    assert db.rides.find_one({"_id": ObjectId(ride)})["status"] == "pending"
 
 
-def pending_ride(db, user):
-    """A pending ride of `user`, offered to a captain (a request with no captain around
-    would end `expired` at once)."""
-    return insert_ride(db, user, "pending", dispatched=[make_captain(db)])
+def pending_ride(realtime, session):
+    """The id of a ride requested with the Bearer `session`: with no captain around it
+    stays pending, searching."""
+    ride = post(f"{realtime}/rides", bearer(session), json=ride_body()).json()["ride"]
+    assert ride["status"] == "pending"
+    return ride["_id"]
 
 
 SAME_ORIGIN = {
@@ -120,10 +123,9 @@ def test_the_cookie_works_from_our_own_or_a_configured_origin_only(auth, db, hea
 
 
 def test_a_bearer_request_is_not_subject_to_the_origin_check(realtime, db):
-    user = make_user(db)
-    session = token(user)
+    session = token(make_user(db))
     cross_site = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}
-    path = f"{realtime}/rides/{pending_ride(db, user)}/cancel"
+    path = f"{realtime}/rides/{pending_ride(realtime, session)}/cancel"
     assert post(path, cookie(session, **cross_site)).status_code == 403
     assert post(path, {**bearer(session), **cross_site}).status_code == 200
 

@@ -23,19 +23,48 @@ export function mountCaptain(session, chat, call) {
       const item = h("li", { class: "ride-card", dataset: { ride: ride._id } });
       const card = h("div");
       renderRide(card, ride);
-      item.append(card, h("div", { class: "row" },
+      const countdown = h("div", { class: "muted small", dataset: { field: "countdown" } });
+      if (ride.offer) countdown.dataset.expiresAt = ride.offer.expiresAt;
+      item.append(card, countdown, h("div", { class: "row" },
         h("button", { type: "button", dataset: { action: "accept" },
           onclick: (event) => accept(event.currentTarget, ride._id) }, "Accept"),
+        h("button", { type: "button", class: "secondary", dataset: { action: "decline-ride" },
+          onclick: (event) => decline(event.currentTarget, ride._id) }, "Decline"),
         h("button", { type: "button", class: "secondary",
           onclick: () => { requests.delete(ride._id); renderRequests(); } }, "Dismiss")));
       return item;
     });
     list.replaceChildren(...items);
+    tickOffers();
     $("[data-field=request-count]", panel).textContent = String(requests.size);
     const tabBadge = $("#tabs [data-tab=captain] [data-requests]");
     tabBadge.textContent = String(requests.size);
     show(tabBadge, requests.size > 0);
     show($("[data-box=requests] .empty", panel), requests.size === 0);
+  }
+
+  // Each offer's countdown to its `offer.expiresAt`, ticking while any is listed; the
+  // server's `ride-offer-expired` then takes it off the list.
+  let ticking = null;
+  function tickOffers() {
+    for (const el of list.querySelectorAll("[data-field=countdown][data-expires-at]")) {
+      const left = Math.ceil((Date.parse(el.dataset.expiresAt) - Date.now()) / 1000);
+      el.textContent = left > 0 ? `Offer ends in ${left} s` : "Offer expired";
+    }
+    if (requests.size && !ticking) ticking = setInterval(tickOffers, 1000);
+    if (!requests.size && ticking) {
+      clearInterval(ticking);
+      ticking = null;
+    }
+  }
+
+  /** Take an offer off the list, saying why when `note` is given. */
+  function dropOffer(rideId, note) {
+    if (!requests.delete(rideId)) return;
+    renderRequests();
+    const noteEl = $("[data-field=offer-note]", panel);
+    noteEl.textContent = note ? `${note} ${time()}` : "";
+    show(noteEl, Boolean(note));
   }
 
   function setCurrent(ride) {
@@ -71,6 +100,15 @@ export function mountCaptain(session, chat, call) {
         requests.delete(rideId);
         renderRequests();
       }
+    }, session.fail);
+  }
+
+  function decline(button, rideId) {
+    // Off the list at once: the round's end (`ride-offer-expired`) may come first.
+    dropOffer(rideId, "You declined the ride.");
+    return busy(button, async () => {
+      await session.realtime("POST", `/rides/${rideId}/decline`);
+      session.error("");
     }, session.fail);
   }
 
@@ -154,13 +192,10 @@ export function mountCaptain(session, chat, call) {
     requests.set(ride._id, ride);
     renderRequests();
   });
-  session.on("ride-taken", ({ rideId }) => {
-    requests.delete(rideId);
-    renderRequests();
-  });
+  session.on("ride-taken", ({ rideId }) => dropOffer(rideId, "Another captain took the ride."));
+  session.on("ride-offer-expired", ({ rideId }) => dropOffer(rideId, "An offer expired."));
   session.on("ride-cancelled", (ride) => {
-    requests.delete(ride._id);
-    renderRequests();
+    dropOffer(ride._id, "The rider cancelled the ride.");
     if (current && current._id === ride._id) setCurrent(ride);
   });
   for (const event of ["ride-confirmed", "ride-started", "ride-ended"]) {
@@ -183,6 +218,7 @@ export function mountCaptain(session, chat, call) {
     stopDriving();
     requests.clear();
     renderRequests();
+    show($("[data-field=offer-note]", panel), false);
     setCurrent(null);
     renderStatus();
   });

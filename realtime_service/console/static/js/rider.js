@@ -80,14 +80,22 @@ export function mountRider(session, chat, call) {
       const data = await session.realtime("POST", "/rides", { body });
       ride = null;
       extra = {};
-      update(data.ride, { dispatchedTo: data.dispatchedTo });
+      const offered = data.dispatchedTo; // the first round's captains, 0: none yet
+      update(data.ride, { search: { round: offered ? 1 : 0, offered } });
       session.error("");
     }, session.fail);
   });
 
   for (const event of ["ride-confirmed", "ride-started", "ride-ended", "ride-cancelled"]) {
-    session.on(event, (data) => update(data, { dispatchedTo: undefined }));
+    session.on(event, (data) => update(data, { search: undefined }));
   }
+  // The search for a captain: a round offered the ride, or it ended with no captain.
+  session.on("ride-searching", ({ rideId, round, offered }) => {
+    if (ride && ride._id === rideId) update(ride, { search: { round, offered } });
+  });
+  session.on("ride-expired", ({ rideId }) => {
+    if (ride && ride._id === rideId) update({ _id: rideId, status: "expired" });
+  });
   session.on("captain-location", (data) => {
     if (ride && data.rideId === ride._id) {
       extra.captainLocation = data.location;

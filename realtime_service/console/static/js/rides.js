@@ -19,7 +19,21 @@ function party(label, account) {
   vehicle ? ` · ${vehicle.color} ${vehicle.vehicleType} ${vehicle.plate}` : "");
 }
 
-/** Fill `container` with the ride. `extra` = {captainLocation, dispatchedTo}. */
+/** The rider's line on the search for a captain: `search` = {round, offered} of the
+ *  last round that offered the ride (round 0: none yet, the search waits). */
+function searchLine(ride, search) {
+  if (ride.status === "expired") {
+    return h("div", { class: "notice", dataset: { field: "search" } },
+      "No captain accepted in time. Request again when you are ready.");
+  }
+  if (ride.status !== "pending" || !search) return null;
+  const text = search.offered
+    ? `Searching: round ${search.round}, offered to ${search.offered} captain(s)`
+    : "Searching: no captain nearby yet, still looking";
+  return h("div", { class: "muted", dataset: { field: "search" } }, text);
+}
+
+/** Fill `container` with the ride. `extra` = {captainLocation, search}. */
 export function renderRide(container, ride, extra = {}) {
   const rows = [
     h("div", { class: "row spread" },
@@ -31,9 +45,8 @@ export function renderRide(container, ride, extra = {}) {
     h("div", {}, `${ride.vehicleType} · ₹${ride.fare} · ${ride.distanceKm} km · `,
       `${Math.round(ride.durationMin)} min`),
   ];
-  if (extra.dispatchedTo !== undefined) {
-    rows.push(h("div", { class: "muted" }, `Sent to ${extra.dispatchedTo} captain(s)`));
-  }
+  const search = searchLine(ride, extra.search);
+  if (search) rows.push(search);
   if (ride.otp && OTP_STATUSES.includes(ride.status)) {
     rows.push(h("div", { class: "otp" }, "OTP ", h("strong", { dataset: { field: "otp" } },
       ride.otp), h("span", { class: "muted small" }, " tell it to your captain")));
