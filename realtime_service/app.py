@@ -15,7 +15,7 @@ from realtime_service.maps import map_cache, places
 from realtime_service.maps.cli import import_places_command, seed_places_command
 from realtime_service.rides import rides, rounds
 from realtime_service.rides.routes import ride_routes
-from realtime_service.sockets import hooks, notifier, presence, revocation
+from realtime_service.sockets import hooks, notifier, presence, recovery, revocation
 from realtime_service.sockets.admission import limit_addresses
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
@@ -38,19 +38,22 @@ def create_app(config=Config):
     app = make_app("realtime_service", config, MODELS)
     init_tokens(app)
     init_ratelimit(app)
+    manager = recovery.client_manager(app.config)
     socketio.init_app(
         app,
         # Always explicit: with eventlet installed and no async_mode, Flask-SocketIO
         # would silently pick eventlet.
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["REDIS_URL"],
+        client_manager=manager,
         cors_allowed_origins=socket_origin_check(app),
         json=SocketJSON,
         max_http_buffer_size=app.config["SOCKET_MAX_MESSAGE_BYTES"],
-        serializer=bounded_packet_class(app.config["SOCKET_MAX_ATTACHMENTS"],
-                                        app.config["SOCKET_MAX_BUFFERED_BYTES"]),
+        serializer=recovery.packet_class(
+            bounded_packet_class(app.config["SOCKET_MAX_ATTACHMENTS"],
+                                 app.config["SOCKET_MAX_BUFFERED_BYTES"]), manager),
     )
     init_packet_limits(socketio.server)
+    recovery.read_handshakes(socketio.server)
     socketio.on_namespace(RealtimeNamespace("/"))
     hooks.init_app(app)
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])

@@ -151,6 +151,15 @@ class Config:
     SOCKET_MAX_PER_ADDRESS = env_int("SOCKET_MAX_PER_ADDRESS", 50)
     ANONYMOUS_SOCKET_SECONDS = env_float("ANONYMOUS_SOCKET_SECONDS", 60.0)
     SOCKETIO_ASYNC_MODE = env_str("SOCKETIO_ASYNC_MODE", "gevent")
+    # Connection state recovery (realtime_service/sockets/recovery.py): how long a dropped
+    # socket's session and the packets it may miss are kept, and the log's bounds (the
+    # bytes bound applies to the in-memory log; Redis trims by count and age).
+    RECOVERY_WINDOW_SECONDS = env_float("RECOVERY_WINDOW_SECONDS", 120.0)
+    RECOVERY_MAX_PACKETS = env_int("RECOVERY_MAX_PACKETS", 20000)
+    RECOVERY_MAX_BYTES = env_int("RECOVERY_MAX_BYTES", 32 * 1024 * 1024)
+    # A socket with this many packets waiting to be written (a client that does not
+    # read) is closed; it recovers what it missed when it comes back.
+    SOCKET_MAX_QUEUED_PACKETS = env_int("SOCKET_MAX_QUEUED_PACKETS", 1000)
     PRESENCE_EVENTS = env_str("PRESENCE_EVENTS", "compat")  # compat | delta
     # The bound on how long a token revoked in one process is still taken by another
     # (shared/accounts/revocations.py), and of the realtime service's revoked-socket watch.

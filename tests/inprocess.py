@@ -17,6 +17,7 @@ from flask_socketio import SocketIOTestClient
 from socketio import packet
 
 from realtime_service.extensions import socketio
+from tests.sockets import payload_of
 
 _started = weakref.WeakSet()
 _start_background_task = engineio.Server.start_background_task
@@ -85,7 +86,7 @@ class InProcessClient:
     def _drain(self):
         for item in self.client.queue:
             args = item["args"]
-            self.events[item["name"]].append(args[0] if len(args) == 1 else tuple(args))
+            self.events[item["name"]].append(payload_of(args))
         self.client.queue = []
 
     def wait_for(self, event, predicate=lambda payload: True, timeout=5.0):

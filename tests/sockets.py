@@ -1,4 +1,5 @@
 """A real python-socketio client that records every event it receives."""
+import re
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +20,24 @@ def _quick_close(self, status=websocket.STATUS_NORMAL, reason=b"", timeout=0.2):
 websocket.WebSocket.close = _quick_close
 
 
+# The offset Ridewire appends to every event (connection state recovery): in-memory
+# `<epoch>:<n>`, or a Redis Stream id `<ms>-<seq>`.
+OFFSET = re.compile(r"[0-9a-f]{8}:[0-9]+|[0-9]+-[0-9]+")
+
+
+def without_offset(args):
+    """An event's arguments as the application sent them."""
+    if args and isinstance(args[-1], str) and OFFSET.fullmatch(args[-1]):
+        return list(args[:-1])
+    return list(args)
+
+
+def payload_of(args):
+    """An event's payload: its one argument (or the tuple of them)."""
+    args = without_offset(args)
+    return args[0] if len(args) == 1 else tuple(args)
+
+
 class RecordingClient:
     """Connects to a served realtime process; `wait_for` blocks until an event arrives."""
 
@@ -32,7 +51,7 @@ class RecordingClient:
 
     def _record(self, event, *args):
         with self._changed:
-            self.events[event].append(args[0] if len(args) == 1 else args)
+            self.events[event].append(payload_of(args))
             self._changed.notify_all()
 
     def _on_connect_error(self, data):

@@ -9,7 +9,7 @@ from pymongo.errors import PyMongoError
 from redis import RedisError
 
 from realtime_service.extensions import socketio
-from realtime_service.sockets import event_limits, notifier
+from realtime_service.sockets import event_limits, notifier, recovery
 from shared.errors import ApiError, BadRequest, Invalid
 from shared.validation import load
 
@@ -66,6 +66,7 @@ def refuse_event(message):
 def refuse(message):
     """Refuse the connection (`connect_error` with `{"message"}`), then close the
     transport: an unauthenticated Engine.IO connection is not kept open."""
+    recovery.end(request.sid)
     close_transport_soon(request.sid)
     raise ConnectionRefusedError(message)
 

@@ -1,6 +1,9 @@
 """The Socket.IO namespace `/`: authenticated connections, presence announcements, the
 captain's live location and the calls' events (start, join, leave, end, signal, chat).
 
+A client that dropped reconnects into its old socket (same id, rooms, missed packets:
+realtime_service.sockets.recovery); connect authenticates it all the same.
+
 Who connects is decided by realtime_service.sockets.identity (a token in the handshake
 or the `token` cookie; never a client-stated id); the token check is
 shared.accounts.tokens.authenticate, the same as every HTTP route's. Each authenticated
@@ -22,7 +25,7 @@ from realtime_service.chat.events import ChatEvents
 from realtime_service.extensions import socketio
 from realtime_service.rides.locations import update_captain_location
 from realtime_service.rides.schemas import PlaceSchema
-from realtime_service.sockets import admission, notifier, presence, revocation
+from realtime_service.sockets import admission, notifier, presence, recovery, revocation
 from realtime_service.sockets.events import limited, parse, refuse
 from realtime_service.sockets.hooks import hooks
 from realtime_service.sockets.identity import handshake_credential
@@ -55,6 +58,9 @@ class RealtimeNamespace(ChatEvents, CallEvents, Namespace):
             return
         claims, account = self._authenticate(token)
         sid, role, account_id = request.sid, Role(claims["role"]), str(account["_id"])
+        resumed = recovery.resumed(sid)
+        if resumed is not None and resumed.account_id != account_id:
+            recovery.abandon(sid)
         for check in hooks().connect_checks:
             refusal = check(account_id)
             if refusal:
@@ -92,6 +98,8 @@ class RealtimeNamespace(ChatEvents, CallEvents, Namespace):
     def on_disconnect(self, *_reason):
         if socketio.server.manager.is_connected(request.sid, "/"):
             return  # an event a client named "disconnect", not a disconnection
+        if session.get("account_id") is not None:
+            recovery.persist(request.sid, session["account_id"])
         forget(request.sid)
 
     @limited

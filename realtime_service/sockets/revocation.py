@@ -17,7 +17,7 @@ from flask import current_app
 from pymongo.errors import PyMongoError
 
 from realtime_service.extensions import socketio
-from realtime_service.sockets import notifier
+from realtime_service.sockets import notifier, recovery
 
 REVOKED = {"message": "Your session has been revoked, please log in again"}
 EXPIRED = {"message": "Your session has expired, please log in again"}
@@ -66,6 +66,7 @@ def watcher():
 
 
 def end_session(sid, message):
+    recovery.end(sid)
     notifier.to_socket(sid, "session-revoked", message)
     socketio.server.disconnect(sid, namespace="/")
 

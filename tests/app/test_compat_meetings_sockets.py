@@ -9,6 +9,7 @@ from realtime_service.extensions import socketio
 
 from ..conftest import make_config
 from ..factories import make_user, token_for
+from ..sockets import without_offset
 
 URL = "http://127.0.0.1:5000/aljk23"
 OFFER = '{"sdp":{"type":"offer","sdp":"v=0\\r\\n"}}'
@@ -38,7 +39,8 @@ class Page:
     def heard(self, event):
         """The argument lists of `event` heard so far, oldest first."""
         self.inbox.extend(self.client.get_received())
-        return [packet["args"] for packet in self.inbox if packet["name"] == event]
+        return [without_offset(packet["args"]) for packet in self.inbox
+                if packet["name"] == event]
 
     def join(self, url=URL):
         assert self.emit("join-call", url) == {"ok": True}

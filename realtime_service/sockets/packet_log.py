@@ -1,0 +1,156 @@
+"""The packets a recovering socket may have missed, and the sessions of sockets that
+dropped: in this process (MemoryLog) or in a Redis Stream shared by every realtime
+process (RedisLog, see realtime_service.sockets.delivery for how it is published).
+
+A packet is logged with the rooms it went to and the sockets it skipped, under an
+offset that is appended to the event's arguments (the Socket.IO protocol's place for
+it: socket.io-client keeps the last one and sends it back when it reconnects). A log
+is bounded by age (the recovery window) and length (and, in memory, bytes): an absent
+or slow client costs the log nothing of its own.
+"""
+import json
+import secrets
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Session:
+    """What a dropped socket gets back: its id and rooms, whose it is, and the offset
+    after which its packets are replayed when its client sent none."""
+    sid: str
+    pid: str
+    account_id: str
+    rooms: list
+    since: str
+
+
+@dataclass
+class Logged:
+    offset: int
+    rooms: object  # a room name, a list of them, or None for the whole namespace
+    skip: tuple
+    packet: str  # the encoded Socket.IO packet, offset included
+    size: int
+    at: float
+
+
+def addressed_to(rooms, skip, session_rooms):
+    """Whether a packet sent to `rooms` but not `skip` reached a socket in
+    `session_rooms` (which hold its own id)."""
+    if any(room in skip for room in session_rooms):
+        return False
+    if rooms is None:
+        return True
+    if isinstance(rooms, str):
+        return rooms in session_rooms
+    return any(room in session_rooms for room in rooms)
+
+
+class MemoryLog:
+    """One process's log: offsets are `<epoch>:<n>`, the epoch new with every process,
+    so an offset from a process that restarted is never mistaken for one of this one."""
+
+    def __init__(self, window, max_packets, max_bytes):
+        self.window, self.max_packets, self.max_bytes = window, max_packets, max_bytes
+        self.epoch = secrets.token_hex(4)
+        self.packets = deque()
+        self.next, self.bytes = 1, 0
+        self.sessions = {}
+
+    def position(self):
+        """The offset of the last packet logged: where a new socket's replay starts."""
+        return f"{self.epoch}:{self.next - 1}"
+
+    def append(self, rooms, skip, encode):
+        """Log the packet `encode(offset)` builds; return the encoded packet."""
+        offset = self.next
+        self.next += 1
+        packet = encode(f"{self.epoch}:{offset}")
+        self.packets.append(Logged(offset, rooms, tuple(skip), packet, len(packet),
+                                   time.monotonic()))
+        self.bytes += len(packet)
+        self._trim()
+        return packet
+
+    def _trim(self):
+        oldest = time.monotonic() - self.window
+        while self.packets and (len(self.packets) > self.max_packets
+                                or self.bytes > self.max_bytes
+                                or self.packets[0].at < oldest):
+            self.bytes -= self.packets.popleft().size
+
+    def save(self, session):
+        self._expire_sessions()
+        self.sessions[session.pid] = (session, time.monotonic())
+
+    def take(self, pid):
+        self._expire_sessions()
+        saved = self.sessions.pop(pid, None)
+        return saved[0] if saved else None
+
+    def _expire_sessions(self):
+        oldest = time.monotonic() - self.window
+        for pid in [pid for pid, (_, at) in self.sessions.items() if at < oldest]:
+            del self.sessions[pid]
+
+    def missed(self, offset, rooms):
+        """The encoded packets after `offset` addressed to `rooms`, or None when some
+        of them may be gone (the offset is too old, or from another process)."""
+        self._trim()
+        epoch, _, number = offset.partition(":")
+        if epoch != self.epoch or not number.isdigit():
+            return None
+        after = int(number)
+        first = self.packets[0].offset if self.packets else self.next
+        if after < first - 1 or after >= self.next:
+            return None
+        return [(str(logged.offset), logged.packet)
+                for logged in list(self.packets)[after - first + 1:]
+                if addressed_to(logged.rooms, logged.skip, rooms)]
+
+
+class RedisLog:
+    """The log in a Redis Stream (entries `r` rooms, `x` skipped sockets, `e` the event
+    and its arguments as JSON) and the sessions as keys that expire with the window.
+    Offsets are the stream's entry ids."""
+
+    def __init__(self, client, window, max_packets, prefix="ridewire:recovery"):
+        self.redis, self.window, self.max_packets = client, window, max_packets
+        self.stream, self.prefix = f"{prefix}:packets", prefix
+        self.seen = "0-0"  # the last offset this process delivered
+
+    def position(self):
+        return self.seen
+
+    def save(self, session):
+        self.redis.set(f"{self.prefix}:session:{session.pid}", json.dumps(asdict(session)),
+                       ex=max(int(self.window), 1))
+
+    def take(self, pid):
+        saved = self.redis.getdel(f"{self.prefix}:session:{pid}")
+        return Session(**json.loads(saved)) if saved else None
+
+    def missed(self, offset, rooms):
+        """(offset, [event, *args]) of the entries after `offset` addressed to `rooms`,
+        or None when some entry after it was trimmed (or the offset is not one)."""
+        if not is_stream_id(offset):
+            return None
+        deleted = self.redis.xinfo_stream(self.stream).get("max-deleted-entry-id", "0-0") \
+            if self.redis.exists(self.stream) else "0-0"
+        if stream_id(deleted) > stream_id(offset):
+            return None
+        entries = self.redis.xrange(self.stream, min=f"({offset}")
+        return [(entry_id, json.loads(fields["e"])) for entry_id, fields in entries
+                if addressed_to(json.loads(fields["r"]), json.loads(fields["x"]), rooms)]
+
+
+def is_stream_id(offset):
+    milliseconds, _, sequence = offset.partition("-")
+    return milliseconds.isdigit() and sequence.isdigit() and len(offset) < 40
+
+
+def stream_id(offset):
+    milliseconds, _, sequence = offset.partition("-")
+    return int(milliseconds), int(sequence or 0)

@@ -1,0 +1,147 @@
+"""Connection state recovery with the real socket.io-client 4.8.1 (the npm build the
+frontends ship, in Node) against a served realtime process: its connection is cut at
+random moments while pushes flow; every event must arrive exactly once and in order,
+each reconnection recovered under the same socket id."""
+import base64
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+import time
+
+import pytest
+import requests
+
+from tests.conftest import serve
+from tests.cutting_proxy import CuttingProxy
+from tests.gateway_support import log_text
+from tests.factories import REVOKED_ELSEWHERE_SECONDS, auth_header, make_user, token_for
+from tests.jsclient import JSClient
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def proxy(served_realtime):
+    proxy = CuttingProxy(served_realtime.port)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def js_clients():
+    opened = []
+
+    def start(url, account, transport="websocket"):
+        opened.append(JSClient(url, token_for(account), transport))
+        return opened[-1]
+
+    yield start
+    for client in opened:
+        client.close()
+
+
+def send(url, sender, receiver, text):
+    response = requests.post(f"{url}/messages/send/{receiver['_id']}", json={"text": text},
+                             headers=auth_header(sender), timeout=10)
+    assert response.status_code == 201, response.text
+
+
+def texts(client):
+    return [args[0]["text"] for args in client.events("newMessage")]
+
+
+def wait_for_texts(client, count, timeout=30):
+    """Wait for `count` messages; on failure, say what the client saw."""
+    try:
+        wait_until(lambda: len(texts(client)) >= count, timeout=timeout)
+    except AssertionError:
+        seen = [line for line in client.lines if line["type"] != "event"]
+        raise AssertionError(f"{len(texts(client))} of {count} messages: {texts(client)}; "
+                             f"{seen}") from None
+
+
+def assert_in_offset_order(client):
+    """Every event once, in the order of the log."""
+    numbers = [int(line["args"][-1].partition(":")[2]) for line in client.of_type("event")]
+    assert numbers == sorted(set(numbers))
+
+
+def assert_recovered_every_time(client):
+    connects = client.connects()
+    assert len(connects) >= 2, "the connection was never cut"
+    assert all(connect["recovered"] for connect in connects[1:]), connects
+    assert {connect["id"] for connect in connects} == {connects[0]["id"]}
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_cut_connections_recover_every_message_once_and_in_order(
+        transport, served_realtime, proxy, js_clients, db):
+    alice, bob = make_user(db), make_user(db)
+    client = js_clients(proxy.url, alice, transport)
+    client.wait_connected()
+    rng = random.Random(7)
+    sent = [f"message {n}" for n in range(40)]
+    for n, text in enumerate(sent):
+        send(served_realtime.url, bob, alice, text)
+        if rng.random() < 0.2 or n == 5:
+            proxy.cut()
+    wait_for_texts(client, len(sent))
+    assert texts(client) == sent
+    assert_in_offset_order(client)
+    assert_recovered_every_time(client)
+
+
+def test_a_client_that_saw_no_event_recovers_from_where_its_socket_started(
+        served_realtime, proxy, js_clients, db):
+    alice, bob = make_user(db), make_user(db)
+    client = js_clients(proxy.url, alice)
+    client.wait_connected()
+    proxy.cut()
+    send(served_realtime.url, bob, alice, "while away")
+    client.wait_connected(2)
+    wait_until(lambda: texts(client) == ["while away"], what="the missed message")
+    assert_recovered_every_time(client)
+
+
+def test_a_revoked_session_is_not_recovered(served_realtime, proxy, js_clients, db):
+    alice, bob = make_user(db), make_user(db)
+    client = js_clients(proxy.url, alice)
+    client.wait_connected()
+    proxy.refusing = True
+    proxy.cut()
+    db.users.update_one({"_id": alice["_id"]}, {"$inc": {"tokenVersion": 1}})
+    send(served_realtime.url, bob, alice, "not for a revoked session")
+    time.sleep(REVOKED_ELSEWHERE_SECONDS)  # written behind the process's back
+    proxy.refusing = False
+    wait_until(lambda: {"type": "connect_error", "message": "Token has been revoked"}
+               in client.lines, timeout=10, what="the refusal")
+    assert len(client.connects()) == 1 and texts(client) == []
+
+
+def test_a_client_that_never_reads_is_closed_and_recovers_what_it_missed(
+        mongo_uri, tmp_path, db):
+    """A client whose socket stops reading makes the server queue for it only up to
+    SOCKET_MAX_QUEUED_PACKETS; then its transport is closed, and when it reads again it
+    recovers everything, in order."""
+    service = serve("realtime_service", mongo_uri, tmp_path, SOCKET_MAX_QUEUED_PACKETS=20)
+    proxy = CuttingProxy(service.port)
+    alice, bob = make_user(db), make_user(db)
+    client = JSClient(proxy.url, token_for(alice))
+    try:
+        client.wait_connected()
+        proxy.reading.clear()
+        # Past what the kernel buffers (up to 4 MiB of send buffer on this socket), in
+        # text the websocket's compression cannot shrink.
+        sent = [f"{n} {base64.b64encode(os.urandom(1400)).decode()}" for n in range(3000)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda text: send(service.url, bob, alice, text), sent))
+        wait_until(lambda: "does not read" in log_text(service), timeout=20,
+                   what="the slow socket closed")
+        proxy.reading.set()
+        wait_for_texts(client, len(sent))
+        assert sorted(texts(client)) == sorted(sent)
+        assert_in_offset_order(client)
+        assert_recovered_every_time(client)
+    finally:
+        client.close()
+        proxy.close()
+        service.stop()
