@@ -11,7 +11,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import serve
+from devserver.processes import stop_all
+from tests.conftest import prepare, serve, serve_all
 from tests.cutting_proxy import CuttingProxy
 from tests.gateway_support import log_text
 from tests.factories import REVOKED_ELSEWHERE_SECONDS, auth_header, make_user, token_for
@@ -59,10 +60,18 @@ def wait_for_texts(client, count, timeout=30):
                              f"{seen}") from None
 
 
+def position(offset):
+    """An offset's place in its log: `<epoch>:<n>` in memory, `<ms>-<seq>` in Redis."""
+    if ":" in offset:
+        return (0, int(offset.partition(":")[2]))
+    milliseconds, _, sequence = offset.partition("-")
+    return (int(milliseconds), int(sequence))
+
+
 def assert_in_offset_order(client):
     """Every event once, in the order of the log."""
-    numbers = [int(line["args"][-1].partition(":")[2]) for line in client.of_type("event")]
-    assert numbers == sorted(set(numbers))
+    positions = [position(line["args"][-1]) for line in client.of_type("event")]
+    assert positions == sorted(set(positions))
 
 
 def assert_recovered_every_time(client):
@@ -145,3 +154,34 @@ def test_a_client_that_never_reads_is_closed_and_recovers_what_it_missed(
         client.close()
         proxy.close()
         service.stop()
+
+
+def test_with_redis_a_client_recovers_on_another_process_after_a_restart(
+        mongo_uri, redis_url, tmp_path, db):
+    """Its process stops (SIGTERM: its sockets are closed, their sessions kept in
+    Redis); while the client is away, messages are sent through the other process;
+    the client comes back through the other process and recovers them all."""
+    first, second = serve_all([prepare("realtime_service", mongo_uri, tmp_path,
+                                       REDIS_URL=redis_url) for _ in range(2)])
+    proxy = CuttingProxy(first.port)
+    alice, bob = make_user(db), make_user(db)
+    client = JSClient(proxy.url, token_for(alice))
+    try:
+        client.wait_connected()
+        send(second.url, bob, alice, "before")
+        wait_for_texts(client, 1)
+        proxy.refusing = True
+        first.stop()
+        sent = ["before"] + [f"while away {n}" for n in range(10)]
+        for text in sent[1:]:
+            send(second.url, bob, alice, text)
+        proxy.target_port, proxy.refusing = second.port, False
+        client.wait_connected(2)
+        wait_for_texts(client, len(sent))
+        assert texts(client) == sent
+        assert_in_offset_order(client)
+        assert_recovered_every_time(client)
+    finally:
+        client.close()
+        proxy.close()
+        stop_all([first, second])
