@@ -15,7 +15,9 @@ from devserver.processes import stop_all
 from tests.conftest import prepare, serve, serve_all
 from tests.cutting_proxy import CuttingProxy
 from tests.gateway_support import log_text
-from tests.factories import REVOKED_ELSEWHERE_SECONDS, auth_header, make_user, token_for
+from tests.factories import (
+    REVOKED_ELSEWHERE_SECONDS, auth_header, make_captain, make_user, token_for)
+from tests.rides_support import PICKUP, north_of, ride_body
 from tests.jsclient import JSClient
 from tests.waiting import wait_until
 
@@ -185,3 +187,33 @@ def test_with_redis_a_client_recovers_on_another_process_after_a_restart(
         client.close()
         proxy.close()
         stop_all([first, second])
+
+
+def test_ride_pushes_missed_during_a_drop_are_recovered(
+        served_realtime, proxy, js_clients, clients, db):
+    """The rider's connection is down while a captain is offered its ride and accepts
+    it: on its return the rider gets `ride-searching` and `ride-confirmed`, once each and in order."""
+    rider = make_user(db)
+    captain = make_captain(db, location=north_of(PICKUP, 0.5))
+    captain_socket = clients(served_realtime.url, token_for(captain, "captain"))
+    client = js_clients(proxy.url, rider)
+    client.wait_connected()
+    proxy.refusing = True
+    proxy.cut()
+    response = requests.post(f"{served_realtime.url}/rides", json=ride_body(),
+                             headers=auth_header(rider), timeout=10)
+    assert response.status_code == 201, response.text
+    ride_id = response.json()["ride"]["_id"]
+    assert captain_socket.wait_for("new-ride")["_id"] == ride_id
+    accepted = requests.post(f"{served_realtime.url}/rides/{ride_id}/accept",
+                             headers=auth_header(captain, "captain"), timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    proxy.refusing = False
+    client.wait_connected(2)
+    wait_until(lambda: client.events("ride-confirmed"), timeout=10, what="ride-confirmed")
+    ride_events = [line["event"] for line in client.of_type("event")
+                   if line["event"].startswith("ride-")]
+    assert ride_events == ["ride-searching", "ride-confirmed"]
+    assert client.events("ride-confirmed")[0][0]["_id"] == ride_id
+    assert_in_offset_order(client)
+    assert_recovered_every_time(client)
