@@ -58,6 +58,13 @@ class JSClient:
                    what=f"connect number {count} (saw {self.lines[-5:]})")
         return self.connects()[count - 1]
 
+    def command(self, *words):
+        """Tell the client to `disconnect`, `connect`, or take a new `token`."""
+        done = len(self.of_type("done"))
+        self.process.stdin.write(" ".join(words) + "\n")
+        self.process.stdin.flush()
+        wait_until(lambda: len(self.of_type("done")) > done, what=f"{words[0]} done")
+
     def close(self):
         self.process.stdin.close()
         try:

@@ -19,6 +19,7 @@ import logging
 import secrets
 import time
 
+import redis
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet
@@ -132,7 +133,7 @@ class LogManager(Delivery, socketio.Manager):
 
     @staticmethod
     def later(offset, after):
-        return int(offset.partition(":")[2] or offset) > int(after.partition(":")[2] or after)
+        return int(offset.partition(":")[2]) > int(after.partition(":")[2])
 
 
 class StreamDelivery(Delivery, socketio.Manager):
@@ -192,9 +193,16 @@ class StreamManager(socketio.RedisManager, StreamDelivery):
                                    "namespace": namespace or "/", "room": rooms,
                                    "skip_sid": skip, "callback": None, "host_id": "log"})
         before, after = message.rsplit(self.json.dumps(PLACEHOLDER), 1)
-        self.publish_script(keys=[self.log.stream], args=[
-            self.max_packets, self.oldest_id(), json.dumps(rooms), json.dumps(skip),
-            self.json.dumps([event, *arguments]), self.channel, before + '"', '"' + after])
+        try:
+            self.publish_script(keys=[self.log.stream], args=[
+                self.max_packets, self.oldest_id(), json.dumps(rooms), json.dumps(skip),
+                self.json.dumps([event, *arguments]), self.channel, before + '"',
+                '"' + after])
+        except redis.RedisError:
+            log.warning("Redis unavailable: %s delivered in this process only, not "
+                        "kept for recovery", event)
+            super().emit(event, data, namespace=namespace or "/", room=rooms,
+                         skip_sid=skip_sid, ignore_queue=True)
 
     def oldest_id(self):
         """Entries older than the window are trimmed (by this host's clock)."""

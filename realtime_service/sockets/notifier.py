@@ -34,6 +34,13 @@ def to_socket(sid, event, payload):
     socketio.emit(event, payload, to=sid)
 
 
+def to_local_socket(sid, event, payload):
+    """`event` straight to a socket of this process, before it is disconnected: not
+    through the message queue (which would deliver it after the disconnect), and not
+    kept for recovery (the socket is not coming back)."""
+    socketio.emit(event, payload, to=sid, ignore_queue=True)
+
+
 def to_sockets(sids, event, payload):
     """One `event` to each of the sockets `sids` (members of a call, in any process)."""
     push_many((), event, payload, sids=sids)

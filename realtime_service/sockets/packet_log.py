@@ -106,7 +106,7 @@ class MemoryLog:
         first = self.packets[0].offset if self.packets else self.next
         if after < first - 1 or after >= self.next:
             return None
-        return [(str(logged.offset), logged.packet)
+        return [(f"{self.epoch}:{logged.offset}", logged.packet)
                 for logged in list(self.packets)[after - first + 1:]
                 if addressed_to(logged.rooms, logged.skip, rooms)]
 
@@ -122,6 +122,9 @@ class RedisLog:
         self.seen = "0-0"  # the last offset this process delivered
 
     def position(self):
+        if self.seen == "0-0":  # nothing delivered yet: the Stream's last entry
+            last = self.redis.xrevrange(self.stream, count=1)
+            self.seen = last[0][0] if last else "0-0"
         return self.seen
 
     def save(self, session):
@@ -135,15 +138,26 @@ class RedisLog:
     def missed(self, offset, rooms):
         """(offset, [event, *args]) of the entries after `offset` addressed to `rooms`,
         or None when some entry after it was trimmed (or the offset is not one)."""
-        if not is_stream_id(offset):
-            return None
-        deleted = self.redis.xinfo_stream(self.stream).get("max-deleted-entry-id", "0-0") \
-            if self.redis.exists(self.stream) else "0-0"
-        if stream_id(deleted) > stream_id(offset):
+        if not is_stream_id(offset) or not self.kept_after(offset):
             return None
         entries = self.redis.xrange(self.stream, min=f"({offset}")
         return [(entry_id, json.loads(fields["e"])) for entry_id, fields in entries
                 if addressed_to(json.loads(fields["r"]), json.loads(fields["x"]), rooms)]
+
+
+    def kept_after(self, offset):
+        """Whether every entry after `offset` is still in the Stream. It is only trimmed
+        from its oldest end, so: yes when `offset` is not older than the first entry
+        kept, when nothing was ever trimmed, or when the Stream is empty and had
+        nothing after `offset`."""
+        if not self.redis.exists(self.stream):
+            return True
+        info = self.redis.xinfo_stream(self.stream)
+        if info["entries-added"] == info["length"]:  # nothing was ever trimmed
+            return True
+        if info["length"]:
+            return stream_id(offset) >= stream_id(info["first-entry"][0])
+        return stream_id(offset) >= stream_id(info["last-generated-id"])
 
 
 def is_stream_id(offset):

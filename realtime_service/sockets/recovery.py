@@ -15,6 +15,7 @@ packets and sessions live in realtime_service.sockets.packet_log, delivered by t
 client managers of realtime_service.sockets.delivery.
 """
 import json
+import logging
 import secrets
 
 import redis
@@ -24,6 +25,8 @@ from socketio import packet
 
 from realtime_service.sockets.delivery import LogManager, StreamManager
 from realtime_service.sockets.packet_log import MemoryLog, RedisLog, Session
+
+log = logging.getLogger(__name__)
 
 
 
@@ -58,7 +61,11 @@ class Sessions:
             return None
         pid, offset = claim
         self.take_over(pid)
-        session = self.log.take(pid)
+        try:
+            session = self.log.take(pid)
+        except redis.RedisError:
+            log.warning("Redis unavailable: a session is not recovered")
+            return None
         if session is None:
             return None
         sid = session.sid
@@ -69,7 +76,11 @@ class Sessions:
         self.hold(sid)
         for room in {sid, *session.rooms}:
             self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-        missed = self.replay(offset or session.since, [sid, *session.rooms])
+        try:
+            missed = self.replay(offset or session.since, [sid, *session.rooms])
+        except redis.RedisError:
+            log.warning("Redis unavailable: a session is not recovered")
+            missed = None
         if missed is None:
             self.drop_hold(sid)
             self.basic_disconnect(sid, namespace)
@@ -209,8 +220,11 @@ def persist(sid, account_id):
     if sid in sessions.ended or sid not in sessions.pids:
         return
     rooms = [room for room in sessions.get_rooms(sid, "/") if room not in (sid, None)]
-    sessions.log.save(Session(sid=sid, pid=sessions.pids[sid], account_id=account_id,
-                              rooms=rooms, since=sessions.since[sid]))
+    try:
+        sessions.log.save(Session(sid=sid, pid=sessions.pids[sid], account_id=account_id,
+                                  rooms=rooms, since=sessions.since[sid]))
+    except redis.RedisError:
+        log.warning("Redis unavailable: a dropped socket's session is not kept")
 
 
 def manager():

@@ -67,7 +67,7 @@ def watcher():
 
 def end_session(sid, message):
     recovery.end(sid)
-    notifier.to_socket(sid, "session-revoked", message)
+    notifier.to_local_socket(sid, "session-revoked", message)
     socketio.server.disconnect(sid, namespace="/")
 
 

@@ -15,5 +15,19 @@ socket.on("connect", () => print({ type: "connect", id: socket.id, recovered: so
 socket.on("disconnect", (reason) => print({ type: "disconnect", reason }));
 socket.on("connect_error", (error) => print({ type: "connect_error", message: error.message }));
 socket.onAny((event, ...args) => print({ type: "event", event, args }));
+// Commands, one per line on stdin: `disconnect`, `connect`, `token <jwt>`.
+const commands = { disconnect: () => socket.disconnect(), connect: () => socket.connect(),
+                   token: (value) => { socket.auth.token = value; } };
+let pending = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  pending += chunk;
+  const lines = pending.split("\n");
+  pending = lines.pop();
+  for (const line of lines) {
+    const [name, value] = line.split(" ");
+    commands[name](value);
+    print({ type: "done", command: name });
+  }
+});
 process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();

@@ -113,6 +113,40 @@ def test_a_client_that_saw_no_event_recovers_from_where_its_socket_started(
     assert_recovered_every_time(client)
 
 
+def test_a_client_that_disconnected_on_purpose_starts_a_new_session(
+        served_realtime, proxy, js_clients, db):
+    alice, bob = make_user(db), make_user(db)
+    client = js_clients(proxy.url, alice)
+    first = client.wait_connected()
+    client.command("disconnect")
+    send(served_realtime.url, bob, alice, "after leaving")
+    client.command("connect")
+    second = client.wait_connected(2)
+    assert second["recovered"] is False and second["id"] != first["id"]
+    send(served_realtime.url, bob, alice, "back")
+    wait_until(lambda: texts(client) == ["back"], what="only the new message")
+
+
+def test_another_accounts_reconnection_does_not_recover_the_session(
+        served_realtime, proxy, js_clients, db):
+    """The same client logged in as someone else (its pid kept) gets a new session:
+    none of the first account's missed events, none of its rooms."""
+    alice, bob, carol = make_user(db), make_user(db), make_user(db)
+    client = js_clients(proxy.url, alice)
+    client.wait_connected()
+    client.command("token", token_for(bob))
+    proxy.refusing = True
+    proxy.cut()
+    send(served_realtime.url, carol, alice, "for alice only")
+    proxy.refusing = False
+    second = client.wait_connected(2)
+    assert second["recovered"] is False
+    send(served_realtime.url, carol, alice, "for alice again")
+    send(served_realtime.url, carol, bob, "for bob")
+    wait_until(lambda: "for bob" in texts(client), what="bob's message")
+    assert texts(client) == ["for bob"]
+
+
 def test_a_revoked_session_is_not_recovered(served_realtime, proxy, js_clients, db):
     alice, bob = make_user(db), make_user(db)
     client = js_clients(proxy.url, alice)

@@ -1,0 +1,100 @@
+"""The recovery logs' rules, in memory and in a real Redis: what is replayed after an
+offset and to whom, and when a recovery is refused because something may be gone."""
+import time
+
+import pytest
+import redis
+
+from realtime_service.sockets.packet_log import MemoryLog, RedisLog, Session, addressed_to
+
+
+def memory_log(window=60, max_packets=100, max_bytes=10_000):
+    return MemoryLog(window, max_packets, max_bytes)
+
+
+def log_packets(log, *rooms):
+    """One packet per room (its text the room), returning their offsets."""
+    offsets = []
+    for room in rooms:
+        log.append(room, [], lambda offset, room=room: offsets.append(offset) or f"to {room}")
+    return offsets
+
+
+def test_replay_after_an_offset_keeps_the_sockets_own_packets_in_order():
+    log = memory_log()
+    start = log.position()
+    offsets = log_packets(log, "alice", "bob", "alice", ["bob", "alice"], None)
+    assert [packet for _, packet in log.missed(start, ["sid1", "alice"])] == [
+        "to alice", "to alice", "to ['bob', 'alice']", "to None"]
+    assert [offset for offset, _ in log.missed(offsets[1], ["alice"])] == offsets[2:]
+    assert log.missed(offsets[-1], ["alice"]) == []
+
+
+def test_a_skipped_socket_is_not_replayed_what_skipped_it():
+    assert not addressed_to("alice", ("sid1",), ["sid1", "alice"])
+    assert addressed_to("alice", ("sid2",), ["sid1", "alice"])
+
+
+@pytest.mark.parametrize("bound", [{"max_packets": 3}, {"max_bytes": 15}])
+def test_an_offset_older_than_the_log_is_not_recovered(bound):
+    log = memory_log(**bound)
+    offsets = log_packets(log, *[f"room{n}" for n in range(6)])
+    assert log.missed(offsets[0], ["room1"]) is None
+    assert log.missed(offsets[-2], ["room5"]) is not None
+
+
+def test_offsets_of_another_process_or_garbage_are_not_recovered():
+    log, other = memory_log(), memory_log()
+    offsets = log_packets(log, "alice")
+    for offset in (log_packets(other, "alice")[0], "nonsense", f"{log.epoch}:x",
+                   f"{log.epoch}:99"):
+        assert log.missed(offset, ["alice"]) is None
+    assert log.missed(offsets[0], ["alice"]) == []
+
+
+def test_sessions_are_taken_once_and_expire_with_the_window():
+    log = memory_log(window=0.2)
+    session = Session("sid1", "pid1", "acc", ["alice"], log.position())
+    log.save(session)
+    assert log.take("pid1") == session and log.take("pid1") is None
+    log.save(session)
+    time.sleep(0.3)
+    assert log.take("pid1") is None
+
+
+@pytest.fixture
+def redis_log(redis_url):
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    log = RedisLog(client, 60, 100, prefix=f"test:{time.monotonic_ns()}")
+    yield log
+    client.delete(log.stream)
+
+
+def add(log, room, text):
+    return log.redis.xadd(log.stream, {"r": f'"{room}"', "x": "[]", "e": f'["ev", "{text}"]'})
+
+
+def test_redis_replay_after_an_offset(redis_log):
+    first = add(redis_log, "alice", "one")
+    add(redis_log, "bob", "two")
+    third = add(redis_log, "alice", "three")
+    assert redis_log.missed(first, ["alice"]) == [(third, ["ev", "three"])]
+    assert redis_log.missed("0-0", ["alice"])[0][1] == ["ev", "one"]
+
+
+def test_redis_refuses_an_offset_after_which_entries_were_trimmed(redis_log):
+    ids = [add(redis_log, "alice", str(n)) for n in range(5)]
+    redis_log.redis.xtrim(redis_log.stream, maxlen=2, approximate=False)
+    assert redis_log.missed(ids[0], ["alice"]) is None
+    assert redis_log.missed(ids[2], ["alice"]) is None  # was 3 kept? no way to know
+    assert [text for _, (_, text) in redis_log.missed(ids[3], ["alice"])] == ["4"]
+    assert redis_log.missed("not-an-id", ["alice"]) is None
+    redis_log.redis.xtrim(redis_log.stream, maxlen=0, approximate=False)
+    assert redis_log.missed(ids[4], ["alice"]) == []  # empty, nothing after it
+    assert redis_log.missed(ids[3], ["alice"]) is None
+
+
+def test_redis_sessions_are_taken_once(redis_log):
+    session = Session("sid1", "pid1", "acc", ["alice", "role:user"], "0-0")
+    redis_log.save(session)
+    assert redis_log.take("pid1") == session and redis_log.take("pid1") is None
