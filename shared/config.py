@@ -167,6 +167,9 @@ class Config:
     # The full getOnlineUsers list goes to every user at most once per this many seconds
     # (the last change of a window is announced at its end); 0: on every change.
     PRESENCE_ANNOUNCE_SECONDS = env_float("PRESENCE_ANNOUNCE_SECONDS", 0.25)
+    # An account whose last socket dropped (and may be recovered) is announced offline
+    # only if it is not back within this many seconds; 0: at once.
+    PRESENCE_GRACE_SECONDS = env_float("PRESENCE_GRACE_SECONDS", 5.0)
 
     # Dispatch (realtime_service/rides/rounds.py): a ride is offered in rounds to the
     # DISPATCH_BATCH best of the DISPATCH_MAX nearest eligible captains, within

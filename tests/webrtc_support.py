@@ -17,7 +17,7 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from .factories import auth_header, token_for
-from .sockets import RecordingClient
+from .sockets import RecordingClient, payload_of
 
 TIMEOUT = 20
 
@@ -64,8 +64,8 @@ class Peer:
         self.sent_candidates = []
         self.pc.on("datachannel", self._on_channel)
 
-    def _on_signal(self, payload):
-        self.loop.call_soon_threadsafe(self.signals.put_nowait, payload)
+    def _on_signal(self, *args):
+        self.loop.call_soon_threadsafe(self.signals.put_nowait, payload_of(args))
 
     def _on_channel(self, channel):
         self.channel = channel

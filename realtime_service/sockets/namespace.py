@@ -74,6 +74,8 @@ class RealtimeNamespace(ChatEvents, CallEvents, Namespace):
         join_room(account_id)
         join_room(notifier.ROLE_ROOMS[role])
         changed = presence.connected(role, account_id, sid)
+        if notifier.offline_grace().back(account_id):
+            changed = False  # its going offline was never announced
         revocation.watcher().track(sid, revocation.SocketSession(
             account_id, role, claims["jti"], claims.get("ver", 0), claims["exp"]))
         for hook in hooks().connected:
@@ -95,12 +97,12 @@ class RealtimeNamespace(ChatEvents, CallEvents, Namespace):
         except TokenError as error:
             refuse(error.message)
 
-    def on_disconnect(self, *_reason):
+    def on_disconnect(self, reason=None):
         if socketio.server.manager.is_connected(request.sid, "/"):
             return  # an event a client named "disconnect", not a disconnection
-        if session.get("account_id") is not None:
-            recovery.persist(request.sid, session["account_id"])
-        forget(request.sid)
+        may_return = session.get("account_id") is not None and recovery.persist(
+            request.sid, session["account_id"], reason)
+        forget(request.sid, may_return)
 
     @limited
     def on_update_location_captain(self, data=None):
@@ -118,9 +120,10 @@ class RealtimeNamespace(ChatEvents, CallEvents, Namespace):
             hook(captain_id)
         return {"ok": True}
 
-def forget(sid):
+def forget(sid, may_return=False):
     """Undo what the connection recorded (a guest's too: its calls); tell the users
-    when one went offline."""
+    when one went offline (for a socket that may be recovered, only if its account is
+    not back within PRESENCE_GRACE_SECONDS)."""
     if session.get("in_calls"):
         leave_calls(sid)
     tracked = revocation.watcher().forget(sid)
@@ -138,10 +141,17 @@ def forget(sid):
         except PyMongoError:
             current_app.logger.warning("a disconnect hook failed: database unavailable")
     if changed and role == Role.USER:
-        if delta_mode():
-            notifier.to_role("user", "userOffline", {"userId": account_id})
+        if may_return:
+            notifier.offline_grace().later(account_id, announce_offline)
         else:
-            notifier.announce_online_users()
+            announce_offline(account_id)
+
+
+def announce_offline(account_id):
+    if delta_mode():
+        notifier.to_role("user", "userOffline", {"userId": account_id})
+    else:
+        notifier.announce_online_users()
 
 
 def parse_location(data):

@@ -97,5 +97,42 @@ class Announcer:
         _broadcast_online_users()
 
 
+class OfflineGrace:
+    """An account whose last socket dropped and may be recovered: its going offline is
+    announced only if it is still offline PRESENCE_GRACE_SECONDS later, so that a
+    network blip (or a thousand clients recovering at once) tells nobody anything."""
+
+    def __init__(self, app, seconds):
+        self.app, self.seconds = app, seconds
+        self.pending = {}  # account id -> the wait that will announce it
+
+    def later(self, account_id, announce):
+        if self.seconds <= 0:
+            return announce(account_id)
+        wait = self.pending[account_id] = object()
+        socketio.start_background_task(self._announce_later, account_id, wait, announce)
+
+    def back(self, account_id):
+        """Whether the account came back while its going offline was still unsaid."""
+        return self.pending.pop(account_id, None) is not None
+
+    def _announce_later(self, account_id, wait, announce):
+        socketio.sleep(self.seconds)
+        if self.pending.get(account_id) is not wait:
+            return
+        del self.pending[account_id]
+        with self.app.app_context():
+            try:
+                if not presence.is_online(account_id):
+                    announce(account_id)
+            except Exception:  # the next change announces the list again
+                self.app.logger.exception("could not announce an account offline")
+
+
+def offline_grace():
+    return current_app.extensions["offline_grace"]
+
+
 def init_app(app):
     app.extensions["announcer"] = Announcer(app, app.config["PRESENCE_ANNOUNCE_SECONDS"])
+    app.extensions["offline_grace"] = OfflineGrace(app, app.config["PRESENCE_GRACE_SECONDS"])

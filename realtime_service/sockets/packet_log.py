@@ -14,6 +14,8 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 
+import redis
+
 
 @dataclass
 class Session:
@@ -123,7 +125,10 @@ class RedisLog:
 
     def position(self):
         if self.seen == "0-0":  # nothing delivered yet: the Stream's last entry
-            last = self.redis.xrevrange(self.stream, count=1)
+            try:
+                last = self.redis.xrevrange(self.stream, count=1)
+            except redis.RedisError:  # the connection is refused for presence anyway
+                return self.seen
             self.seen = last[0][0] if last else "0-0"
         return self.seen
 

@@ -169,8 +169,7 @@ def packet_class(base, manager):
 
 def read_handshakes(server):
     """Keep the `pid` and `offset` a CONNECT packet carries, for the manager's
-    pre_connect, and note a client's DISCONNECT packet (it left on purpose: nothing to
-    recover). Chained to the Socket.IO server's Engine.IO `message` handler."""
+    pre_connect (chained to the Socket.IO server's Engine.IO `message` handler)."""
     handle_message = server.eio.handlers["message"]
 
     def on_eio_message(eio_sid, data):
@@ -178,8 +177,6 @@ def read_handshakes(server):
             claim = parse_claim(data[1:])
             if claim:
                 server.manager.claims[eio_sid] = claim
-        elif data == "1":
-            server.manager.ended.add(server.manager.sid_from_eio_sid(eio_sid, "/"))
         return handle_message(eio_sid, data)
 
     server.eio.on("message", on_eio_message)
@@ -211,20 +208,32 @@ def end(sid):
     manager().ended.add(sid)
 
 
-def persist(sid, account_id):
-    """Keep a dropped socket's session for the window, unless it was ended on purpose.
-    Whatever closed its transport (a network drop, the server shutting down, or an
-    Engine.IO close, which a polling client sends when its requests fail) it may come
-    back, as in Socket.IO's own server."""
+def persist(sid, account_id, reason):
+    """Keep a dropped socket's session for the window, unless it was ended on purpose
+    by the server or its client; whether it was kept. Whatever closed its transport (a
+    network drop, the server shutting down, or an Engine.IO close, which a polling
+    client sends when its requests fail) it may come back, as in Socket.IO's own
+    server."""
     sessions = manager()
-    if sid in sessions.ended or sid not in sessions.pids:
-        return
+    if sid in sessions.ended or sid not in sessions.pids or left(sessions, sid, reason):
+        return False
     rooms = [room for room in sessions.get_rooms(sid, "/") if room not in (sid, None)]
     try:
         sessions.log.save(Session(sid=sid, pid=sessions.pids[sid], account_id=account_id,
                                   rooms=rooms, since=sessions.since[sid]))
     except redis.RedisError:
         log.warning("Redis unavailable: a dropped socket's session is not kept")
+        return False
+    return True
+
+
+def left(sessions, sid, reason):
+    """A client's own DISCONNECT packet (`socket.disconnect()`): python-socketio names
+    it as it names an Engine.IO close, but the transport is still open."""
+    if reason != "client disconnect":
+        return False
+    transport = sessions.server.eio.sockets.get(sessions.eio_sid_from_sid(sid, "/"))
+    return transport is None or not transport.closing
 
 
 def manager():

@@ -39,7 +39,7 @@ def test_message_is_stored_before_it_is_pushed(url, db, account_sockets):
     alice, bob = make_user(db), make_user(db)
     tab = account_sockets(url, bob)
     seen_in_db = []
-    tab.client.on("newMessage", lambda message: seen_in_db.append(
+    tab.client.on("newMessage", lambda message, _offset: seen_in_db.append(
         db.messages.find_one({"_id": ObjectId(message["_id"])}) is not None))
     post_message(url, alice, bob, "persisted?")
     tab.client.sleep(0)

@@ -13,7 +13,7 @@ import socketio
 from devserver.processes import RedisServer
 from tests.factories import make_user, token_for
 from tests.gateway_support import Nginx, gunicorn, log_text, start_all, stop_all
-from tests.sockets import RecordingClient
+from tests.sockets import RecordingClient, payload_of
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -220,7 +220,7 @@ def test_clients_move_to_the_other_process_when_one_stops(topology, cookies, db)
                              reconnection_delay_max=0.5)
     connects, messages = [], []
     client.on("connect", lambda: connects.append(time.monotonic()))
-    client.on("newMessage", messages.append)
+    client.on("newMessage", lambda *args: messages.append(payload_of(args)))
     client.connect(base, auth={"token": token_for(rider)}, transports=["polling"],
                    headers={"Cookie": f"rw_route={cookies[1]}"}, wait_timeout=5)
     try:

@@ -9,7 +9,7 @@ import requests
 import socketio
 
 from ..factories import make_captain, make_user, token_for
-from ..sockets import RecordingClient
+from ..sockets import RecordingClient, payload_of
 from ..waiting import wait_until
 
 
@@ -105,7 +105,7 @@ def test_an_anonymous_sockets_join_closes_its_transport_for_a_cookie_handshake(u
     alice, bob = make_user(db), make_user(db)
     client = socketio.Client(reconnection=False)
     received = []
-    client.on("newMessage", received.append)
+    client.on("newMessage", lambda *args: received.append(payload_of(args)))
     client.connect(url, headers=gateway_page(url), transports=["polling"])
     try:
         client.emit("join", {"userId": str(alice["_id"]), "userType": "user"})
