@@ -16,6 +16,7 @@ class CuttingProxy:
         self.cuts, self.refusing = 0, False
         self.reading = threading.Event()  # cleared: nothing more is read from the server
         self.reading.set()
+        self.frozen = set()  # connections that carry nothing more and stay open
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -50,6 +51,8 @@ class CuttingProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                if source in self.frozen:  # a silent network: dropped, never closed
+                    continue
                 sink.sendall(data)
         except OSError:
             pass
@@ -70,6 +73,13 @@ class CuttingProxy:
                 connection.close()
             except OSError:
                 pass
+
+    def freeze(self):
+        """Every connection open now stops carrying anything, both ways, and stays
+        open: neither side can tell (until its ping timeout)."""
+        with self.lock:
+            self.frozen.update(self.open)
+            self.open = []
 
     def close(self):
         self.listener.close()

@@ -59,7 +59,8 @@ class JSClient:
         return self.connects()[count - 1]
 
     def command(self, *words):
-        """Tell the client to `disconnect`, `connect`, or take a new `token`."""
+        """Tell the client to `disconnect`, `connect`, `drop` its transport, or take a
+        new `token`."""
         done = len(self.of_type("done"))
         self.process.stdin.write(" ".join(words) + "\n")
         self.process.stdin.flush()

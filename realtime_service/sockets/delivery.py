@@ -89,7 +89,6 @@ class Delivery:
         """Send the replayed packets, then what was held for `sid` past `after` (the
         last replayed offset)."""
         held = self.held.pop(sid, [])
-
         eio_sid = self.eio_sid_from_sid(sid, "/")
         if eio_sid is None:
             return

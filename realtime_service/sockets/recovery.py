@@ -91,12 +91,14 @@ class Sessions:
         return sid
 
     def take_over(self, pid):
-        """A client back before its old transport was found dead: close that one now, so
-        that its session is saved, and recover it."""
+        """A client back before its old transport was found dead: close that one now
+        (without waiting for a dead client to read the close), so that its session is
+        saved, and recover it."""
         sid = self.live.get(pid)
-        eio_sid = self.eio_sid_from_sid(sid, "/") if sid else None
-        if eio_sid is not None:
-            self.server.eio.disconnect(eio_sid)
+        transport = self.server.eio.sockets.get(self.eio_sid_from_sid(sid, "/")) \
+            if sid else None
+        if transport is not None:
+            transport.close(wait=False, abort=True)
 
     def connect(self, sid, namespace):
         sid = super().connect(sid, namespace)

@@ -15,8 +15,10 @@ socket.on("connect", () => print({ type: "connect", id: socket.id, recovered: so
 socket.on("disconnect", (reason) => print({ type: "disconnect", reason }));
 socket.on("connect_error", (error) => print({ type: "connect_error", message: error.message }));
 socket.onAny((event, ...args) => print({ type: "event", event, args }));
-// Commands, one per line on stdin: `disconnect`, `connect`, `token <jwt>`.
+// Commands, one per line on stdin: `disconnect`, `connect`, `token <jwt>`, and `drop`
+// (close the transport, as the client does when it finds its connection dead).
 const commands = { disconnect: () => socket.disconnect(), connect: () => socket.connect(),
+                   drop: () => socket.io.engine.close(),
                    token: (value) => { socket.auth.token = value; } };
 let pending = "";
 process.stdin.setEncoding("utf8");

@@ -113,6 +113,27 @@ def test_a_client_that_saw_no_event_recovers_from_where_its_socket_started(
     assert_recovered_every_time(client)
 
 
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_a_client_back_before_its_old_connection_was_found_dead_recovers(
+        transport, served_realtime, proxy, js_clients, db):
+    """A silent network: the server still holds the old connection (and pushes into
+    it) when the client, having given it up, comes back on a new one."""
+    alice, bob = make_user(db), make_user(db)
+    client = js_clients(proxy.url, alice, transport)
+    client.wait_connected()
+    send(served_realtime.url, bob, alice, "one")
+    wait_for_texts(client, 1)
+    proxy.freeze()
+    send(served_realtime.url, bob, alice, "into the void")
+    client.command("drop")
+    client.wait_connected(2)
+    send(served_realtime.url, bob, alice, "three")
+    wait_for_texts(client, 3)
+    assert texts(client) == ["one", "into the void", "three"]
+    assert_in_offset_order(client)
+    assert_recovered_every_time(client)
+
+
 def test_a_client_that_disconnected_on_purpose_starts_a_new_session(
         served_realtime, proxy, js_clients, db):
     alice, bob = make_user(db), make_user(db)
