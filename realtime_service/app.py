@@ -30,6 +30,9 @@ from shared.idempotency import idempotency_keys
 from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
 
+# Events only the latest of which matters: delivered to the sockets connected now, not
+# kept for connection state recovery (Socket.IO's volatile events).
+VOLATILE_EVENTS = ("typing", "captain-location")
 MODELS = (accounts, blacklist, rides, messages, read_marks, calls, call_history, places,
           map_cache, idempotency_keys)
 
@@ -38,7 +41,7 @@ def create_app(config=Config):
     app = make_app("realtime_service", config, MODELS)
     init_tokens(app)
     init_ratelimit(app)
-    manager = recovery.client_manager(app.config)
+    manager = recovery.client_manager(app.config, VOLATILE_EVENTS)
     socketio.init_app(
         app,
         # Always explicit: with eventlet installed and no async_mode, Flask-SocketIO

@@ -54,6 +54,7 @@ class Delivery:
 
     def init_delivery(self, log_, max_queued):
         self.log, self.max_queued = log_, max_queued
+        self.volatile = frozenset()  # events not logged (see recovery.client_manager)
         self.held = {}  # sid -> [(offset, encoded packet)] while it is recovered
 
     def deliver(self, namespace, rooms, skip, offset, encoded):
@@ -113,7 +114,7 @@ class LogManager(Delivery, socketio.Manager):
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None,
              to=None, **kwargs):
         rooms = to or room
-        if callback is not None:  # not logged, as in Socket.IO's own server
+        if callback is not None or event in self.volatile:  # not logged
             return super().emit(event, data, namespace, room=rooms, skip_sid=skip_sid,
                                 callback=callback, **kwargs)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
@@ -182,7 +183,7 @@ class StreamManager(socketio.RedisManager, StreamDelivery):
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,
              to=None, **kwargs):
         rooms = to or room
-        if callback is not None or kwargs.get("ignore_queue"):
+        if callback is not None or kwargs.get("ignore_queue") or event in self.volatile:
             return super().emit(event, data, namespace=namespace, room=rooms,
                                 skip_sid=skip_sid, callback=callback, **kwargs)
         arguments = as_arguments(data)

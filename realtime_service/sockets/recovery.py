@@ -144,16 +144,20 @@ class StreamSessionManager(Sessions, StreamManager):
         self.init_sessions()
 
 
-def client_manager(config):
-    """The python-socketio client manager of an app: Redis Streams with REDIS_URL."""
+def client_manager(config, volatile_events=()):
+    """The python-socketio client manager of an app: Redis Streams with REDIS_URL.
+    `volatile_events` are delivered to the sockets connected now and not kept."""
     window, max_packets = config["RECOVERY_WINDOW_SECONDS"], config["RECOVERY_MAX_PACKETS"]
     max_queued = config["SOCKET_MAX_QUEUED_PACKETS"]
     if config["REDIS_URL"]:
         client = redis.Redis.from_url(config["REDIS_URL"], decode_responses=True)
-        return StreamSessionManager(config["REDIS_URL"], RedisLog(client, window, max_packets),
-                                    max_queued, window, max_packets)
-    return MemorySessionManager(
-        MemoryLog(window, max_packets, config["RECOVERY_MAX_BYTES"]), max_queued)
+        manager = StreamSessionManager(config["REDIS_URL"], RedisLog(client, window, max_packets),
+                                       max_queued, window, max_packets)
+    else:
+        manager = MemorySessionManager(
+            MemoryLog(window, max_packets, config["RECOVERY_MAX_BYTES"]), max_queued)
+    manager.volatile = frozenset(volatile_events)
+    return manager
 
 
 def packet_class(base, manager):

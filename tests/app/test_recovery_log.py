@@ -98,3 +98,20 @@ def test_redis_sessions_are_taken_once(redis_log):
     session = Session("sid1", "pid1", "acc", ["alice", "role:user"], "0-0")
     redis_log.save(session)
     assert redis_log.take("pid1") == session and redis_log.take("pid1") is None
+
+
+def test_volatile_events_are_delivered_but_not_kept(realtime_app, app_sockets, db):
+    from realtime_service.extensions import socketio
+    from realtime_service.sockets import notifier
+    from tests.factories import make_user, token_for
+
+    alice = make_user(db)
+    socket = app_sockets(realtime_app, token_for(alice))
+    log = socketio.server.manager.log
+    kept = log.next
+    with realtime_app.app_context():
+        notifier.push(alice["_id"], "typing", {"from": "someone", "active": True})
+        notifier.push(alice["_id"], "newMessage", {"text": "kept"})
+    assert socket.wait_for("typing") == {"from": "someone", "active": True}
+    assert socket.wait_for("newMessage") == {"text": "kept"}
+    assert log.next == kept + 1
