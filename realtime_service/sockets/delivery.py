@@ -174,7 +174,8 @@ def is_offset(value):
 class StreamManager(socketio.RedisManager, StreamDelivery):
     """Several processes: the log is a Redis Stream (see the module's docstring)."""
 
-    def __init__(self, url, log_, max_queued, window, max_packets, channel="ridewire"):
+    def __init__(self, url, log_, max_queued, window, max_packets,
+                 channel="flask-socketio"):
         super().__init__(url, channel=channel)
         self.init_delivery(log_, max_queued)
         self.window, self.max_packets = window, max_packets
