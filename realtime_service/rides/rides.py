@@ -157,6 +157,16 @@ def decline(ride_id, captain_id):
         {"$set": {f"dispatch.declined.{captain_id}": stamp, "updatedAt": stamp}})
 
 
+def received(ride_id, round_number, captain_id):
+    """Record that the captain's client has its live offer of this round; whether it
+    holds one."""
+    stamp = now()
+    result = collection().update_one(
+        {"_id": ride_id, "dispatch.round": round_number, **live_offer(captain_id, stamp)},
+        {"$set": {f"dispatch.received.{captain_id}": stamp}})
+    return result.matched_count == 1
+
+
 def in_step(ride):
     """The query of the ride while pending and still at the step it was read in (a ride
     stored before steps were counted has none: null matches a missing field)."""

@@ -18,6 +18,8 @@ step: of several processes exactly one wins it, and only the winner pushes.
 """
 from datetime import timedelta
 
+from bson import ObjectId
+
 from flask import current_app
 from pymongo.errors import PyMongoError
 from redis import RedisError
@@ -33,6 +35,8 @@ NOT_FOUND = "Ride not found"
 NOTICE = RideNotice()
 SEARCHING = RideSearching()
 SWEEP_BATCH = 100  # rounds moved per pass; a full pass is followed by another at once
+
+NO_OFFER = "No live offer of this ride to you"
 
 
 def start(ride):
@@ -84,10 +88,26 @@ def announce(before, ride):
     state = ride["dispatch"]
     if not state["captains"]:
         return
-    view = {**views.with_parties([ride])[0], "offer": {"expiresAt": state["expiresAt"]}}
+    view = {**views.with_parties([ride])[0],
+            "offer": {"id": offer_id(ride), "expiresAt": state["expiresAt"]}}
     views.push_to_captains(state["captains"], "new-ride", view)
     notifier.push(ride["user"], "ride-searching", SEARCHING.dump(
         {"rideId": ride["_id"], "round": state["round"], "offered": len(state["captains"])}))
+
+
+def offer_id(ride):
+    return f"{ride['_id']}.{ride['dispatch']['round']}"
+
+
+def received(captain_id, offer):
+    """The captain's client has its offer `offer` (`<ride id>.<round>`): recorded on the
+    ride, so that an unanswered offer is told from an undelivered one. 404 when the
+    captain holds no live offer of that round."""
+    ride_id, _, round_number = offer.partition(".")
+    if not (ObjectId.is_valid(ride_id) and round_number.isdigit()):
+        raise NotFound(NO_OFFER)
+    if not rides.received(ObjectId(ride_id), int(round_number), captain_id):
+        raise NotFound(NO_OFFER)
 
 
 def expire(ride):

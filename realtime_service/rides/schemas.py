@@ -78,8 +78,15 @@ class FareResponse(Schema):
 
 
 class Offer(Schema):
+    id = fields.String(metadata={"description": "this offer (the ride and its round): what "
+                                                "the captain's client acknowledges with "
+                                                "`offer-received`"})
     expiresAt = Timestamp(metadata={"description": "accept before this, or the ride moves "
                                                    "on to other captains"})
+
+
+class OfferReceived(Schema):
+    offerId = fields.String(required=True, validate=validate.Length(max=64))
 
 
 class Ride(Schema):

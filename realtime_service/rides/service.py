@@ -137,6 +137,11 @@ def decline(ride_id, captain_id):
     return rounds.decline(ride_id, captain_id)
 
 
+def offer_received(captain_id, offer_id):
+    """The captain's client acknowledges its offer (rounds.received)."""
+    rounds.received(captain_id, offer_id)
+
+
 def check_otp(ride, otp):
     """400 for a wrong OTP (counted), 429 once MAX_OTP_FAILURES were counted."""
     if ride.get("otpFailures", 0) >= rides.MAX_OTP_FAILURES:

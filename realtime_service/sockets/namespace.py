@@ -23,6 +23,7 @@ from redis import RedisError
 from realtime_service.calls.events import CallEvents, leave_calls
 from realtime_service.chat.events import ChatEvents
 from realtime_service.extensions import socketio
+from realtime_service.rides.events import RideEvents
 from realtime_service.rides.locations import update_captain_location
 from realtime_service.rides.schemas import PlaceSchema
 from realtime_service.sockets import admission, notifier, presence, recovery, revocation
@@ -39,7 +40,7 @@ class LocationUpdateSchema(Schema):
     location = fields.Nested(PlaceSchema(only=("lat", "lng")), required=True)
 
 
-class RealtimeNamespace(ChatEvents, CallEvents, Namespace):
+class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
     def trigger_event(self, event, *args):
         """Events are named with dashes (`update-location-captain`); handlers with
         underscores."""

@@ -9,18 +9,21 @@ refused (with the compat routes on, a page of the gateway's own origin connects
 anonymously and receives nothing until it reconnects with the cookie of a login;
 docs/compat.md).
 
-Server to client: `getOnlineUsers` (list of online user ids; with
+Every event from the server carries an offset as its last argument (connection state
+recovery: docs/api.md). Server to client: `getOnlineUsers` (list of online user ids; with
 `PRESENCE_EVENTS=delta`, `userOnline` and `userOffline` `{"userId"}` after the first
 list), `newMessage`, `message-delivered` `{"receiverId", "messageIds", "deliveredAt"}`,
 `messages-seen` `{"readerId", "senderId", "upTo", "seenAt", "unseen"}`, `typing`
 `{"from", "active"}`, `captain-location`
-`{"rideId", "location"}`, `new-ride`, `ride-confirmed` (to the rider, with the OTP, and
+`{"rideId", "location"}`, `new-ride` (with `offer` `{"id", "expiresAt"}`),
+`ride-offer-expired`, `ride-searching`, `ride-expired`, `ride-confirmed` (to the rider, with the OTP, and
 to the captain), `ride-taken` `{"rideId"}`, `ride-started`, `ride-ended`,
 `ride-cancelled`, `session-revoked` `{"message"}`, `error` `{"message"}`; calls:
 `incoming-call`, `call-member-joined`, `call-member-left`, `signal`
 `{"room", "from", "data"}`, `call-message`, `call-ended` `{"room", "reason"}`.
 
-Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`; chat:
+Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`,
+`offer-received` `{"offerId"}` (a captain's client has a `new-ride` offer); chat:
 `message-delivered` `{"messageIds"}`, `typing` `{"to", "active"}`; calls:
 `call-start` `{"kind", "rideId", "to"}`, `call-join`, `call-leave`, `call-end`
 `{"room"}`, `signal` `{"room", "to", "data"}` (relayed only between two members of

@@ -66,7 +66,7 @@ def test_the_nearest_batch_first_with_an_offer(setup, db):
     for socket in (sockets[1], sockets[3], sockets[2]):
         new_ride = socket.wait_for("new-ride")
         assert new_ride["_id"] == ride_id and new_ride["offer"]["expiresAt"].endswith("Z")
-        assert set(new_ride["offer"]) == {"expiresAt"} and "otp" not in new_ride
+        assert set(new_ride["offer"]) == {"id", "expiresAt"} and "otp" not in new_ride
     assert rider_socket.wait_for("ride-searching") == {"rideId": ride_id, "round": 1,
                                                        "offered": 3}
     flush(sockets[0])
@@ -76,6 +76,27 @@ def test_the_nearest_batch_first_with_an_offer(setup, db):
     # The rider's copy shows no offer state.
     mine = http.get(f"/rides/{ride_id}", headers=auth_header(rider_socket.account))
     assert not {"offer", "dispatch", "dispatched"} & set(mine.get_json()["ride"])
+
+
+def test_a_captains_client_acknowledges_its_offer(setup, db):
+    """`offer-received` records that the offer reached the captain's client (told apart
+    from one never answered); only the captain holding that live offer may say so."""
+    app, http, connect = setup(DISPATCH_BATCH=1)
+    captains, sockets = captains_at(db, connect, 0.2, 0.6)
+    rider_socket, ride_id, _ = request(http, db, connect)
+    offer = sockets[0].wait_for("new-ride")["offer"]
+    assert offer["id"] == f"{ride_id}.1"
+    assert sockets[0].call("offer-received", {"offerId": offer["id"]}) == {"ok": True}
+    received = stored(db, ride_id)["dispatch"]["received"]
+    assert set(received) == {str(captains[0]["_id"])}
+    refused = {"ok": False, "message": "No live offer of this ride to you"}
+    assert sockets[1].call("offer-received", {"offerId": offer["id"]}) == refused
+    assert sockets[0].call("offer-received", {"offerId": f"{ride_id}.2"}) == refused
+    assert sockets[0].call("offer-received", {"offerId": "garbage"}) == refused
+    assert sockets[0].call("offer-received", {"nothing": 1})["ok"] is False
+    assert rider_socket.call("offer-received", {"offerId": offer["id"]}) == {
+        "ok": False, "message": "Only captains receive offers"}
+    assert set(stored(db, ride_id)["dispatch"]["received"]) == {str(captains[0]["_id"])}
 
 
 def test_decline_moves_on_at_once(setup, db):
