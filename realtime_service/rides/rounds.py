@@ -19,7 +19,6 @@ step: of several processes exactly one wins it, and only the winner pushes.
 from datetime import timedelta
 
 from bson import ObjectId
-
 from flask import current_app
 from pymongo.errors import PyMongoError
 from redis import RedisError

@@ -16,8 +16,8 @@ list), `newMessage`, `message-delivered` `{"receiverId", "messageIds", "delivere
 `messages-seen` `{"readerId", "senderId", "upTo", "seenAt", "unseen"}`, `typing`
 `{"from", "active"}`, `captain-location`
 `{"rideId", "location"}`, `new-ride` (with `offer` `{"id", "expiresAt"}`),
-`ride-offer-expired`, `ride-searching`, `ride-expired`, `ride-confirmed` (to the rider, with the OTP, and
-to the captain), `ride-taken` `{"rideId"}`, `ride-started`, `ride-ended`,
+`ride-offer-expired`, `ride-searching`, `ride-expired`, `ride-confirmed` (to the
+rider, with the OTP, and to the captain), `ride-taken` `{"rideId"}`, `ride-started`, `ride-ended`,
 `ride-cancelled`, `session-revoked` `{"message"}`, `error` `{"message"}`; calls:
 `incoming-call`, `call-member-joined`, `call-member-left`, `signal`
 `{"room", "from", "data"}`, `call-message`, `call-ended` `{"room", "reason"}`.

@@ -5,8 +5,8 @@ each reconnection recovered under the same socket id."""
 import base64
 import os
 import random
-from concurrent.futures import ThreadPoolExecutor
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -14,11 +14,16 @@ import requests
 from devserver.processes import stop_all
 from tests.conftest import prepare, serve, serve_all
 from tests.cutting_proxy import CuttingProxy
-from tests.gateway_support import log_text
 from tests.factories import (
-    REVOKED_ELSEWHERE_SECONDS, auth_header, make_captain, make_user, token_for)
-from tests.rides_support import PICKUP, north_of, ride_body
+    REVOKED_ELSEWHERE_SECONDS,
+    auth_header,
+    make_captain,
+    make_user,
+    token_for,
+)
+from tests.gateway_support import log_text
 from tests.jsclient import JSClient
+from tests.rides_support import PICKUP, north_of, ride_body
 from tests.waiting import wait_until
 
 
@@ -247,7 +252,8 @@ def test_with_redis_a_client_recovers_on_another_process_after_a_restart(
 def test_ride_pushes_missed_during_a_drop_are_recovered(
         served_realtime, proxy, js_clients, clients, db):
     """The rider's connection is down while a captain is offered its ride and accepts
-    it: on its return the rider gets `ride-searching` and `ride-confirmed`, once each and in order."""
+    it: on its return the rider gets `ride-searching` and `ride-confirmed`, once each
+    and in order."""
     rider = make_user(db)
     captain = make_captain(db, location=north_of(PICKUP, 0.5))
     captain_socket = clients(served_realtime.url, token_for(captain, "captain"))
