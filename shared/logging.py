@@ -17,8 +17,6 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-import orjson
-
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var = ContextVar("request_id", default=None)
 access_log = logging.getLogger("ridewire.access")
@@ -32,7 +30,6 @@ REDACTIONS = [
         r"""authorization)["']?\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;&}]+)""",
         re.IGNORECASE), r"\g<key>[redacted]"),
 ]
-ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 RECORD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "taskName"}
 
@@ -59,18 +56,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
-        return dumps(entry)
-
-
-def dumps(entry):
-    """`json.dumps(entry, default=str)`, written by orjson (a fifth of its time) when the
-    result is the same JSON: ASCII only, datetimes and dataclasses through `str`; the
-    standard library for the rest (non-ASCII text, an int past 64 bits, non-str keys)."""
-    try:
-        data = orjson.dumps(entry, default=str, option=ORJSON_OPTIONS)
-    except TypeError:
         return json.dumps(entry, default=str)
-    return data.decode() if data.isascii() else json.dumps(entry, default=str)
 
 
 def configure_logging(level="INFO"):
