@@ -107,22 +107,31 @@ def log_request(wsgi_app, environ, start_response):
     try:
         return wsgi_app(environ, start)
     finally:
-        path = environ.get("PATH_INFO", "")
-        upgraded = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-        access_log.log(
-            logging.DEBUG if path in QUIET_PATHS else logging.INFO,
-            "%s %s", environ.get("REQUEST_METHOD"), path,
-            extra={
-                "method": environ.get("REQUEST_METHOD"),
-                "path": path,
-                "status": status[-1] if status else (101 if upgraded else None),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "remote_addr": environ.get("REMOTE_ADDR"),
-                "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
-            },
-        )
+        write_access_log(environ, status[-1] if status else None, started)
         request_id_var.reset(context)
 
+
+def write_access_log(environ, status, started):
+    """The request's access-log line. Made with `makeRecord` and `handle`, as
+    `Logger.log` does, but without its search of the stack for the caller's file and
+    line, which no line shows and which was a third of the log's cost per request."""
+    path = environ.get("PATH_INFO", "")
+    level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+    if not access_log.isEnabledFor(level):
+        return
+    method = environ.get("REQUEST_METHOD")
+    if status is None and environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+        status = 101
+    access_log.handle(access_log.makeRecord(
+        access_log.name, level, __file__, 0, "%s %s", (method, path), None,
+        func="log_request", extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
+        }))
 
 
 def gunicorn_logconfig(level="INFO"):
