@@ -59,12 +59,19 @@ class JSClient:
         return self.connects()[count - 1]
 
     def command(self, *words):
-        """Tell the client to `disconnect`, `connect`, `drop` its transport, or take a
-        new `token`."""
+        """Tell the client to `disconnect`, `connect`, `drop` its transport, take a new
+        `token`, or `emit` an event (its acknowledgement comes as an `ack` line)."""
         done = len(self.of_type("done"))
         self.process.stdin.write(" ".join(words) + "\n")
         self.process.stdin.flush()
         wait_until(lambda: len(self.of_type("done")) > done, what=f"{words[0]} done")
+
+    def call(self, event, data):
+        """Emit `event` with `data`; its acknowledgement."""
+        acks = len(self.of_type("ack"))
+        self.command("emit", event, json.dumps(data, separators=(",", ":")))
+        wait_until(lambda: len(self.of_type("ack")) > acks, what=f"{event}'s ack")
+        return self.of_type("ack")[acks]["ack"]
 
     def close(self):
         self.process.stdin.close()

@@ -28,6 +28,7 @@ from realtime_service.calls.service import (
     relay_signal,
     start_call,
 )
+from realtime_service.extensions import socketio
 from realtime_service.sockets import event_limits
 from realtime_service.sockets.events import limited, parse, refuse_event
 from shared.errors import TooManyRequests, Unauthorized
@@ -120,6 +121,17 @@ def limit_guest_joins(joiner):
 def track_calls():
     """The socket joined a call: its disconnection looks for its calls."""
     session["in_calls"] = True
+
+
+def leave_calls_unless_back(app, sid, seconds):
+    """A socket that dropped and may be recovered (under the same id) stays in its
+    calls for `seconds`: back by then, it renegotiates (an ICE restart) in a room that
+    did not forget it; otherwise it leaves them."""
+    socketio.sleep(seconds)
+    if socketio.server.manager.is_connected(sid, "/"):
+        return
+    with app.app_context():
+        leave_calls(sid)
 
 
 def leave_calls(sid):

@@ -20,7 +20,7 @@ from marshmallow import fields
 from pymongo.errors import PyMongoError
 from redis import RedisError
 
-from realtime_service.calls.events import CallEvents, leave_calls
+from realtime_service.calls.events import CallEvents, leave_calls, leave_calls_unless_back
 from realtime_service.chat.events import ChatEvents
 from realtime_service.extensions import socketio
 from realtime_service.rides.events import RideEvents
@@ -62,6 +62,8 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
         resumed = recovery.resumed(sid)
         if resumed is not None and resumed.account_id != account_id:
             recovery.abandon(sid)
+            leave_calls(sid)  # the calls its id was in are not this account's
+            resumed = None
         for check in hooks().connect_checks:
             refusal = check(account_id)
             if refusal:
@@ -72,6 +74,8 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
             refuse(admission.TOO_MANY_FOR_ACCOUNT)
         session.update(account_id=account_id, role=str(role), jti=claims["jti"],
                        via_cookie=source == "cookie")
+        if resumed is not None:
+            session["in_calls"] = True  # it may still be in the calls it was in
         join_room(account_id)
         join_room(notifier.ROLE_ROOMS[role])
         changed = presence.connected(role, account_id, sid)
@@ -126,7 +130,12 @@ def forget(sid, may_return=False):
     when one went offline (for a socket that may be recovered, only if its account is
     not back within PRESENCE_GRACE_SECONDS)."""
     if session.get("in_calls"):
-        leave_calls(sid)
+        if may_return:
+            socketio.start_background_task(
+                leave_calls_unless_back, current_app._get_current_object(), sid,
+                current_app.config["PRESENCE_GRACE_SECONDS"])
+        else:
+            leave_calls(sid)
     tracked = revocation.watcher().forget(sid)
     if tracked is None:
         return

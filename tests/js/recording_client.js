@@ -15,10 +15,13 @@ socket.on("connect", () => print({ type: "connect", id: socket.id, recovered: so
 socket.on("disconnect", (reason) => print({ type: "disconnect", reason }));
 socket.on("connect_error", (error) => print({ type: "connect_error", message: error.message }));
 socket.onAny((event, ...args) => print({ type: "event", event, args }));
-// Commands, one per line on stdin: `disconnect`, `connect`, `token <jwt>`, and `drop`
-// (close the transport, as the client does when it finds its connection dead).
+// Commands, one per line on stdin: `disconnect`, `connect`, `token <jwt>`, `drop`
+// (close the transport, as the client does when it finds its connection dead), and
+// `emit <event> <json without spaces>` (its acknowledgement is printed).
 const commands = { disconnect: () => socket.disconnect(), connect: () => socket.connect(),
                    drop: () => socket.io.engine.close(),
+                   emit: (event, json) => socket.emit(event, JSON.parse(json), (ack) =>
+                     print({ type: "ack", event, ack })),
                    token: (value) => { socket.auth.token = value; } };
 let pending = "";
 process.stdin.setEncoding("utf8");
@@ -27,8 +30,8 @@ process.stdin.on("data", (chunk) => {
   const lines = pending.split("\n");
   pending = lines.pop();
   for (const line of lines) {
-    const [name, value] = line.split(" ");
-    commands[name](value);
+    const [name, ...values] = line.split(" ");
+    commands[name](...values);
     print({ type: "done", command: name });
   }
 });

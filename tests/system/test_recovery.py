@@ -278,3 +278,29 @@ def test_ride_pushes_missed_during_a_drop_are_recovered(
     assert client.events("ride-confirmed")[0][0]["_id"] == ride_id
     assert_in_offset_order(client)
     assert_recovered_every_time(client)
+
+
+def test_a_call_member_that_drops_and_recovers_stays_in_its_call(
+        served_realtime, proxy, js_clients, clients, db):
+    """Back within PRESENCE_GRACE_SECONDS, it is still a member: the others were not
+    told it left and can signal it (an ICE restart) at once. A member that leaves on
+    purpose is gone at once."""
+    alice, bob = make_user(db), make_user(db)
+    host = clients(served_realtime.url, token_for(bob))
+    room = host.call("call-start", {"kind": "meeting"})["room"]
+    assert host.call("call-join", {"room": room})["ok"]
+    client = js_clients(proxy.url, alice)
+    client.wait_connected()
+    assert client.call("call-join", {"room": room})["ok"]
+    host.wait_for("call-member-joined")
+    proxy.cut()
+    client.wait_connected(2)
+    restart = {"type": "offer", "sdp": "v=0\r\n", "iceRestart": True}
+    assert host.call("signal", {"room": room, "to": str(alice["_id"]),
+                                "data": restart}) == {"ok": True}
+    wait_until(lambda: client.events("signal"), what="the signal after recovery")
+    assert client.events("signal")[0][0]["data"] == restart
+    assert "call-member-left" not in host.events
+    assert_recovered_every_time(client)
+    client.command("disconnect")
+    assert host.wait_for("call-member-left", timeout=5)["accountId"] == str(alice["_id"])
