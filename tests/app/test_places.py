@@ -154,3 +154,25 @@ def test_maps_answer_from_memory_until_the_seed_completes(fresh_db, monkeypatch)
     assert flask("seed-places", "--countries", "LU", uri=uri).exit_code == 0
     assert suggestions(client, rider, "Beng") == ["Bengal Plaza"]
     assert suggestions(client, rider, "Luxem")[0] == "Luxembourg, Luxembourg"
+
+
+def test_a_seed_batch_cut_by_a_failed_connection_is_written_again(realtime_app, db,
+                                                                  monkeypatch):
+    """A busy database can miss pymongo's health check, which cancels the insert in
+    flight: the batch is written again by id (what got in is not doubled)."""
+    from pymongo.errors import AutoReconnect
+
+    from realtime_service.maps import gazetteer, places
+
+    docs = [places.document(f"test:{n}", f"Town {n}", 10.0 + n / 100, 20.0) for n in range(5)]
+    real_insert = places.insert_many
+
+    def cut_short(batch):
+        real_insert(batch[:2])
+        raise AutoReconnect("connection pool paused")
+
+    monkeypatch.setattr(places, "insert_many", cut_short)
+    monkeypatch.setattr(gazetteer.time, "sleep", lambda seconds: None)
+    with realtime_app.app_context():
+        gazetteer.add_batch(docs)
+    assert db.places.count_documents({"_id": {"$regex": "^test:"}}) == 5
