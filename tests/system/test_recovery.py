@@ -304,3 +304,27 @@ def test_a_call_member_that_drops_and_recovers_stays_in_its_call(
     assert_recovered_every_time(client)
     client.command("disconnect")
     assert host.wait_for("call-member-left", timeout=5)["accountId"] == str(alice["_id"])
+
+
+def test_a_gap_longer_than_the_window_is_a_new_session(mongo_uri, tmp_path, db):
+    """Past RECOVERY_WINDOW_SECONDS the client gets a new session (a new id,
+    `recovered` false) that works as any other: it reloads what it missed over HTTP."""
+    service = serve("realtime_service", mongo_uri, tmp_path, RECOVERY_WINDOW_SECONDS=1)
+    proxy = CuttingProxy(service.port)
+    alice, bob = make_user(db), make_user(db)
+    client = JSClient(proxy.url, token_for(alice))
+    try:
+        first = client.wait_connected()
+        proxy.refusing = True
+        proxy.cut()
+        send(service.url, bob, alice, "missed")
+        time.sleep(1.5)  # the window passes
+        proxy.refusing = False
+        second = client.wait_connected(2)
+        assert second["recovered"] is False and second["id"] != first["id"]
+        send(service.url, bob, alice, "after")
+        wait_until(lambda: texts(client) == ["after"], what="the new session's message")
+    finally:
+        client.close()
+        proxy.close()
+        service.stop()
