@@ -13,7 +13,8 @@ from realtime_service.sockets import event_limits, notifier, recovery
 from shared.errors import ApiError, BadRequest, Invalid
 from shared.validation import load
 
-REFUSED_GRACE_SECONDS = 0.1
+# Long enough for a long-polling client on a loaded machine to poll the refusal.
+REFUSED_GRACE_SECONDS = 0.5
 UNAVAILABLE = "Service unavailable, try again later"
 FAILED = "Something went wrong"
 
