@@ -89,11 +89,6 @@ def _queries(db, users, captains, step):
         "captain location update": lambda: db.captains.update_one(
             {"_id": captain}, {"$set": {"location": {"type": "Point",
                                                      "coordinates": [77.59, 13.2]}}}),
-        "dispatch ($geoNear)": lambda: list(db.captains.aggregate([
-            {"$geoNear": {"near": {"type": "Point", "coordinates": [77.59, 13.2]},
-                          "distanceField": "d", "maxDistance": 3000, "spherical": True,
-                          "query": {"status": "active", "vehicle.vehicleType": "car"}}},
-            {"$project": {"_id": 1}}])),
         "ride transition, findAndModify": lambda: db.rides.find_one_and_update(
             ride, touch, return_document=ReturnDocument.AFTER),
         "ride transition, guarded update": lambda: find_one_and_update(db.rides, ride, touch),

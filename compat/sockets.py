@@ -96,9 +96,11 @@ def set_socket_id(role, account_id, value, only_if=None):
 
 
 def activate_over_cookie(captain_id):
-    """A location sent by a cookie-authenticated captain puts it on duty."""
-    if session.get("via_cookie"):
+    """A location sent by a cookie-authenticated captain puts it on duty: its first one
+    on each connection, so that the next ones cost no database write."""
+    if session.get("via_cookie") and not session.get("located"):
         activate_from_socket(captain_id)
+        session["located"] = True
 
 
 def activate_from_socket(captain_id):

@@ -13,7 +13,7 @@ from realtime_service.console.routes import console_enabled, console_routes
 from realtime_service.extensions import socketio
 from realtime_service.maps import map_cache, places
 from realtime_service.maps.cli import import_places_command, seed_places_command
-from realtime_service.rides import rides, rounds
+from realtime_service.rides import locations, rides, rounds
 from realtime_service.rides.routes import ride_routes
 from realtime_service.sockets import hooks, notifier, presence, recovery, revocation
 from realtime_service.sockets.admission import limit_addresses
@@ -62,6 +62,7 @@ def create_app(config=Config):
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])
     limit_addresses(app, socketio.server)
     presence.init_app(app)
+    locations.init_app(app)
     notifier.init_app(app)
     revocation.init_app(app)
     rounds.init_app(app)

@@ -188,6 +188,13 @@ class Config:
     DISPATCH_SWEEP_SECONDS = env_float("DISPATCH_SWEEP_SECONDS", 1.0)
     LOCATION_STALE_SECONDS = env_float("LOCATION_STALE_SECONDS", 60.0)
     DISPATCH_RANK_CACHE_SECONDS = env_float("DISPATCH_RANK_CACHE_SECONDS", 30.0)
+    # Live captain positions (realtime_service/rides/captain_index.py, locations.py):
+    # MongoDB gets a captain's position at most once per LOCATION_PERSIST_SECONDS (and
+    # on every change of its ride); a captain may send LOCATION_MAX_PER_SECOND updates
+    # (bursts of LOCATION_BURST), the excess is dropped (0: no limit).
+    LOCATION_PERSIST_SECONDS = env_float("LOCATION_PERSIST_SECONDS", 30.0)
+    LOCATION_MAX_PER_SECOND = env_float("LOCATION_MAX_PER_SECOND", 2.0)
+    LOCATION_BURST = env_int("LOCATION_BURST", 5)
     ROAD_FACTOR = env_float("ROAD_FACTOR", 1.3)
     FARES = json.loads(env_str("FARES_JSON", json.dumps(DEFAULT_FARES)))
     ROUTING_URL = env_str("ROUTING_URL")  # an OSRM URL: the same as ROUTER=osrm + ROUTER_URL

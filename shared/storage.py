@@ -1,14 +1,15 @@
 """Guarded (conditional, atomic) updates, chosen once per client: on MongoDB the driver's
 findAndModify; on SecantusDB, whose findAndModify scans the whole collection, a read and an
 `update_one` guarded by a REVISION counter that every other write bumps (`update_one`).
-And `cursor_page`, the one pager of the models (newest first, by `_id`).
+`update_each` writes many documents in one bulk. And `cursor_page`, the one pager of the
+models (newest first, by `_id`).
 """
 import copy
 import logging
 import threading
 import weakref
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import OperationFailure
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ class MongoDBStrategy:
 
     def update_many(self, collection, query, update, **kwargs):
         return collection.update_many(query, update, **kwargs)
+
+    def update_each(self, collection, updates):
+        return collection.bulk_write([UpdateOne(q, u) for q, u in updates], ordered=False)
 
 
 class SecantusDBStrategy:
@@ -68,6 +72,10 @@ class SecantusDBStrategy:
 
     def update_many(self, collection, query, update, **kwargs):
         return collection.update_many(query, _bumped(update), **kwargs)
+
+    def update_each(self, collection, updates):
+        return collection.bulk_write([UpdateOne(q, _bumped(u)) for q, u in updates],
+                                     ordered=False)
 
 
 MONGODB = MongoDBStrategy()
@@ -123,6 +131,12 @@ def update_many(collection, query, update, **kwargs):
     """`collection.update_many`, for such documents (see `update_one`)."""
     return strategy_for(collection.database.client).update_many(
         collection, query, update, **kwargs)
+
+
+def update_each(collection, updates):
+    """One unordered bulk write of `update_one(query, update)` per `(query, update)` of
+    `updates` (a non-empty list), as `update_one` writes them."""
+    return strategy_for(collection.database.client).update_each(collection, updates)
 
 
 def _bumped(update):

@@ -41,7 +41,8 @@ def make_user(db, firstname=None, **fields):
 
 def make_captain(db, firstname=None, vehicle_type="car", status="active", location=None,
                  **fields):
-    """A captain; `location` is (lat, lng) or None, stamped now (a fresh position)."""
+    """A captain; `location` is (lat, lng) or None (reported just now: the live index
+    takes it when the captain connects)."""
     n = next(_counter)
     doc = {
         "fullname": {"firstname": firstname or f"Captain{n:03d}", "lastname": "Driver"},

@@ -1,6 +1,7 @@
 """Helpers for the ride tests: places around one pickup point, ride requests, and the
 offer state of a ride written straight to the database."""
 import math
+import time
 from datetime import timedelta
 
 from shared.serialize import now
@@ -32,3 +33,25 @@ def live_offer(captain_ids, seconds=600):
     return {"round": 1, "step": 1, "captains": list(captain_ids), "declined": {},
             "expiresAt": stamp + timedelta(seconds=seconds), "radiusKm": 3.0,
             "endsAt": stamp + timedelta(seconds=seconds)}
+
+
+def online_by_hand(app, captain, sid=None):
+    """Record `captain` (the account) as a connection does, without a socket: in the
+    app's presence and live captain index (at its stored position), so that dispatch
+    finds it."""
+    from realtime_service.rides import locations
+
+    with app.app_context():
+        app.extensions["presence"].connected("captain", str(captain["_id"]),
+                                             sid or f"sid-{captain['_id']}")
+        locations.captain_connected(captain)
+
+
+def report_by_hand(app, captain, lat, lng):
+    """`captain` (the account) reports a position, as its update-location-captain
+    would: into the app's live captain index, now."""
+    from realtime_service.rides import captain_index
+
+    with app.app_context():
+        captain_index.index().update(str(captain["_id"]), captain["vehicle"]["vehicleType"],
+                                     lat, lng, time.time())

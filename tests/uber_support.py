@@ -1,9 +1,9 @@
 """Helpers for the Uber clone's routes (/maps and the /rides aliases): a few places of
 New Delhi in the gazetteer, and one pass over every route for the response contract."""
 from realtime_service.maps.places import document
-from shared.serialize import now
 
 from .factories import auth_header
+from .rides_support import report_by_hand
 
 # name, lat, lng, country, population (imported places rank by population too)
 DELHI = [("Connaught Place", 28.6315, 77.2167, "New Delhi", 5),
@@ -42,9 +42,7 @@ def exercise_uber_routes(client, db, rider, captain):
     assert client.get(f"/rides/get-fare?{trip}", headers=as_rider).status_code == 200
     assert client.get(f"/rides/get-fare?{trip}", headers=as_captain).status_code == 403
     # The captain (online) reports a position near the pickup.
-    db.captains.update_one({"_id": captain["_id"]}, {"$set": {
-        "location": {"type": "Point", "coordinates": [DELHI[0][2], DELHI[0][1]]},
-        "locationUpdatedAt": now()}})
+    report_by_hand(client.application, captain, DELHI[0][1], DELHI[0][2])
     body = {"pickup": CONNAUGHT, "destination": INDIA_GATE, "vehicleType": "car"}
     assert client.post("/rides/create", headers=as_rider,
                        json={**body, "destination": "Nowhere Qq"}).status_code == 404

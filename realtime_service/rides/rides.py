@@ -15,7 +15,8 @@ The offer round lives here too, so a round in flight survives a restart: every m
 the search (the next round, a wait, the expiry) is a guarded update on its `step`, a
 decline one on the captain's live offer, so that of several processes exactly one
 moves it.
-Dispatch relies on the 2dsphere index on `captains.location` (shared/accounts/accounts.py).
+Captains' live positions are in the live captain index (realtime_service.rides.captain_index),
+which reads the open rides of every captain at start-up (`open_rides`).
 """
 import secrets
 from datetime import timedelta
@@ -118,9 +119,17 @@ def find_for_party(ride_id, account_id, role):
 def open_ride_of_captain(captain_id):
     """The captain's accepted or ongoing ride, or None. Hinted to the partial index of
     open rides, which this query is the reason for: without the hint SecantusDB walks
-    the captain's whole history, and this runs on every location update."""
+    the captain's whole history (accept asks it)."""
     return collection().find_one({"captain": captain_id, "status": {"$in": BUSY}},
                                  hint=OPEN_RIDE_OF_CAPTAIN)
+
+
+def open_rides():
+    """`(captain, user, _id)` of every accepted or ongoing ride (the live index's
+    mapping, read at start-up), through the partial index of open rides."""
+    found = collection().find({"status": {"$in": BUSY}}, {"captain": 1, "user": 1},
+                              hint=OPEN_RIDE_OF_CAPTAIN)
+    return [(ride["captain"], ride["user"], ride["_id"]) for ride in found]
 
 
 def transition(query, status, **fields):

@@ -20,7 +20,8 @@ def known_vehicle_type(value):
 
 class PlaceSchema(Schema):
     """A point with an optional address; `ltd` is accepted for `lat` (a spelling
-    some frontends send). Also used by the `update-location-captain` socket handler."""
+    some frontends send, as `update-location-captain` accepts it:
+    realtime_service.rides.locations.read_location)."""
 
     lat = fields.Float(required=True, validate=LAT)
     lng = fields.Float(required=True, validate=LNG)

@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from realtime_service.calls.service import close_ride_call
 from realtime_service.maps.service import road_route
-from realtime_service.rides import captain_states, rides, rounds
+from realtime_service.rides import captain_states, locations, rides, rounds
 from realtime_service.rides.fares import estimate, estimate_for
 from realtime_service.rides.schemas import RideNotice
 from realtime_service.rides.views import (
@@ -116,6 +116,7 @@ def accept(ride_id, captain):
         raise Conflict(OPEN_RIDE) from None
     if ride is None:
         raise rounds.no_offer(ride_id, captain["_id"])
+    locations.ride_changed(ride)
     record(ride, "ride-accepted")
     view = with_parties([ride])[0]
     push_to_parties(view, "ride-confirmed")
@@ -198,6 +199,8 @@ def cancel(ride_id, account_id, role):
 
 def finish_transition(ride, action, event, viewer_id, **meta):
     """Record `action`, push `event` to both parties; the ride as `viewer_id` sees it."""
+    if ride.get("captain"):
+        locations.ride_changed(ride)
     record(ride, action, **meta)
     view = with_parties([ride])[0]
     push_to_parties(view, event)

@@ -12,32 +12,26 @@ holds `account_id`, `role`, `jti` and whether the cookie carried the token. Hand
 parse, call a service and acknowledge; `socket_error` maps every error of every event,
 as the HTTP error handlers do. What a layer above adds hangs on the app's socket hooks.
 """
+import time
 
 from bson import ObjectId
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
-from marshmallow import fields
 from pymongo.errors import PyMongoError
 from redis import RedisError
 
 from realtime_service.calls.events import CallEvents, leave_calls, leave_calls_unless_back
 from realtime_service.chat.events import ChatEvents
 from realtime_service.extensions import socketio
+from realtime_service.rides import locations
 from realtime_service.rides.events import RideEvents
-from realtime_service.rides.locations import update_captain_location
-from realtime_service.rides.schemas import PlaceSchema
 from realtime_service.sockets import admission, notifier, presence, recovery, revocation
-from realtime_service.sockets.events import limited, parse, refuse
+from realtime_service.sockets.events import limited, refuse
 from realtime_service.sockets.hooks import hooks
 from realtime_service.sockets.identity import handshake_credential
 from shared.accounts.roles import Role
 from shared.accounts.tokens import TokenError, authenticate
-from shared.errors import BadRequest, Forbidden
-from shared.schemas import Schema
-
-
-class LocationUpdateSchema(Schema):
-    location = fields.Nested(PlaceSchema(only=("lat", "lng")), required=True)
+from shared.errors import Forbidden
 
 
 class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
@@ -81,6 +75,8 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
         changed = presence.connected(role, account_id, sid)
         if notifier.offline_grace().back(account_id):
             changed = False  # its going offline was never announced
+        if role == Role.CAPTAIN:
+            session["vehicle_type"] = locations.captain_connected(account)
         revocation.watcher().track(sid, revocation.SocketSession(
             account_id, role, claims["jti"], claims.get("ver", 0), claims["exp"]))
         for hook in hooks().connected:
@@ -111,16 +107,19 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
 
     @limited
     def on_update_location_captain(self, data=None):
-        """Store the captain's position and forward it to the rider of their open
-        ride. Acknowledged with {"ok": true} or {"ok": false, "message"}. Anonymous
-        connections are ignored."""
+        """Index the captain's position and forward it to the rider of their open ride,
+        with no database round trip (realtime_service.rides.locations). Acknowledged
+        with {"ok": true} or {"ok": false, "message"}: bad coordinates and updates over
+        the captain's rate are refused. Anonymous connections are ignored."""
+        now = time.time()
         if session.get("account_id") is None:
             return {"ok": False, "message": "Authentication required"}
         if session.get("role") != Role.CAPTAIN:
             raise Forbidden("Only captains can update their location")
-        location = parse_location(data)
+        location = locations.read_location(data)
         captain_id = ObjectId(session["account_id"])
-        update_captain_location(captain_id, location)
+        locations.update_captain_location(captain_id, session.get("vehicle_type"), location,
+                                          now)
         for hook in hooks().located:
             hook(captain_id)
         return {"ok": True}
@@ -145,6 +144,8 @@ def forget(sid, may_return=False):
     except RedisError:  # the next heartbeat rewrites this process's entries
         current_app.logger.warning("presence update failed on disconnect")
         changed = True
+    if changed and role == Role.CAPTAIN:
+        locations.captain_disconnected(account_id, session.get("vehicle_type"))
     for hook in hooks().disconnected:
         try:
             hook(role, ObjectId(account_id), sid, changed)
@@ -162,13 +163,6 @@ def announce_offline(account_id):
         notifier.to_role("user", "userOffline", {"userId": account_id})
     else:
         notifier.announce_online_users()
-
-
-def parse_location(data):
-    """{"lat", "lng"} from the payload; BadRequest with a readable message otherwise."""
-    if not isinstance(data, dict):
-        raise BadRequest("Expected {\"location\": {\"lat\", \"lng\"}}")
-    return parse(LocationUpdateSchema(), data)["location"]
 
 
 def transport_open(sid):
@@ -200,11 +194,13 @@ def _announce_connect(account_id, sid, changed):
 
 
 def start_background_tasks(app):
-    """The revocation watcher, and the presence heartbeat with Redis: once per app."""
+    """The revocation watcher, the live locations' upkeep, and the presence heartbeat
+    with Redis: once per app."""
     if app.extensions.get("realtime_tasks"):
         return
     tasks = app.extensions["realtime_tasks"] = [
-        socketio.start_background_task(revocation.watch_forever, app)]
+        socketio.start_background_task(revocation.watch_forever, app),
+        socketio.start_background_task(locations.upkeep_forever, app)]
     if app.extensions["presence"].heartbeat_seconds:
         tasks.append(socketio.start_background_task(
             presence.beat_forever, app, notifier.announce_online_users))

@@ -8,7 +8,7 @@ What leaves the service is decided by the response schemas (an allow-list).
 """
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, GEOSPHERE, IndexModel
+from pymongo import ASCENDING, IndexModel
 
 from shared import storage
 from shared.accounts.roles import Role
@@ -24,9 +24,8 @@ INDEXES = {
     "captains": [
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
         IndexModel([("vehicle.plate", ASCENDING)], unique=True, name="plate_unique"),
-        # The explicit version (MongoDB's default) keeps re-creation idempotent on SecantusDB.
-        IndexModel([("location", GEOSPHERE)], name="location_2dsphere",
-                   **{"2dsphereIndexVersion": 3}),
+        # No geo index: dispatch asks the live captain index, and one made every
+        # position write cost five times as much (BENCHMARKS.md, scenario 9).
         REVOKED_AT,
     ],
 }
@@ -136,28 +135,6 @@ def riders(query, fields):
     return list(collection(Role.USER).find(query, dict.fromkeys(fields, 1)).sort("_id", 1))
 
 
-def nearest_active_captains(point, radius_m, vehicle_type, located_since=None):
-    """Ids of the active captains of `vehicle_type` within `radius_m` of `point`
-    ({"lat", "lng"}), nearest first, as a lazy cursor; with `located_since`, only those
-    whose position was stamped (`locationUpdatedAt`) at or after it."""
-    query = {"status": "active", "vehicle.vehicleType": vehicle_type}
-    if located_since is not None:
-        query["locationUpdatedAt"] = {"$gte": located_since}
-    # $geoNear rather than find($nearSphere): it always returns nearest first, also on
-    # servers that do not sort $nearSphere results.
-    pipeline = [
-        {"$geoNear": {
-            "near": {"type": "Point", "coordinates": [point["lng"], point["lat"]]},
-            "distanceField": "distanceM",
-            "maxDistance": radius_m,
-            "spherical": True,
-            "query": query,
-        }},
-        {"$project": {"_id": 1}},
-    ]
-    return (doc["_id"] for doc in collection(Role.CAPTAIN).aggregate(pipeline, batchSize=100))
-
-
 def set_location(captain_id, location):
     """Store a captain's position ({"lat", "lng"}) as a GeoJSON Point [lng, lat]."""
     point = {"type": "Point", "coordinates": [location["lng"], location["lat"]]}
@@ -165,13 +142,22 @@ def set_location(captain_id, location):
                        {"$set": {"location": point, "locationUpdatedAt": now()}})
 
 
-def captain_positions(captain_ids):
-    """{id: {"lat", "lng"}} of those of the captains that have a stored position."""
-    found = collection(Role.CAPTAIN).find({"_id": {"$in": list(captain_ids)}},
-                                          {"location": 1})
-    return {doc["_id"]: {"lat": doc["location"]["coordinates"][1],
-                         "lng": doc["location"]["coordinates"][0]}
-            for doc in found if doc.get("location")}
+def set_locations(positions):
+    """Store many captains' positions in one bulk write: `positions` maps a captain's
+    id to `(lat, lng, reported at)` (a datetime)."""
+    storage.update_each(collection(Role.CAPTAIN), [
+        ({"_id": captain_id}, {"$set": {
+            "location": {"type": "Point", "coordinates": [lng, lat]},
+            "locationUpdatedAt": at}})
+        for captain_id, (lat, lng, at) in positions.items()])
+
+
+def on_duty_among(captain_ids, vehicle_type):
+    """The ids among `captain_ids` of the active captains of `vehicle_type` (a set)."""
+    found = collection(Role.CAPTAIN).find(
+        {"_id": {"$in": list(captain_ids)}, "status": "active",
+         "vehicle.vehicleType": vehicle_type}, {"_id": 1})
+    return {account["_id"] for account in found}
 
 
 def set_socket_id(role, account_id, value, only_if=None):

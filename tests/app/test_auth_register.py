@@ -137,12 +137,11 @@ def test_duplicate_plate_is_409(auth_client):
     assert response.get_json() == {"message": "Vehicle plate already registered"}
 
 
-def test_indexes_enforce_uniqueness_and_geo(auth_app, db):
+def test_indexes_enforce_uniqueness(auth_app, db):
     users = {ix["name"]: ix for ix in db.users.list_indexes()}
     captains = {ix["name"]: ix for ix in db.captains.list_indexes()}
     assert users["email_unique"]["unique"] and captains["email_unique"]["unique"]
     assert captains["plate_unique"]["unique"]
-    assert dict(captains["location_2dsphere"]["key"]) == {"location": "2dsphere"}
 
 
 def test_register_and_login_are_json_only(auth_client):

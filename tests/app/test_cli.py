@@ -48,7 +48,7 @@ def test_create_indexes_creates_every_index_and_says_so(app, fresh_db):
         assert set(names) <= set(database[collection].index_information())
         assert f"{collection}: {', '.join(names)}" in result.stdout
     assert "users: email_unique" in result.stdout
-    assert "captains: email_unique, plate_unique, location_2dsphere" in result.stdout
+    assert "captains: email_unique, plate_unique, tokensRevokedAt_1" in result.stdout
     again = run_cli(app, "create-indexes", uri=uri)  # idempotent
     assert again.exit_code == 0 and again.stdout == result.stdout
 

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from ..auth_api import PNG_1PX
 from ..factories import auth_header, make_captain, make_user, token_for
 from ..meetings_support import exercise_meeting_accounts, exercise_meeting_history
+from ..rides_support import online_by_hand
 from ..uber_support import exercise_uber_routes
 
 PNG = base64.b64encode(PNG_1PX).decode()  # a real image: stored images are decoded
@@ -171,7 +172,7 @@ def test_realtime_service_answers_only_what_it_declares(realtime_app, db):
     rider, friend = make_user(db), make_user(db)
     captain = make_captain(db, location=(12.97, 77.59))
     # No socket is connected in-process: the captain is online for dispatch by hand.
-    realtime_app.extensions["presence"].connected("captain", str(captain["_id"]), "sid-1")
+    online_by_hand(realtime_app, captain, "sid-1")
     as_rider, as_friend = auth_header(rider), auth_header(friend)
     as_captain = auth_header(captain, "captain")
 

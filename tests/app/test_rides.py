@@ -7,7 +7,7 @@ from bson import ObjectId
 from realtime_service.rides.fares import estimate_for
 
 from ..factories import auth_header, make_captain, make_user
-from ..rides_support import DESTINATION, PICKUP, north_of, ride_body
+from ..rides_support import DESTINATION, PICKUP, north_of, online_by_hand, ride_body
 
 
 @pytest.fixture
@@ -16,10 +16,9 @@ def client(realtime_client):
 
 
 def online(app, *captains):
-    """Mark captains as connected in the app's real presence store."""
+    """Mark captains as connected (presence and the live captain index)."""
     for captain in captains:
-        app.extensions["presence"].connected("captain", str(captain["_id"]),
-                                             f"sid-{captain['_id']}")
+        online_by_hand(app, captain)
 
 
 def request_ride(client, user, **kwargs):
@@ -317,5 +316,3 @@ def test_indexes(realtime_app, db):
     assert rides["one_open_ride_per_captain"]["unique"]
     assert dict(rides["one_open_ride_per_captain"]["partialFilterExpression"]) == {
         "status": {"$in": ["accepted", "ongoing"]}}
-    captains = db.captains.index_information()
-    assert any(dict(spec["key"]).get("location") == "2dsphere" for spec in captains.values())

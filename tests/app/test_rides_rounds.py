@@ -13,7 +13,7 @@ from bson import ObjectId
 from realtime_service.rides import rounds
 
 from ..factories import auth_header, make_captain, make_user, token_for
-from ..rides_support import PICKUP, east_of, north_of, ride_body
+from ..rides_support import PICKUP, east_of, north_of, online_by_hand, ride_body
 from ..sockets import flush
 
 # Rounds move on within tests' waits: short offers, a quick sweeper.
@@ -293,7 +293,7 @@ def test_exactly_one_winner_when_the_offered_captains_accept_at_once(setup, db):
 def test_a_round_left_by_one_process_is_resumed_by_another(setup, db):
     first_app, first_http, _ = setup(DISPATCH_BATCH=1, **QUICK)
     gone = make_captain(db, location=north_of(PICKUP, 0.2))
-    first_app.extensions["presence"].connected("captain", str(gone["_id"]), "sid-gone")
+    online_by_hand(first_app, gone, "sid-gone")
     rider = make_user(db)
     ride_id = post(first_http, "/rides", rider, json=ride_body()).get_json()["ride"]["_id"]
     assert stored(db, ride_id)["dispatch"]["round"] == 1

@@ -137,27 +137,33 @@ def test_cancel_is_pushed(http, db, connect):
     assert sockets[0].wait_for("ride-cancelled")["_id"] == ride["_id"]
 
 
-def test_location_is_stored_and_forwarded_to_the_rider(http, db, connect):
+def test_location_is_forwarded_to_the_rider_and_stored_on_ride_changes(http, db, connect):
     rider, rider_socket, captains, sockets, ride = request_and_accept(http, db, connect)
     stranger_socket = connect(make_user(db))
     captain_socket = sockets[0]
+
+    def stored():
+        return db.captains.find_one({"_id": captains[0]["_id"]})["location"]["coordinates"]
+
+    before = stored()
     ack = captain_socket.call("update-location-captain",
                                      {"location": {"lat": 12.98, "lng": 77.6}}, timeout=5)
     assert ack == {"ok": True}
-    stored = db.captains.find_one({"_id": captains[0]["_id"]})["location"]
-    assert stored == {"type": "Point", "coordinates": [77.6, 12.98]}
     forwarded = rider_socket.wait_for("captain-location")
     assert forwarded == {"rideId": ride["_id"], "location": {"lat": 12.98, "lng": 77.6}}
-    # `ltd` is accepted; the ongoing ride is forwarded too.
+    assert stored() == before  # not written on the update itself
+    # `ltd` is accepted; the ongoing ride is forwarded too; the start wrote the position.
     post(http, f"/rides/{ride['_id']}/start", captains[0], "captain", json={"otp": ride["otp"]})
+    assert stored() == [77.6, 12.98]
     captain_socket.call("update-location-captain",
                                {"location": {"ltd": 12.99, "lng": 77.61}}, timeout=5)
     rider_socket.wait_for("captain-location", lambda p: p["location"]["lat"] == 12.99)
     # The other dispatched captain's moves go to no one.
     sockets[1].call("update-location-captain",
                            {"location": {"lat": 12.5, "lng": 77.5}}, timeout=5)
-    # After the end, nothing more is forwarded.
+    # After the end (which wrote the latest position), nothing more is forwarded.
     post(http, f"/rides/{ride['_id']}/end", captains[0], "captain")
+    assert stored() == [77.61, 12.99]
     captain_socket.call("update-location-captain",
                                {"location": {"lat": 13.5, "lng": 77.7}}, timeout=5)
     flush(rider_socket)
