@@ -150,7 +150,7 @@ class Stack:
 
     def seed(self, role, count, around=None, radius_km=2.0, vehicle_type="car"):
         """Insert `count` accounts of `role` (captains active, within `radius_km` of
-        `around`); return their documents."""
+        `around`, reported there now); return their documents."""
         password = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
         docs, stamp, rng = [], now(), random.Random(count)
         for n in range(count):

@@ -83,8 +83,9 @@ def run(size="full", out_dir=None):
     cfg = SIZES[size]
     workers = cfg["workers"]
     with common.Stack("dispatch") as stack:
+        # The captains never move: their seeded positions stay fresh for the whole run.
         service = stack.serve("realtime_service", DISPATCH_MAX=cfg["captains"],
-                              DISPATCH_BATCH=cfg["captains"])
+                              DISPATCH_BATCH=cfg["captains"], LOCATION_STALE_SECONDS=3600)
         captain_docs = stack.seed("captain", cfg["captains"])
         captains = [{"id": str(d["_id"]), "token": t} for d, t in
                     zip(captain_docs, common.tokens_for(captain_docs, "captain"), strict=True)]

@@ -2,8 +2,9 @@
 
 - `Socket`: a Socket.IO client over raw websocket frames (asyncio streams, no
   polling, no reconnection). It answers Engine.IO pings, counts frames and bytes per
-  event, and only JSON-decodes the events a scenario asked for, so one process can
-  hold thousands of connections through a `getOnlineUsers` storm.
+  event, takes acknowledgements, and only JSON-decodes the events a scenario asked
+  for, so one process can hold thousands of connections through a `getOnlineUsers`
+  storm.
 - `Http`: one HTTP/1.1 keep-alive connection (JSON in, status and JSON out).
 - `Fleet`: load-client worker processes driven by commands from the scenario; every
   reply carries the worker's own CPU seconds so that a saturated client is visible.
@@ -53,6 +54,7 @@ class Socket(asyncio.Protocol):
         self.buffer, self.fragments, self.upgraded = bytearray(), [], False
         self.closed = asyncio.Event()
         self.ready = None
+        self.acks, self.next_ack = {}, 0  # ack id -> callback(answer, received_at)
 
     async def connect(self, host, port, token, timeout=30.0, query=""):
         """Open the websocket, authenticate; raise ConnectionError when refused. `query`
@@ -144,6 +146,12 @@ class Socket(asyncio.Protocol):
             handler = self.handlers.get(event)
             if handler is not None:
                 handler(json.loads(packet[2:])[1], received)
+        elif packet.startswith("43"):
+            start = packet.index("[")
+            callback = self.acks.pop(int(packet[2:start]), None)
+            if callback is not None:
+                answer = json.loads(packet[start:])
+                callback(answer[0] if answer else None, time.monotonic())
         elif packet.startswith("0"):
             self.send_raw("40" + json.dumps({"token": self.token}))
         elif packet.startswith("40"):
@@ -165,6 +173,13 @@ class Socket(asyncio.Protocol):
 
     def emit(self, event, data):
         self.send_raw("42" + json.dumps([event, data]))
+
+    def emit_with_ack(self, event, data, callback):
+        """Emit asking for an acknowledgement: `callback(answer, received_at)` once it
+        comes (never, if the connection closes first)."""
+        ack_id, self.next_ack = self.next_ack, self.next_ack + 1
+        self.acks[ack_id] = callback
+        self.send_raw(f"42{ack_id}" + json.dumps([event, data]))
 
     async def close(self):
         if self.transport is not None and not self.transport.is_closing():

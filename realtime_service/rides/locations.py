@@ -27,7 +27,7 @@ TOO_FAST = "Too many location updates: this one was dropped"
 NOT_AN_UPDATE = 'Expected {"location": {"lat", "lng"}}'
 SWEEP_SECONDS = 5.0  # how often stale entries are swept and the ride mapping checked
 # Positions per bulk write: small enough that a database which writes one bulk at a
-# time (SecantusDB) lets a ride request's queries in between (BENCHMARKS.md, scenario 9).
+# time (SecantusDB) lets a ride request's queries in between (BENCHMARKS.md, scenario 10).
 SAVE_BULK = 200
 
 

@@ -25,7 +25,7 @@ INDEXES = {
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
         IndexModel([("vehicle.plate", ASCENDING)], unique=True, name="plate_unique"),
         # No geo index: dispatch asks the live captain index, and one made every
-        # position write cost five times as much (BENCHMARKS.md, scenario 9).
+        # position write cost five times as much (BENCHMARKS.md, scenario 10).
         REVOKED_AT,
     ],
 }

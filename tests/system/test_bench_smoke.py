@@ -10,13 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
-             "query_costs", "versus", "signaling"]
+             "query_costs", "versus", "signaling", "city", "city_redis"]
 
 
 # `python -m bench` runs side by side, each with its own database and Redis: the two
 # longest scenarios (connections, versus) alone, the others together. Benchmarks mostly
 # wait (servers settling, fixed-rate steps), so three at once take the time of the longest.
-GROUPS = [["3"], ["8"], ["1", "2", "4", "5", "6", "7", "9"]]
+GROUPS = [["3"], ["8", "10"], ["1", "2", "4", "5", "6", "7", "9"]]
 
 
 def run_groups(out):
@@ -146,3 +146,23 @@ def test_signaling(results):
         assert step["first_round_offer_ms"]["n"] == sum(
             size - 1 for size in (result["room_sizes"][r % 3] for r in range(rooms)))
         assert step["signals_relayed"] > 0 and step["cpu_s_per_setup"]["server"] > 0
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", ["city", "city_redis"])
+def test_city(results, name):
+    """Every captain connected and reporting, every update acknowledged, the riders of
+    the rides in progress hearing their captains, ride requests dispatched, no
+    database operation left per update but the background ones, the index timed."""
+    result = results[name]
+    config = result["config"]
+    assert result["captains_held"] == config["captains"] and result["redis"] == (
+        name == "city_redis")
+    for step in result["steps"]:
+        assert step["sent"] == step["acked"] > 0 and not step["errors"] and step["lost"] == 0
+    later = result["steps"][1:]
+    assert later and all(step["captain_location_ms"]["lost"] == 0 for step in later)
+    assert sum(step["captain_location_ms"]["n"] for step in later) > 0
+    assert sum(step["new_ride_ms"]["n"] for step in later) > 0
+    assert set(result["nearest_query_ms"]) == ({"memory", "redis"} if result["redis"]
+                                               else {"memory"})
