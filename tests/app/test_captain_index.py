@@ -90,6 +90,15 @@ def test_moves_change_the_order_and_removal_takes_a_captain_out(index):
     assert nearest(index, vehicle_type="motorcycle") == ["b"]
 
 
+def test_positions_of_the_indexed_captains(index):
+    place(index, "car", (12.97, 77.59))
+    place(index, "moto", (12.98, 77.6), vehicle_type="motorcycle")
+    found = index.positions(["car", "moto", "unknown"])
+    assert set(found) == {"car", "moto"}
+    for captain_id, expected in (("car", (12.97, 77.59)), ("moto", (12.98, 77.6))):
+        assert found[captain_id] == pytest.approx(expected, abs=1e-5)  # GEO: ~0.6 m
+
+
 def test_captains_with_an_open_ride_are_not_offered_and_their_rider_is_named(index):
     place(index, "busy", north_of(PICKUP, 0.1))
     place(index, "free", north_of(PICKUP, 0.3))

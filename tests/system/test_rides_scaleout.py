@@ -1,5 +1,6 @@
 """Rides across two realtime processes sharing a real Redis: dispatch sees captains
-connected to the other process, and every ride push and location crosses over."""
+connected to the other process (the live captain index in Redis), every ride push and
+location crosses over, and so does each captain's open ride."""
 
 import pytest
 import requests
@@ -10,6 +11,7 @@ from ..conftest import prepare, serve_all
 from ..factories import auth_header, make_captain, make_user, token_for
 from ..rides_support import PICKUP, north_of, ride_body
 from ..sockets import RecordingClient, disconnect_all
+from ..waiting import holds_for
 
 
 @pytest.fixture(scope="module")
@@ -48,5 +50,23 @@ def test_ride_flow_across_processes(two_processes, db):
                                 headers=auth_header(rider), timeout=10)
         assert cancelled.status_code == 200
         assert captain_socket.wait_for("ride-cancelled")["_id"] == ride["_id"]
+        # Cancelled on A: B's next update goes to no one (the shared captain -> ride map).
+        move(captain_socket, 12.976)
+        assert holds_for(lambda: len(rider_socket.events["captain-location"]) == 1, 0.5)
+        # A ride accepted on A: the captain's update on B reaches its rider.
+        again = requests.post(f"{url_a}/rides", json=ride_body(), headers=auth_header(rider),
+                              timeout=10).json()["ride"]
+        captain_socket.wait_for("new-ride", lambda r: r["_id"] == again["_id"])
+        assert requests.post(f"{url_a}/rides/{again['_id']}/accept", timeout=10,
+                             headers=auth_header(captain, "captain")).status_code == 200
+        move(captain_socket, 12.977)
+        assert rider_socket.wait_for("captain-location", lambda p: p["rideId"] == again[
+            "_id"])["location"] == {"lat": 12.977, "lng": 77.595}
     finally:
         disconnect_all([rider_socket, captain_socket])
+
+
+def move(captain_socket, lat):
+    ack = captain_socket.client.call("update-location-captain",
+                                     {"location": {"lat": lat, "lng": 77.595}}, timeout=5)
+    assert ack == {"ok": True}
