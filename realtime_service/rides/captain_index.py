@@ -21,6 +21,16 @@ from realtime_service.rides.cell_index import MemoryIndex
 from shared.accounts import accounts
 
 RETRY_SECONDS = 1.0  # how long a failed Redis is left alone before it is tried again
+# One report: the position, its time, the vehicle type (what the sweep looks through),
+# and the captain's open ride back. One command: a pipeline of the four cost the
+# realtime process half as much CPU again. KEYS: the GEO set of the vehicle type, the
+# report times, the vehicle types, the open rides; ARGV: lng, lat, captain, time, type.
+UPDATE_LUA = """
+redis.call('GEOADD', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[5])
+return redis.call('HGET', KEYS[4], ARGV[3])
+"""
 
 
 def init_app(app):
@@ -78,6 +88,7 @@ class RedisIndex:
         self.types_key, self.epoch_key = f"{prefix}:types", f"{prefix}:epoch"
         self.down_until = None  # while set, Redis failed and is left alone until then
         self.needs_rebuild = False  # Redis came back: its open rides may be out of date
+        self._update = self.redis.register_script(UPDATE_LUA)
 
     def geo_key(self, vehicle_type):
         return f"{self.prefix}:geo:{vehicle_type}"
@@ -127,16 +138,14 @@ class RedisIndex:
 
     def update(self, captain_id, vehicle_type, lat, lng, seen):
         """Record a report; return the captain's open ride `(ride id, rider id)` or
-        None. One round trip."""
+        None. One round trip, one command."""
         local_ride = self.local.update(captain_id, vehicle_type, lat, lng, seen)
 
         def write():
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.geoadd(self.geo_key(vehicle_type), (lng, lat, captain_id))
-            pipe.zadd(self.seen_key, {captain_id: seen})
-            pipe.sadd(self.types_key, vehicle_type)  # what the sweep looks through
-            pipe.hget(self.rides_key, captain_id)
-            ride = _ride_of(pipe.execute()[3])
+            ride = _ride_of(self._update(
+                keys=[self.geo_key(vehicle_type), self.seen_key, self.types_key,
+                      self.rides_key],
+                args=[lng, lat, captain_id, seen, vehicle_type]))
             self.local.set_ride(captain_id, ride)  # the mirror follows the shared mapping
             return ride
 
