@@ -46,7 +46,6 @@ class LiveLocations:
 
     def __init__(self, config):
         self.rate, self.burst = config["LOCATION_MAX_PER_SECOND"], config["LOCATION_BURST"]
-        self.persist_seconds = config["LOCATION_PERSIST_SECONDS"]
         self.buckets = {}  # captain id -> [tokens, at]
         self.unsaved = {}  # captain id -> (lat, lng, reported at)
 
