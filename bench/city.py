@@ -44,7 +44,7 @@ SIZES = {
 # rate acknowledged and a median acknowledgement under QUEUED_P50_MS (no queue); its
 # p99 is reported (on a shared machine, mostly the scheduler's).
 SUSTAINED_SHARE, QUEUED_P50_MS = 0.95, 100.0
-SATURATED_P99_MS = 3000.0  # the ramp stops after a step this slow (or losing updates)
+SATURATED_P50_MS = 1000.0  # the ramp stops after a step this queued (or losing updates)
 CENTER = common.PICKUP
 
 
@@ -123,7 +123,7 @@ def ramp(name, cfg, fleet, shares, meter, stack, service, captains, riders, held
             fleet.call("set_riding", rides=riding)
             print(f"[{name}] {len(riding)} rides in progress", flush=True)
         if step["lost"] > 0.01 * step["sent"] or (
-                (step["ack_ms"] or {}).get("p99", 0) > SATURATED_P99_MS):
+                (step["ack_ms"] or {}).get("p50", 0) > SATURATED_P50_MS):
             break
     return steps
 

@@ -31,6 +31,25 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[5])
 return redis.call('HGET', KEYS[4], ARGV[3])
 """
+# The nearest query in one command: of the ARGV[4] nearest within ARGV[3] km of
+# (ARGV[1], ARGV[2]), those reported since ARGV[5], without an open ride, not among
+# ARGV[7...], at most ARGV[6]; and how many the GEOSEARCH found. KEYS: the GEO set of
+# the vehicle type, the report times, the open rides.
+NEAREST_LUA = """
+local ids = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2],
+                       'BYRADIUS', ARGV[3], 'km', 'ASC', 'COUNT', ARGV[4])
+local fresh_after, limit, excluded, kept = tonumber(ARGV[5]), tonumber(ARGV[6]), {}, {}
+for i = 7, #ARGV do excluded[ARGV[i]] = true end
+for _, id in ipairs(ids) do
+  if #kept >= limit then break end
+  local seen = redis.call('ZSCORE', KEYS[2], id)
+  if not excluded[id] and seen and tonumber(seen) >= fresh_after
+      and redis.call('HEXISTS', KEYS[3], id) == 0 then
+    kept[#kept + 1] = id
+  end
+end
+return {kept, #ids}
+"""
 
 
 def init_app(app):
@@ -89,6 +108,7 @@ class RedisIndex:
         self.down_until = None  # while set, Redis failed and is left alone until then
         self.needs_rebuild = False  # Redis came back: its open rides may be out of date
         self._update = self.redis.register_script(UPDATE_LUA)
+        self._nearest = self.redis.register_script(NEAREST_LUA)
 
     def geo_key(self, vehicle_type):
         return f"{self.prefix}:geo:{vehicle_type}"
@@ -195,26 +215,12 @@ class RedisIndex:
     def _search(self, lat, lng, radius_km, vehicle_type, limit, exclude, now):
         count = max(4 * limit + len(exclude), 16)
         while True:
-            ids = self.redis.geosearch(self.geo_key(vehicle_type), longitude=lng,
-                                       latitude=lat, radius=radius_km, unit="km",
-                                       sort="ASC", count=count)
-            chosen = self._keep(ids, limit, exclude, now)
-            if len(chosen) == limit or len(ids) < count:
-                return chosen
+            kept, found = self._nearest(
+                keys=[self.geo_key(vehicle_type), self.seen_key, self.rides_key],
+                args=[lng, lat, radius_km, count, now - self.stale, limit, *exclude])
+            if len(kept) == limit or found < count:
+                return kept
             count *= 4
-
-    def _keep(self, ids, limit, exclude, now):
-        if not ids:
-            return []
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zmscore(self.seen_key, ids)
-        pipe.hmget(self.rides_key, ids)
-        seen, rides = pipe.execute()
-        fresh_after = now - self.stale
-        kept = [captain_id for captain_id, at, ride in zip(ids, seen, rides, strict=True)
-                if at is not None and at >= fresh_after and ride is None
-                and captain_id not in exclude]
-        return kept[:limit]
 
     # Open rides.
 
