@@ -141,15 +141,17 @@ class RedisIndex:
     # Positions.
 
     def add(self, captain_id, vehicle_type, lat, lng, seen):
-        """A captain (re)connected: replaces any entry of another vehicle type."""
+        """A captain (re)connected, with its stored position or none: replaces any entry
+        of another vehicle type, and an older report than `seen`."""
         self.local.add(captain_id, vehicle_type, lat, lng, seen)
 
         def write():
+            known = self.redis.zscore(self.seen_key, captain_id)
             pipe = self.redis.pipeline(transaction=False)
             pipe.sadd(self.types_key, vehicle_type)
             for other in self.redis.smembers(self.types_key) - {vehicle_type}:
                 pipe.zrem(self.geo_key(other), captain_id)
-            if lat is not None:
+            if lat is not None and (known is None or known < seen):
                 pipe.geoadd(self.geo_key(vehicle_type), (lng, lat, captain_id))
                 pipe.zadd(self.seen_key, {captain_id: seen})
             pipe.execute()

@@ -55,7 +55,13 @@ class MemoryIndex:
         self.rides_loaded, self.touched = False, None
 
     def add(self, captain_id, vehicle_type, lat, lng, seen):
-        """A captain (re)connected, with its last known position or none (lat None)."""
+        """A captain (re)connected, with its stored position or none (lat None): taken
+        unless a fresher report of the same vehicle type is indexed (another connection
+        of the captain, a recovered one)."""
+        entry = self.entries.get(captain_id)
+        if (entry is not None and entry.vehicle_type == vehicle_type
+                and (lat is None or entry.seen >= seen)):
+            return
         self.remove(captain_id)
         if lat is not None:
             self.update(captain_id, vehicle_type, lat, lng, seen)

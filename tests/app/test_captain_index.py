@@ -90,6 +90,16 @@ def test_moves_change_the_order_and_removal_takes_a_captain_out(index):
     assert nearest(index, vehicle_type="motorcycle") == ["b"]
 
 
+def test_a_connection_does_not_move_a_captain_back_to_its_stored_position(index):
+    place(index, "a", north_of(PICKUP, 0.2), seen=NOW)
+    index.add("a", "car", *north_of(PICKUP, 2.0), NOW - 20)  # a second tab, a recovery
+    assert index.positions(["a"])["a"] == pytest.approx(north_of(PICKUP, 0.2), abs=1e-5)
+    index.add("a", "car", None, None, None)  # connected with no stored position
+    assert nearest(index) == ["a"]
+    index.add("a", "car", *north_of(PICKUP, 0.1), NOW + 5)  # stored later than reported
+    assert index.positions(["a"])["a"] == pytest.approx(north_of(PICKUP, 0.1), abs=1e-5)
+
+
 def test_positions_of_the_indexed_captains(index):
     place(index, "car", (12.97, 77.59))
     place(index, "moto", (12.98, 77.6), vehicle_type="motorcycle")
