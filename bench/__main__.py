@@ -16,6 +16,7 @@ SCENARIOS = {
     "7": "bench.query_costs",
     "8": "bench.versus",
     "9": "bench.signaling",
+    "10": "bench.reconnect_storm",
 }
 
 
