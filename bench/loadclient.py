@@ -51,14 +51,16 @@ class Socket(asyncio.Protocol):
     Recovery, as socket.io-client does it: `pid` is the CONNECT answer's, `offset` the
     last argument of the latest event when it is a string (read from the raw packet,
     not decoded, and set before the event's handler runs); `resume()` after `drop()`
-    sends both back, and `recovered` says whether the answer had the same `pid`."""
+    sends both back, and `recovered` says whether the answer had the same `pid`.
+    `ended_by_server`: the server sent DISCONNECT, after which socket.io-client does not
+    reconnect."""
 
     def __init__(self, handlers=None):
         self.handlers = handlers or {}
         self.frames, self.bytes, self.last_at = Counter(), Counter(), {}
         self.sid = self.transport = self.token = None
         self.pid = self.offset = self.connected_at = None
-        self.recovered = False
+        self.recovered = self.ended_by_server = False
         self.address = None
         self.buffer, self.fragments, self.upgraded = bytearray(), [], False
         self.closed = asyncio.Event()
@@ -193,6 +195,9 @@ class Socket(asyncio.Protocol):
         elif packet.startswith("44"):
             self._fail(packet[2:])
         elif packet.startswith("41") or packet == "1":
+            # A Socket.IO DISCONNECT ends the session (socket.io-client does not come
+            # back); an Engine.IO close only the transport.
+            self.ended_by_server = packet.startswith("41")
             self.transport.close()
 
     def _note_offset(self, offset):

@@ -14,19 +14,23 @@ same `pid` and socket id), how many recovered, the messages replayed (received o
 new connection, their POST answered before it was back), lost (a 201 whose message
 never reached its receiver: must be 0) and duplicated (received twice: must be 0),
 events whose offset was not after the previous one, and the realtime worker's CPU:
-its steady rate while sending, the storm window (drop to all back, plus TAIL_S), and
-the excess over the steady rate per recovery. Once without Redis (the log in the
-worker's memory) and once with REDIS_URL (a Redis Stream). `PRESENCE_EVENTS=delta`:
-within PRESENCE_GRACE_SECONDS (5 s) a recovered user is announced neither offline nor
-online.
+its CPU per message while sending steadily, its CPU in the storm window (drop to all
+back, plus TAIL_S), and that window's excess over what the messages answered in it
+cost, per recovery. Also per phase (steady, storm, after): POST times and send to
+receipt. Receivers whose connection the server closes later (one that does not read,
+SOCKET_MAX_QUEUED_PACKETS) come back after about a second, as socket.io-client does;
+their comebacks are counted. Once without Redis (the log in the worker's memory) and
+once with REDIS_URL (a Redis Stream). `PRESENCE_EVENTS=delta`: a user back within
+PRESENCE_GRACE_SECONDS (5 s) is announced neither offline nor online.
+
+BENCH_STORM_RECEIVERS=n changes the number of receivers, BENCH_STORM_SETUPS=embedded
+(or redis) runs one setup, BENCH_STORM_GRACE=s sets PRESENCE_GRACE_SECONDS.
 """
-import asyncio
-import itertools
 import os
 import time
 
 from bench import common
-from bench.loadclient import Fleet, Http, Socket, Worker, connect_many, totals
+from bench.loadclient import Fleet
 from bench.reconnect_tally import summarize, tally
 
 SIZES = {
@@ -36,159 +40,22 @@ SIZES = {
              "steady_s": 2.0, "after_s": 2.0, "tail_s": 1.0, "concurrency": 10},
 }
 SETUPS = {"embedded": False, "redis": True}
-HTTP_POOL = 64
 WARMUP_S = 1.0  # sending before the steady window: the HTTP connections open
-RESUME_ATTEMPTS, RESUME_TIMEOUT_S, RETRY_S = 5, 60.0, 1.0
 DRAIN_S = 15.0
 
 
-def position(offset):
-    """An offset's place in its log: `<epoch>:<n>` in memory, `<ms>-<seq>` in Redis."""
-    if ":" in offset:
-        return 0, int(offset.partition(":")[2])
-    milliseconds, _, sequence = offset.partition("-")
-    return int(milliseconds), int(sequence)
-
-
-class StormSocket(Socket):
-    """The lean client, counting events whose offset is not after the one before (a
-    duplicate or a reordering), across its connections."""
-
-    def __init__(self, handlers=None):
-        super().__init__(handlers)
-        self.disorder = []
-
-    def _note_offset(self, offset):
-        if offset is not None and self.offset is not None \
-                and position(offset) <= position(self.offset):
-            self.disorder.append((self.offset, offset))
-        super()._note_offset(offset)
-
-
-class Receiver:
-    """One receiver: its socket, and every message it got (seq -> [(time, offset)])."""
-
-    def __init__(self, account_id):
-        self.id, self.sock, self.got = account_id, None, {}
-
-    def on_message(self, message, received_at):
-        seq = int(message["text"].rpartition("#")[2])
-        offset = self.sock.offset if self.sock is not None else None
-        self.got.setdefault(seq, []).append((received_at, offset))
-
-
-class ReceiverWorker(Worker):
-    async def connect(self, concurrency=50):
-        self.receivers = [Receiver(r["id"]) for r in self.spec["receivers"]]
-        started = time.monotonic()
-        sockets, failures = await connect_many(
-            "127.0.0.1", self.spec["port"], [r["token"] for r in self.spec["receivers"]],
-            lambda i: {"newMessage": self.receivers[i].on_message},
-            concurrency=concurrency, socket_class=StormSocket)
-        for receiver, sock in zip(self.receivers, sockets, strict=True):
-            receiver.sock = sock
-        return {"connected": sum(s is not None for s in sockets),
-                "failures": dict(failures), "seconds": round(time.monotonic() - started, 2)}
-
-    async def storm(self, concurrency):
-        """Drop every connection at once, then resume them all, `concurrency` at a time."""
-        present = [r for r in self.receivers if r.sock is not None]
-        before = {r.id: (r.sock.sid, r.sock.pid, r.sock.offset) for r in present}
-        dropped_at = time.monotonic()
-        for receiver in present:
-            receiver.sock.drop()
-        gate = asyncio.Semaphore(concurrency)
-        outcomes = await asyncio.gather(*(self._resume(r, gate) for r in present))
-        for outcome in outcomes:
-            sid, pid, offset = before[outcome["id"]]
-            outcome.update(dropped_at=dropped_at, offset_at_drop=offset,
-                           same_sid=outcome["sid"] == sid, same_pid=outcome["pid"] == pid)
-        return outcomes
-
-    async def _resume(self, receiver, gate):
-        sock, errors = receiver.sock, []
-        async with gate:
-            while len(errors) < RESUME_ATTEMPTS:
-                try:
-                    await sock.resume(RESUME_TIMEOUT_S)
-                    break
-                except (OSError, ConnectionError, TimeoutError,
-                        asyncio.IncompleteReadError) as failure:
-                    errors.append(f"{type(failure).__name__}: {str(failure)[:80]}")
-                    await asyncio.sleep(RETRY_S)
-        error = errors[-1] if len(errors) == RESUME_ATTEMPTS else None
-        return {"id": receiver.id, "attempts": len(errors) + (error is None),
-                "error": error, "attempt_errors": errors,
-                "resumed_at": None if error else sock.connected_at,
-                "recovered": error is None and sock.recovered,
-                "sid": None if error else sock.sid, "pid": None if error else sock.pid}
-
-    async def received(self):
-        return sum(len(r.got) for r in self.receivers)
-
-    async def frames(self):
-        return totals([r.sock for r in self.receivers])
-
-    async def collect(self):
-        return [{"id": r.id, "got": r.got, "disorder": r.sock.disorder if r.sock else []}
-                for r in self.receivers]
-
-    async def close(self):
-        await asyncio.gather(*(r.sock.close() for r in self.receivers if r.sock))
-
-
-class SenderWorker(Worker):
-    """Sends `storm #<seq>` to receivers[seq % n] from senders[seq % m], open loop."""
-
-    async def start(self, rate):
-        self.records, self.stopping = [], False
-        self.task = asyncio.create_task(self._send(rate))
-        return True
-
-    async def _send(self, rate):
-        senders, receivers = self.spec["senders"], self.spec["receivers"]
-        pool = [Http("127.0.0.1", self.spec["port"]) for _ in range(HTTP_POOL)]
-        self.free, pending = list(pool), set()
-        start = time.monotonic()
-        for seq in itertools.count():
-            await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
-            if self.stopping:
-                break
-            task = asyncio.create_task(self._one(seq, senders[seq % len(senders)],
-                                                 receivers[seq % len(receivers)]))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.wait(pending, timeout=90)
-        for http in pool:
-            http.close()
-        self.elapsed = time.monotonic() - start
-
-    async def _one(self, seq, sender, receiver):
-        while not self.free:
-            await asyncio.sleep(0.001)
-        http = self.free.pop()
-        issued = time.monotonic()
-        try:
-            status, _ = await http.request(
-                "POST", f"/messages/send/{receiver}", {"text": f"storm #{seq}"},
-                {"Authorization": f"Bearer {sender['token']}"}, timeout=60)
-        except (ConnectionError, TimeoutError) as error:
-            status = type(error).__name__
-        self.free.append(http)
-        self.records.append((seq, receiver, issued, time.monotonic(), str(status)))
-
-    async def stop(self):
-        self.stopping = True
-        await self.task
-        return {"records": self.records, "elapsed": self.elapsed}
-
-
 def run(size="full", out_dir=None):
-    cfg = SIZES[size]
+    cfg = dict(SIZES[size])
+    if os.environ.get("BENCH_STORM_RECEIVERS"):  # another number of receivers
+        cfg["receivers"] = int(os.environ["BENCH_STORM_RECEIVERS"])
+    if os.environ.get("BENCH_STORM_SETUPS"):  # "embedded", "redis" or both
+        cfg["setups"] = os.environ["BENCH_STORM_SETUPS"].split(",")
+    cfg["server_env"] = {"PRESENCE_EVENTS": "delta"}
+    if os.environ.get("BENCH_STORM_GRACE"):
+        cfg["server_env"]["PRESENCE_GRACE_SECONDS"] = os.environ["BENCH_STORM_GRACE"]
     result = {"size": size, "config": cfg, "setups": {}}
-    for name, with_redis in SETUPS.items():
-        result["setups"][name] = storm(cfg, name, with_redis)
+    for name in cfg.get("setups", SETUPS):
+        result["setups"][name] = storm(cfg, name, SETUPS[name])
     common.write_result("reconnect_storm", result, out_dir)
     return result
 
@@ -196,7 +63,7 @@ def run(size="full", out_dir=None):
 def storm(cfg, name, with_redis):
     loadavg = {"start": os.getloadavg()}
     with common.Stack(f"reconnect-storm-{name}", redis_server=with_redis) as stack:
-        service = stack.serve("realtime_service", PRESENCE_EVENTS="delta")
+        service = stack.serve("realtime_service", **cfg["server_env"])
         pids = {"server": common.worker_pid(service), "db": stack.db_server.proc.pid}
         if with_redis:
             pids["redis"] = stack.servers.redis_proc.proc.pid
@@ -207,8 +74,8 @@ def storm(cfg, name, with_redis):
                  for w in range(workers)]
         sender_spec = {"port": service.port, "senders": senders,
                        "receivers": [r["id"] for r in receivers]}
-        with Fleet("bench.reconnect_storm:ReceiverWorker", specs) as fleet, \
-                Fleet("bench.reconnect_storm:SenderWorker", [sender_spec]) as sending:
+        with Fleet("bench.reconnect_clients:ReceiverWorker", specs) as fleet, \
+                Fleet("bench.reconnect_clients:SenderWorker", [sender_spec]) as sending:
             parts = fleet.call("connect", timeout=600)
             setup = {"connected": sum(p["connected"] for p in parts),
                      "failures": [p["failures"] for p in parts if p["failures"]],
@@ -224,7 +91,8 @@ def storm(cfg, name, with_redis):
             fleet.call("close")
     loadavg["end"] = os.getloadavg()
     counts = tally(records, collected, outcomes)
-    result = summarize(name, cfg, setup, phases, outcomes, counts, loadavg, records)
+    result = summarize(name, cfg, setup, phases, outcomes, counts, loadavg, records,
+                       collected)
     result["drained"] = got
     return result
 
@@ -252,6 +120,9 @@ def drive(cfg, fleet, sending, pids, loadavg):
     after = common.CpuMeter(**pids)
     time.sleep(max(0.0, cfg["after_s"] - cfg["tail_s"]))
     phases["after"] = after.read()
+    phases["at"] = {"steady": steady.started, "drop": meter.started,
+                    "back": meter.started + phases["storm"]["wall_s"],
+                    "tail": after.started, "end": after.started + phases["after"]["wall_s"]}
     frames_after = merged_frames(fleet)
     phases["storm_frames"] = {event: count - frames_before.get(event, 0)
                               for event, count in frames_after.items()}
