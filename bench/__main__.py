@@ -17,6 +17,7 @@ SCENARIOS = {
     "8": "bench.versus",
     "9": "bench.signaling",
     "10": "bench.city",
+    "11": "bench.reconnect_storm",
 }
 
 

@@ -1,10 +1,12 @@
 """Lean load clients and the processes that run them.
 
 - `Socket`: a Socket.IO client over raw websocket frames (asyncio streams, no
-  polling, no reconnection). It answers Engine.IO pings, counts frames and bytes per
-  event, takes acknowledgements, and only JSON-decodes the events a scenario asked
-  for, so one process can hold thousands of connections through a `getOnlineUsers`
-  storm.
+  polling). It answers Engine.IO pings, counts frames and bytes per event, takes
+  acknowledgements, and only JSON-decodes the events a scenario asked for, so one
+  process can hold thousands of connections through a `getOnlineUsers` storm. It
+  speaks connection state recovery as socket.io-client does: it keeps the `pid` of the
+  CONNECT answer and the last event's offset, and `resume()` reconnects with both
+  after a `drop()`.
 - `Http`: one HTTP/1.1 keep-alive connection (JSON in, status and JSON out).
 - `Fleet`: load-client worker processes driven by commands from the scenario; every
   reply carries the worker's own CPU seconds so that a saturated client is visible.
@@ -45,12 +47,22 @@ class Socket(asyncio.Protocol):
     `handlers` maps an event name to `callback(data, received_at)`; other events are
     only counted (`frames`, `bytes` and the time of the last one, `last_at`, per event
     name). Frames are parsed from the
-    received bytes in place (a Protocol, not streams: no await per frame)."""
+    received bytes in place (a Protocol, not streams: no await per frame).
+
+    Recovery, as socket.io-client does it: `pid` is the CONNECT answer's, `offset` the
+    last argument of the latest event when it is a string (read from the raw packet,
+    not decoded, and set before the event's handler runs); `resume()` after `drop()`
+    sends both back, and `recovered` says whether the answer had the same `pid`.
+    `ended_by_server`: the server sent DISCONNECT, after which socket.io-client does not
+    reconnect."""
 
     def __init__(self, handlers=None):
         self.handlers = handlers or {}
         self.frames, self.bytes, self.last_at = Counter(), Counter(), {}
         self.sid = self.transport = self.token = None
+        self.pid = self.offset = self.connected_at = None
+        self.recovered = self.ended_by_server = False
+        self.address = None
         self.buffer, self.fragments, self.upgraded = bytearray(), [], False
         self.closed = asyncio.Event()
         self.ready = None
@@ -59,8 +71,14 @@ class Socket(asyncio.Protocol):
     async def connect(self, host, port, token, timeout=30.0, query=""):
         """Open the websocket, authenticate; raise ConnectionError when refused. `query`
         (e.g. "&userId=...") is added to the handshake URL, as QuickChat's client does."""
+        self.address, self.token = (host, port, query), token
+        await self._open(timeout)
+        return self
+
+    async def _open(self, timeout):
         loop = asyncio.get_running_loop()
-        self.ready, self.token = loop.create_future(), token
+        host, port, query = self.address
+        self.ready = loop.create_future()
         async with asyncio.timeout(timeout):
             try:
                 await loop.create_connection(lambda: self, host, port)
@@ -75,7 +93,23 @@ class Socket(asyncio.Protocol):
                 if self.transport is not None:
                     self.transport.close()
                 raise
-        return self
+
+    def drop(self):
+        """Lose the connection as a network cut does: no close frame, no DISCONNECT."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def resume(self, timeout=30.0):
+        """Reconnect after the connection was lost (`drop()`, or closed by the server):
+        a new websocket whose CONNECT carries the token, `pid` and `offset`. Returns
+        `recovered`: the server answered with the same `pid` (same session)."""
+        if self.transport is not None:  # wait for the old one's connection_lost
+            async with asyncio.timeout(timeout):
+                await self.closed.wait()
+        self.buffer, self.fragments, self.upgraded = bytearray(), [], False
+        self.closed, self.transport = asyncio.Event(), None
+        await self._open(timeout)
+        return self.recovered
 
     def connection_made(self, transport):
         self.transport = transport
@@ -143,6 +177,8 @@ class Socket(asyncio.Protocol):
             self.frames[event] += 1
             self.bytes[event] += len(packet)
             self.last_at[event] = received
+            if self.pid is not None:
+                self._note_offset(last_string(packet))
             handler = self.handlers.get(event)
             if handler is not None:
                 handler(json.loads(packet[2:])[1], received)
@@ -153,15 +189,29 @@ class Socket(asyncio.Protocol):
                 answer = json.loads(packet[start:])
                 callback(answer[0] if answer else None, time.monotonic())
         elif packet.startswith("0"):
-            self.send_raw("40" + json.dumps({"token": self.token}))
+            auth = {"token": self.token}
+            if self.pid is not None:  # socket.io-client: pid and offset once it has a pid
+                auth.update(pid=self.pid, offset=self.offset)
+            self.send_raw("40" + json.dumps(auth))
         elif packet.startswith("40"):
-            self.sid = json.loads(packet[2:])["sid"]
+            answer = json.loads(packet[2:])
+            pid = answer.get("pid")
+            self.recovered = pid is not None and pid == self.pid
+            self.sid, self.pid, self.connected_at = answer["sid"], pid, time.monotonic()
             if not self.ready.done():
                 self.ready.set_result(True)
         elif packet.startswith("44"):
             self._fail(packet[2:])
         elif packet.startswith("41") or packet == "1":
+            # A Socket.IO DISCONNECT ends the session (socket.io-client does not come
+            # back); an Engine.IO close only the transport.
+            self.ended_by_server = packet.startswith("41")
             self.transport.close()
+
+    def _note_offset(self, offset):
+        """An event's offset (None when its last argument is not a string)."""
+        if offset is not None:
+            self.offset = offset
 
     def _fail(self, reason):
         if not self.ready.done():
@@ -185,6 +235,20 @@ class Socket(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(ws_frame(OP_CLOSE, b""))
             self.transport.close()
+
+
+def last_string(packet):
+    """The last argument of an event packet (`42[...]`) when it is a string and not
+    the event's name, else None: sliced from the raw text (an offset holds no quote or
+    backslash), JSON-decoded only when the text is not that simple. An event that
+    asks for an acknowledgement (`42<id>[...]`) has none, as in socket.io-client."""
+    if not packet.endswith('"]') or packet[2] != "[":
+        return None
+    start = packet.rfind('"', 0, len(packet) - 2)
+    if packet[start - 1] == "," and "\\" not in packet[start:]:
+        return packet[start + 1:-2]
+    arguments = json.loads(packet[2:])[1:]
+    return arguments[-1] if arguments and isinstance(arguments[-1], str) else None
 
 
 class Http:
@@ -247,17 +311,17 @@ class Http:
 
 
 async def connect_many(host, port, tokens, handlers_for, concurrency=50, timeout=60.0,
-                       queries=None):
-    """Connect one Socket per token, `concurrency` handshakes at a time (`queries[i]`
-    added to handshake i's URL). Returns `(sockets, failures)`; `sockets[i]` is None
-    where token i failed."""
+                       queries=None, socket_class=None):
+    """Connect one Socket (or `socket_class`) per token, `concurrency` handshakes at a
+    time (`queries[i]` added to handshake i's URL). Returns `(sockets, failures)`;
+    `sockets[i]` is None where token i failed."""
     sockets, failures = [None] * len(tokens), Counter()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i):
         async with gate:
             try:
-                sockets[i] = await Socket(handlers_for(i)).connect(
+                sockets[i] = await (socket_class or Socket)(handlers_for(i)).connect(
                     host, port, tokens[i], timeout, queries[i] if queries else "")
             except (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError) as e:
                 failures[type(e).__name__ + ": " + str(e)[:80]] += 1

@@ -28,6 +28,8 @@ from realtime_service.sockets.packet_log import MemoryLog, RedisLog, Session
 
 log = logging.getLogger(__name__)
 
+# How long a reconnection waits for the disconnect of its old socket to end.
+TAKE_OVER_SECONDS = 10.0
 
 
 class Sessions:
@@ -40,6 +42,7 @@ class Sessions:
         self.since = {}  # sid -> log position when it connected
         self.recovering = {}  # sid -> (Session, missed packets) until it connects
         self.ended = set()
+        self.leaving = {}  # sid -> the event its disconnect sets, for a take-over
 
     def pre_connect(self, eio_sid, namespace):
         restored = self.restore(eio_sid, namespace)
@@ -60,7 +63,9 @@ class Sessions:
         if claim is None:
             return None
         pid, offset = claim
-        self.take_over(pid)
+        if not self.take_over(pid):
+            log.warning("a session is not recovered: its old socket is still closing")
+            return None
         try:
             session = self.log.take(pid)
         except redis.RedisError:
@@ -91,14 +96,24 @@ class Sessions:
         return sid
 
     def take_over(self, pid):
-        """A client back before its old transport was found dead: close that one now
-        (without waiting for a dead client to read the close), so that its session is
-        saved, and recover it."""
+        """A client back before its old socket is gone: close that one now (without
+        waiting for a dead client to read the close), so that its session is saved, and
+        wait until its disconnect has ended. That disconnect may already be under way in
+        another greenlet (its transport closed first, and the handler waits on the
+        database); ending after the recovery, it would take the recovered socket, which
+        has the same sid, out of its rooms. False when it does not end within
+        TAKE_OVER_SECONDS."""
         sid = self.live.get(pid)
-        transport = self.server.eio.sockets.get(self.eio_sid_from_sid(sid, "/")) \
-            if sid else None
+        if sid is None:
+            return True
+        left = self.leaving.setdefault(sid, self.server.eio.create_event())
+        transport = self.server.eio.sockets.get(self.eio_sid_from_sid(sid, "/"))
         if transport is not None:
             transport.close(wait=False, abort=True)
+        if self.live.get(pid) != sid or left.wait(TAKE_OVER_SECONDS):
+            return True
+        self.leaving.pop(sid, None)
+        return False
 
     def connect(self, sid, namespace):
         sid = super().connect(sid, namespace)
@@ -118,7 +133,11 @@ class Sessions:
         pid = self.pids.pop(sid, None)
         if self.live.get(pid) == sid:
             del self.live[pid]
-        return super().disconnect(sid, namespace, **kwargs)
+        result = super().disconnect(sid, namespace, **kwargs)
+        left = self.leaving.pop(sid, None)
+        if left is not None:
+            left.set()
+        return result
 
     def abandon(self, sid, namespace):
         """A claimed session that is not the connecting account's: a new session under

@@ -10,13 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
-             "query_costs", "versus", "signaling", "city", "city_redis"]
+             "query_costs", "versus", "signaling", "city", "city_redis", "reconnect_storm"]
 
 
 # `python -m bench` runs side by side, each with its own database and Redis: the two
 # longest scenarios (connections, versus) alone, the others together. Benchmarks mostly
 # wait (servers settling, fixed-rate steps), so three at once take the time of the longest.
-GROUPS = [["3"], ["8", "10"], ["1", "2", "4", "5", "6", "7", "9"]]
+GROUPS = [["3"], ["8", "10"], ["1", "2", "4", "5", "6", "7", "9", "11"]]
 
 
 def run_groups(out):
@@ -166,3 +166,15 @@ def test_city(results, name):
     assert sum(step["new_ride_ms"]["n"] for step in later) > 0
     assert set(result["nearest_query_ms"]) == ({"memory", "redis"} if result["redis"]
                                                else {"memory"})
+
+
+@pytest.mark.timeout(900)
+def test_reconnect_storm(results):
+    """Every receiver dropped at once came back recovered (same socket id and pid), and
+    no message answered 201 was lost or received twice: in memory and with Redis."""
+    for name, setup in results["reconnect_storm"]["setups"].items():
+        storm, messages = setup["storm"], setup["messages"]
+        assert storm["recovered"] == storm["receivers"] == setup["receivers"], name
+        assert set(setup["statuses"]) == {"201"} and messages["sent_ok"] > 0, name
+        assert messages["lost"] == messages["duplicated"] == messages["unexpected"] == 0, name
+        assert messages["offsets_out_of_order"] == 0, name

@@ -2,6 +2,7 @@
 frontends ship, in Node) against a served realtime process: its connection is cut at
 random moments while pushes flow; every event must arrive exactly once and in order,
 each reconnection recovered under the same socket id."""
+import asyncio
 import base64
 import os
 import random
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from bench.loadclient import Socket
 from devserver.processes import stop_all
 from tests.conftest import prepare, serve, serve_all
 from tests.cutting_proxy import CuttingProxy
@@ -328,3 +330,36 @@ def test_a_gap_longer_than_the_window_is_a_new_session(mongo_uri, tmp_path, db):
         client.close()
         proxy.close()
         service.stop()
+
+
+def test_clients_back_while_their_old_sockets_are_closing_keep_their_rooms(
+        served_realtime, db):
+    """Clients that reconnect the moment their connections dropped, while the server is
+    still running the disconnects of their old sockets (which wait on the database),
+    recover (same id and pid) and stay in their rooms: a message sent afterwards
+    reaches each of them. Driven by the bench's lean client, which, unlike
+    socket.io-client, reconnects with no delay."""
+    receivers, sender = [make_user(db) for _ in range(8)], make_user(db)
+
+    async def drop_and_resume():
+        arrived = {str(account["_id"]): asyncio.Event() for account in receivers}
+        sockets = [await Socket({"newMessage": lambda message, _at: arrived[
+            message["receiverId"]].set()}).connect(
+                "127.0.0.1", served_realtime.port, token_for(account))
+            for account in receivers]
+        before = [(sock.sid, sock.pid) for sock in sockets]
+        for sock in sockets:
+            sock.drop()
+        recovered = await asyncio.gather(*(sock.resume() for sock in sockets))
+        for account in receivers:
+            await asyncio.to_thread(send, served_realtime.url, sender, account, "after")
+        try:
+            async with asyncio.timeout(20):
+                await asyncio.gather(*(event.wait() for event in arrived.values()))
+        finally:
+            for sock in sockets:
+                await sock.close()
+        return recovered, before, [(sock.sid, sock.pid) for sock in sockets]
+
+    recovered, before, after = asyncio.run(drop_and_resume())
+    assert all(recovered) and before == after
