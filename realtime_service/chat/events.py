@@ -11,7 +11,7 @@ from realtime_service.chat.service import MESSAGE, SEND_SCOPE, mark_delivered, s
 from realtime_service.sockets import event_limits
 from realtime_service.sockets.events import limited, parse, refuse_event
 from shared.errors import Unauthorized
-from shared.extensions import limiter
+from shared.extensions import LIMITER_PREFIX, limiter
 
 TYPING_SCOPE = "chat-typing"
 TOO_MANY_TYPING = "Too many typing events, slow down"
@@ -61,8 +61,8 @@ def send_over_limit():
     HTTP sends spend (flask-limiter's key and scope); whether it went over."""
     if not current_app.config.get("RATELIMIT_ENABLED") or not limiter.enabled:
         return False
-    key = event_limits.event_key()
-    return not all(limiter.limiter.hit(item, key, SEND_SCOPE)
+    keys = [LIMITER_PREFIX, event_limits.event_key(), SEND_SCOPE]
+    return not all(limiter.limiter.hit(item, *keys)
                    for item in parse_many(current_app.config["CHAT_SEND_RATE_LIMIT"]))
 
 
