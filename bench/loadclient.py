@@ -2,8 +2,9 @@
 
 - `Socket`: a Socket.IO client over raw websocket frames (asyncio streams, no
   polling, no reconnection). It answers Engine.IO pings, counts frames and bytes per
-  event, and only JSON-decodes the events a scenario asked for, so one process can
-  hold thousands of connections through a `getOnlineUsers` storm.
+  event, takes acknowledgements, and only JSON-decodes the events a scenario asked
+  for, so one process can hold thousands of connections through a `getOnlineUsers`
+  storm.
 - `Http`: one HTTP/1.1 keep-alive connection (JSON in, status and JSON out).
 - `Fleet`: load-client worker processes driven by commands from the scenario; every
   reply carries the worker's own CPU seconds so that a saturated client is visible.
@@ -53,6 +54,7 @@ class Socket(asyncio.Protocol):
         self.buffer, self.fragments, self.upgraded = bytearray(), [], False
         self.closed = asyncio.Event()
         self.ready = None
+        self.acks, self.ack_ids = {}, 0  # ack id -> callback(data, received_at)
 
     async def connect(self, host, port, token, timeout=30.0, query=""):
         """Open the websocket, authenticate; raise ConnectionError when refused. `query`
@@ -144,6 +146,15 @@ class Socket(asyncio.Protocol):
             handler = self.handlers.get(event)
             if handler is not None:
                 handler(json.loads(packet[2:])[1], received)
+        elif packet.startswith("43"):
+            received = time.monotonic()
+            start = end = 2
+            while packet[end].isdigit():
+                end += 1
+            callback = self.acks.pop(int(packet[start:end]), None)
+            if callback is not None:
+                args = json.loads(packet[end:])
+                callback(args[0] if args else None, received)
         elif packet.startswith("0"):
             self.send_raw("40" + json.dumps({"token": self.token}))
         elif packet.startswith("40"):
@@ -165,6 +176,13 @@ class Socket(asyncio.Protocol):
 
     def emit(self, event, data):
         self.send_raw("42" + json.dumps([event, data]))
+
+    def emit_with_ack(self, event, data, callback):
+        """Emit asking for an acknowledgement: `callback(first argument, received_at)`
+        runs when it arrives."""
+        self.ack_ids += 1
+        self.acks[self.ack_ids] = callback
+        self.send_raw(f"42{self.ack_ids}" + json.dumps([event, data]))
 
     async def close(self):
         if self.transport is not None and not self.transport.is_closing():

@@ -31,6 +31,8 @@ HTTP_POOL = 64
 # `newMessage` goes out per message. bench.versus swaps in QuickChat's.
 RIDEWIRE_SEND = {"path": "/messages/send/{partner}", "auth": "bearer", "name_socket": True,
                  "query_user_id": False}
+# Ridewire's socket send: the `send-message` event, acknowledged, over the connection.
+RIDEWIRE_SOCKET_SEND = {"event": "send-message", "query_user_id": False}
 
 
 class PushWorker(Worker):
@@ -76,9 +78,11 @@ class PushWorker(Worker):
 
     async def send(self, step, rate, duration):
         """Send `rate * duration` messages at `rate` per second, round-robin over the
-        senders held here; return the POST outcomes."""
+        senders held here; return the POST outcomes (or the acknowledgements)."""
         senders = [(self.spec["users"][i], self.sockets[i], partner)
                    for i, partner in self.spec["senders"] if self.sockets[i] is not None]
+        if self.request.get("event"):
+            return await self._send_events(step, senders, rate, duration)
         pool = [Http("127.0.0.1", port) for port in self.spec["ports"] for _ in range(HTTP_POOL)]
         free = {port: [h for h in pool if h.port == port] for port in self.spec["ports"]}
         statuses, post_ms, tasks = {}, [], []
@@ -108,6 +112,37 @@ class PushWorker(Worker):
         for http in pool:
             http.close()
         return {"statuses": {str(k): v for k, v in statuses.items()}, "post_ms": post_ms,
+                "elapsed": max(elapsed, duration)}
+
+    async def _send_events(self, step, senders, rate, duration):
+        """The same schedule as `send`, each message a socket event with an
+        acknowledgement (`{"ok": true}`: status "ack") and a `clientMessageId`."""
+        loop = asyncio.get_running_loop()
+        statuses, post_ms, waiting = Counter(), [], []
+        cycle, total = itertools.cycle(senders), int(rate * duration)
+        start = time.monotonic() + 0.05
+
+        def acked(answer, received_at, done, scheduled):
+            ok = isinstance(answer, dict) and answer.get("ok") is True
+            statuses["ack" if ok else f"refused: {answer}"[:120]] += 1
+            post_ms.append((received_at - scheduled) * 1000)
+            done.set_result(None)
+
+        for k in range(total):
+            scheduled = start + k / rate
+            await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+            _, sock, partner = next(cycle)
+            done = loop.create_future()
+            waiting.append(done)
+            sock.emit_with_ack(self.request["event"], {
+                "to": partner, "text": f"{step}@{scheduled:.6f}",
+                "clientMessageId": f"{step}-{k}"},
+                lambda answer, at, d=done, t=scheduled: acked(answer, at, d, t))
+        _, late = await asyncio.wait(waiting, timeout=60)
+        if late:
+            statuses["TimeoutError"] += len(late)
+        elapsed = time.monotonic() - start
+        return {"statuses": dict(statuses), "post_ms": post_ms,
                 "elapsed": max(elapsed, duration)}
 
     def _headers(self, sender, sock):
