@@ -159,3 +159,16 @@ def test_a_leader_stopped_mid_write_fails_its_batch_and_hands_on_the_lead():
     assert waiting.get(timeout=5) is True
     assert writes == [["first"], ["second"]]
     assert group.leading is False and group.queue == []
+
+
+def test_group_commit_off_writes_each_send_alone(make_realtime_app, app_sockets, db, batches):
+    app = make_realtime_app(CHAT_COMMIT_MAX=0)
+    bob, alice = make_user(db), make_user(db)
+    tabs = [app_sockets(app, token_for(alice)) for _ in range(3)]
+    bob_tab = app_sockets(app, token_for(bob))
+    acks = send_at_once(tabs, bob, ["x", "y", "z"])
+    assert all(ack["ok"] for ack in acks) and batches == [1, 1, 1]
+    bob_tab.wait_for("newMessage", lambda m: m["text"] == "z")
+    data = {"to": str(bob["_id"]), "text": "once", "clientMessageId": "k"}
+    assert tabs[0].call("send-message", data) == tabs[1].call("send-message", data)
+    assert db.messages.count_documents({}) == 4
