@@ -27,6 +27,7 @@ SIZES = {
 P99_LIMIT_MS = 100.0
 SATURATED_P99_MS = 1000.0
 HTTP_POOL = 64
+SEND_TIMEOUT_S = 60.0  # after a step's last send is scheduled
 # What a send looks like: Ridewire's own route, the sender naming its socket so that one
 # `newMessage` goes out per message. bench.versus swaps in QuickChat's.
 RIDEWIRE_SEND = {"path": "/messages/send/{partner}", "auth": "bearer", "name_socket": True,
@@ -107,7 +108,9 @@ class PushWorker(Worker):
             scheduled = start + k / rate
             await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
             tasks.append(asyncio.create_task(one(*next(cycle), scheduled)))
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+        late = await finish(tasks)
+        if late:
+            statuses["TimeoutError"] = statuses.get("TimeoutError", 0) + late
         elapsed = time.monotonic() - start
         for http in pool:
             http.close()
@@ -138,9 +141,9 @@ class PushWorker(Worker):
                 "to": partner, "text": f"{step}@{scheduled:.6f}",
                 "clientMessageId": f"{step}-{k}"},
                 lambda answer, at, d=done, t=scheduled: acked(answer, at, d, t))
-        _, late = await asyncio.wait(waiting, timeout=60)
+        late = await finish(waiting)
         if late:
-            statuses["TimeoutError"] += len(late)
+            statuses["TimeoutError"] += late
         elapsed = time.monotonic() - start
         return {"statuses": dict(statuses), "post_ms": post_ms,
                 "elapsed": max(elapsed, duration)}
@@ -164,6 +167,17 @@ class PushWorker(Worker):
 
     async def close(self):
         await asyncio.gather(*(s.close() for s in self.sockets if s is not None))
+
+
+async def finish(waiting, timeout=SEND_TIMEOUT_S):
+    """Wait for the sends of a step; past `timeout`, cancel what is left and return how
+    many (counted as lost sends, not a failed run: a saturated server is a result)."""
+    if not waiting:
+        return 0
+    _, late = await asyncio.wait(waiting, timeout=timeout)
+    for task in late:
+        task.cancel()
+    return len(late)
 
 
 def plan(users, pairs, workers, ports):
