@@ -44,7 +44,7 @@ SIZES = {
              "login": {"clients": 16, "seconds": 15.0},
              # Steady state: a step's rate counts only if delivered for its whole 15 s.
              "chat": {"users": 1000, "pairs": 200, "workers": 2, "step_s": 15.0,
-                      "rates": [100, 200, 250, 300, 350, 400, 450, 500, 600, 700]}},
+                      "rates": [50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600]}},
     "tiny": {"trials": 1,
              "profile": {"connections": 4, "seconds": 0.5, "warmup_s": 0.2, "workers": 2},
              "login": {"clients": 2, "seconds": 1.0},
