@@ -12,8 +12,9 @@ runs as `make serve` runs it (gunicorn, the production config) with BCRYPT_ROUND
   against the Uber clone's backend;
 - chat: USERS websockets connected as QuickChat's client connects (`?userId=`), then
   PAIRS pairs sending at stepped, open-loop rates (scenario 1's ramp) in steady-state
-  steps of 15 s, against QuickChat's server (BENCH_PEER_QUICKCHAT) on its
-  `POST /api/messages/send/<id>` with its `token` header. Ridewire runs three sides,
+  steps of 15 s (saturation: the highest rate a step held, `held`), against
+  QuickChat's server (BENCH_PEER_QUICKCHAT) on its `POST /api/messages/send/<id>`
+  with its `token` header. Ridewire runs three sides,
   each with compat presence (the full `getOnlineUsers` list on every change), as
   QuickChat does: its `send-message` socket event (acknowledged, with a
   clientMessageId), its own `POST /messages/send/<id>` (Bearer, X-Socket-ID), and
@@ -157,19 +158,35 @@ def chat(cfg, users, port, server_pid, db_pid, ok_statuses, request=QUICKCHAT_SE
     return {"setup": setup, "steps": steps}
 
 
+def held(step):
+    """Whether a step's rate was delivered for the whole step: every send accepted,
+    nothing lost, at least 95 % of the offered rate, and no queue growing through it
+    (p99 under SATURATED_P99_MS)."""
+    push = step.get("push_ms") or {}
+    return bool(not step.get("skipped") and step["lost"] == 0 and push
+                and step["achieved_rate"] >= 0.95 * step["offered_rate"]
+                and push["p99"] < push_latency.SATURATED_P99_MS
+                and step["delivered"] == sum(step["statuses"].values()))
+
+
 def chat_row(result):
     setup, steps = result["setup"], result["steps"]
     ok = [s for s in steps if s.get("ok")]
     best = max(ok, key=lambda s: s["achieved_rate"], default=None)
+    saturation = max((s for s in steps if held(s)), key=lambda s: s["achieved_rate"],
+                     default=None)
     return {"connected": setup["connected"],
             "connects_to_quiet_s": round(setup["connect_s"] + setup["settle_s"], 1),
             "connect_cpu_s": setup["cpu"]["cpu_s"],
+            "saturation_msgs_per_s": saturation and saturation["achieved_rate"],
+            "saturation_offered": saturation and saturation["offered_rate"],
             "highest_rate_p99_under_100ms": best and best["achieved_rate"],
             "cpu_ms_per_msg_at_best": best and best["cpu_ms_per_msg"],
             "steps": [{"offered": s["offered_rate"], "achieved": s.get("achieved_rate"),
                        "p50_ms": (s.get("push_ms") or {}).get("p50"),
                        "p99_ms": (s.get("push_ms") or {}).get("p99"), "lost": s.get("lost"),
-                       "statuses": s.get("statuses"), "cpu_ms_per_msg": s.get("cpu_ms_per_msg")}
+                       "statuses": s.get("statuses"), "held": held(s),
+                       "cpu_ms_per_msg": s.get("cpu_ms_per_msg")}
                       for s in steps if not s.get("skipped")]}
 
 
@@ -185,7 +202,7 @@ ROWS = {
     "chat": (peers.QUICKCHAT, {"ridewire-socket": chat_ridewire_socket,
                                "ridewire-http": chat_ridewire_http,
                                "ridewire-compat": chat_ridewire},
-             chat_peer, chat_row, "highest_rate_p99_under_100ms"),
+             chat_peer, chat_row, "saturation_msgs_per_s"),
 }
 
 
@@ -212,8 +229,26 @@ def run_row(name, trials, cfg):
                     if medians[who] is not None and theirs_median else None)
               for who in ours if who in medians}
     print(f"[versus] {name}: {key} medians {medians}, ratios {ratios}", flush=True)
-    return {"peer": kind.name, "peer_missing": reason, "measure": key, "medians": medians,
-            "ratio": next(iter(ratios.values()), None), "ratios": ratios, "trials": runs}
+    result = {"peer": kind.name, "peer_missing": reason, "measure": key, "medians": medians,
+              "ratio": next(iter(ratios.values()), None), "ratios": ratios, "trials": runs}
+    if name == "chat" and runs.get(kind.name):
+        result["p99_ms_at_peer_saturation"] = p99_at_saturation(runs, kind.name)
+    return result
+
+
+def p99_at_saturation(runs, peer):
+    """Each side's p99 (median over its trials) at the offered rate of the peer's
+    saturation step (the median of the peer's trials)."""
+    rate = median([r["saturation_offered"] for r in runs[peer]])
+    if rate is None:
+        return None
+    at = {}
+    for who, rows in runs.items():
+        found = [s["p99_ms"] for r in rows for s in r["steps"]
+                 if s["offered"] == min((s["offered"] for s in r["steps"]
+                                         if s["offered"] >= rate), default=None)]
+        at[who] = median(found)
+    return {"offered": rate, "p99_ms": at}
 
 
 def chosen(name, variable):

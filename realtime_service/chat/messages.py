@@ -3,8 +3,8 @@ of their ride. Sender and receiver ids are stored as ObjectIds. `deliveredAt` st
 when the receiver's client acknowledged a message; `seen` (and `seenAt`) follow the
 receiver's seen mark (read_marks). `changeId` is an ObjectId stamped anew by every
 change that the sync reports (the `_id` at creation, a new one when delivered).
-A message sent with an `Idempotency-Key` stores it as `idempotencyKey`, unique per
-sender. Read newest first by `_id`."""
+A message sent with an idempotency key (an `Idempotency-Key`, a socket send's
+`clientMessageId`) stores it as `idempotencyKey`, unique per sender. Read newest first by `_id`."""
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.errors import BulkWriteError

@@ -8,11 +8,12 @@ a message (delivered, seen) with the typing indicator and the sync.
 
 A new message is stored before it is pushed; the messages arriving together are stored
 with one write (realtime_service.chat.group_commit) and pushed in that order. A send
-with an idempotency key that its sender already used (a retry) returns the stored
-message and pushes nothing. A message
-is delivered when its receiver's client acknowledges it, and seen under the receiver's
-one seen mark per sender, which only moves forward. Reading changes nothing. Pushes are
-dumped with the schemas of realtime_service.chat.schemas and go through the notifier.
+with an idempotency key (an HTTP `Idempotency-Key`, a socket send's `clientMessageId`)
+that its sender already used (a retry) returns the stored message and pushes nothing.
+A message is delivered when its receiver's client acknowledges it, and seen under the
+receiver's one seen mark per sender, which only moves forward. Reading changes nothing.
+Pushes are dumped with the schemas of realtime_service.chat.schemas and go through the
+notifier.
 """
 from datetime import timedelta
 
