@@ -27,10 +27,13 @@ SIZES = {
 P99_LIMIT_MS = 100.0
 SATURATED_P99_MS = 1000.0
 HTTP_POOL = 64
+SEND_TIMEOUT_S = 60.0  # after a step's last send is scheduled
 # What a send looks like: Ridewire's own route, the sender naming its socket so that one
 # `newMessage` goes out per message. bench.versus swaps in QuickChat's.
 RIDEWIRE_SEND = {"path": "/messages/send/{partner}", "auth": "bearer", "name_socket": True,
                  "query_user_id": False}
+# Ridewire's socket send: the `send-message` event, acknowledged, over the connection.
+RIDEWIRE_SOCKET_SEND = {"event": "send-message", "query_user_id": False}
 
 
 class PushWorker(Worker):
@@ -76,9 +79,11 @@ class PushWorker(Worker):
 
     async def send(self, step, rate, duration):
         """Send `rate * duration` messages at `rate` per second, round-robin over the
-        senders held here; return the POST outcomes."""
+        senders held here; return the POST outcomes (or the acknowledgements)."""
         senders = [(self.spec["users"][i], self.sockets[i], partner)
                    for i, partner in self.spec["senders"] if self.sockets[i] is not None]
+        if self.request.get("event"):
+            return await self._send_events(step, senders, rate, duration)
         pool = [Http("127.0.0.1", port) for port in self.spec["ports"] for _ in range(HTTP_POOL)]
         free = {port: [h for h in pool if h.port == port] for port in self.spec["ports"]}
         statuses, post_ms, tasks = {}, [], []
@@ -103,11 +108,44 @@ class PushWorker(Worker):
             scheduled = start + k / rate
             await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
             tasks.append(asyncio.create_task(one(*next(cycle), scheduled)))
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+        late = await finish(tasks)
+        if late:
+            statuses["TimeoutError"] = statuses.get("TimeoutError", 0) + late
         elapsed = time.monotonic() - start
         for http in pool:
             http.close()
         return {"statuses": {str(k): v for k, v in statuses.items()}, "post_ms": post_ms,
+                "elapsed": max(elapsed, duration)}
+
+    async def _send_events(self, step, senders, rate, duration):
+        """The same schedule as `send`, each message a socket event with an
+        acknowledgement (`{"ok": true}`: status "ack") and a `clientMessageId`."""
+        loop = asyncio.get_running_loop()
+        statuses, post_ms, waiting = Counter(), [], []
+        cycle, total = itertools.cycle(senders), int(rate * duration)
+        start = time.monotonic() + 0.05
+
+        def acked(answer, received_at, done, scheduled):
+            ok = isinstance(answer, dict) and answer.get("ok") is True
+            statuses["ack" if ok else f"refused: {answer}"[:120]] += 1
+            post_ms.append((received_at - scheduled) * 1000)
+            done.set_result(None)
+
+        for k in range(total):
+            scheduled = start + k / rate
+            await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+            _, sock, partner = next(cycle)
+            done = loop.create_future()
+            waiting.append(done)
+            sock.emit_with_ack(self.request["event"], {
+                "to": partner, "text": f"{step}@{scheduled:.6f}",
+                "clientMessageId": f"{step}-{k}"},
+                lambda answer, at, d=done, t=scheduled: acked(answer, at, d, t))
+        late = await finish(waiting)
+        if late:
+            statuses["TimeoutError"] += late
+        elapsed = time.monotonic() - start
+        return {"statuses": dict(statuses), "post_ms": post_ms,
                 "elapsed": max(elapsed, duration)}
 
     def _headers(self, sender, sock):
@@ -129,6 +167,17 @@ class PushWorker(Worker):
 
     async def close(self):
         await asyncio.gather(*(s.close() for s in self.sockets if s is not None))
+
+
+async def finish(waiting, timeout=SEND_TIMEOUT_S):
+    """Wait for the sends of a step; past `timeout`, cancel what is left and return how
+    many (counted as lost sends, not a failed run: a saturated server is a result)."""
+    if not waiting:
+        return 0
+    _, late = await asyncio.wait(waiting, timeout=timeout)
+    for task in late:
+        task.cancel()
+    return len(late)
 
 
 def plan(users, pairs, workers, ports):

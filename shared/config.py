@@ -101,6 +101,10 @@ class Config:
     # Per account: POST /rides and /rides/create; every chat send; every socket event.
     RIDE_REQUEST_RATE_LIMIT = env_str("RIDE_REQUEST_RATE_LIMIT", "10 per minute")
     CHAT_SEND_RATE_LIMIT = env_str("CHAT_SEND_RATE_LIMIT", "60 per minute")
+    # Group commit of chat sends: how long the first send of a batch waits for others
+    # (0: it only yields once), and the most messages one write stores (0: each alone).
+    CHAT_COMMIT_WINDOW_MS = env_float("CHAT_COMMIT_WINDOW_MS", 0.0)
+    CHAT_COMMIT_MAX = env_int("CHAT_COMMIT_MAX", 200)
     # Per socket, on top of SOCKET_EVENT_RATE_LIMIT: the chat's `typing` events.
     CHAT_TYPING_RATE_LIMIT = env_str("CHAT_TYPING_RATE_LIMIT", "10 per 10 seconds")
     # Per account: profile changes (each may decode a 5 MiB image), every profile route.

@@ -11,5 +11,8 @@ from shared.db import Mongo
 
 mongo = Mongo()
 jwt = JWTManager()
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True, key_prefix="ridewire")
+# The limiter's key prefix; a limit counted outside flask-limiter's decorators (a socket
+# event spending a route's budget) names its keys with it too.
+LIMITER_PREFIX = "ridewire"
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True, key_prefix=LIMITER_PREFIX)
 cors = CORS()

@@ -3,17 +3,18 @@ of their ride. Sender and receiver ids are stored as ObjectIds. `deliveredAt` st
 when the receiver's client acknowledged a message; `seen` (and `seenAt`) follow the
 receiver's seen mark (read_marks). `changeId` is an ObjectId stamped anew by every
 change that the sync reports (the `_id` at creation, a new one when delivered).
-A message sent with an `Idempotency-Key` stores it as `idempotencyKey`, unique per
-sender. Read newest first by `_id`."""
+A message sent with an idempotency key (an `Idempotency-Key`, a socket send's
+`clientMessageId`) stores it as `idempotencyKey`, unique per sender. Read newest first by `_id`."""
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from shared.extensions import mongo
 from shared.serialize import now
 from shared.storage import cursor_page
 
 COLLECTION = "messages"
+DUPLICATE_KEY = 11000
 INDEXES = [
     # A conversation, newest first (queried in both directions).
     IndexModel([("senderId", ASCENDING), ("receiverId", ASCENDING), ("_id", DESCENDING)]),
@@ -33,23 +34,37 @@ def collection():
     return mongo.db[COLLECTION]
 
 
-def create(sender_id, receiver_id, text=None, image=None, key=None):
-    """Store a new, undelivered, unseen message and return it; None when the sender
-    already stored one with this idempotency `key` (the unique index decides, under
-    races too)."""
+def new(sender_id, receiver_id, text=None, image=None, key=None):
+    """A new, undelivered, unseen message, not stored yet (`insert_batch` stores it)."""
     message_id = ObjectId()
     message = {"_id": message_id, "senderId": sender_id, "receiverId": receiver_id,
                "text": text, "image": image, "deliveredAt": None, "seen": False,
                "createdAt": now(), "changeId": message_id}
     if key is not None:
         message["idempotencyKey"] = key
-    try:
-        collection().insert_one(message)
-    except DuplicateKeyError:
-        if key is None:
-            raise
-        return None
     return message
+
+
+def insert_batch(found):
+    """Store these new messages with one ordered write (more only after a duplicate
+    key): per message True (stored), False (its sender already stored one with its
+    idempotency key: the unique index decides, under races too), or the error that
+    stopped it, which then stops every later one of the batch too (none stored)."""
+    outcomes = []
+    while len(outcomes) < len(found):
+        start = len(outcomes)
+        try:
+            collection().insert_many(found[start:], ordered=True)
+        except BulkWriteError as error:
+            failed = error.details["writeErrors"][0]
+            index = start + failed["index"]
+            outcomes += [True] * (index - start)
+            if failed["code"] != DUPLICATE_KEY or "idempotencyKey" not in found[index]:
+                return outcomes + [error] * (len(found) - index)
+            outcomes.append(False)
+        else:
+            outcomes += [True] * (len(found) - start)
+    return outcomes
 
 
 def find(message_id):

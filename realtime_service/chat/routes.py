@@ -27,7 +27,7 @@ chat_routes = Blueprint("messages", __name__, url_prefix="/messages",
                description="Chat between users, and between a rider and its captain")
 
 SOCKET_ID_LENGTH = 64
-CHAT_SEND_SCOPE = "chat-sends"  # one CHAT_SEND_RATE_LIMIT budget for every send route
+CHAT_SEND_SCOPE = service.SEND_SCOPE  # one CHAT_SEND_RATE_LIMIT budget for every send
 
 
 def me():

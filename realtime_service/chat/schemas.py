@@ -8,9 +8,12 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from shared.idempotency.decorator import KEY_MAX, KEY_PATTERN
 from shared.schemas import CursorQuery, Id, PublicProfile, Schema, Timestamp, limit_field
 
 TEXT_LENGTH = "Message text must be 1-2000 characters long"
+CLIENT_ID_RULE = (f"clientMessageId must be 1-{KEY_MAX} visible ASCII characters (no quote "
+                  "or backslash)")
 IDS_MAX = 100
 BAD_CURSOR = "Invalid cursor: use the `next` of a sync answer"
 
@@ -32,6 +35,26 @@ class SendSchema(Schema):
     def text_or_image(self, data, **kwargs):
         if not data.get("text") and not data.get("image"):
             raise ValidationError("A message needs a text or an image", "text")
+
+
+class SendMessageSchema(Schema):
+    """The `send-message` socket event: a text to one account, with the client's own id
+    of the message (its idempotency key)."""
+
+    to = Id(required=True, metadata={"description": "the account you are writing to"})
+    text = fields.String(required=True,
+                         validate=validate.Length(min=1, max=2000, error=TEXT_LENGTH))
+    clientMessageId = fields.String(load_default=None, validate=validate.Regexp(
+        rf"^{KEY_PATTERN.pattern}\Z", error=CLIENT_ID_RULE), metadata={
+        "description": "the client's id of this message (e.g. a UUID): a retry with it "
+                       "returns the stored message and pushes nothing"})
+
+    @pre_load
+    def strip_text(self, data, **kwargs):
+        """Surrounding spaces are dropped (a blank text is refused)."""
+        if isinstance(data, dict) and isinstance(data.get("text"), str):
+            data = {**data, "text": data["text"].strip()}
+        return data
 
 
 class ConversationQuery(CursorQuery):

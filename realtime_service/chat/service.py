@@ -6,11 +6,14 @@ a message (delivered, seen) with the typing indicator and the sync.
   `accepted` or `ongoing`, and may read their conversation after any ride together;
 - captains never message captains; nobody messages themselves.
 
-A new message is stored before it is pushed. A send with an idempotency key that its
-sender already used (a retry) returns the stored message and pushes nothing. A message
-is delivered when its receiver's client acknowledges it, and seen under the receiver's
-one seen mark per sender, which only moves forward. Reading changes nothing. Pushes are
-dumped with the schemas of realtime_service.chat.schemas and go through the notifier.
+A new message is stored before it is pushed; the messages arriving together are stored
+with one write (realtime_service.chat.group_commit) and pushed in that order. A send
+with an idempotency key (an HTTP `Idempotency-Key`, a socket send's `clientMessageId`)
+that its sender already used (a retry) returns the stored message and pushes nothing.
+A message is delivered when its receiver's client acknowledges it, and seen under the
+receiver's one seen mark per sender, which only moves forward. Reading changes nothing.
+Pushes are dumped with the schemas of realtime_service.chat.schemas and go through the
+notifier.
 """
 from datetime import timedelta
 
@@ -18,6 +21,7 @@ from bson import ObjectId
 from cachetools import TTLCache
 
 from realtime_service.chat import messages, read_marks
+from realtime_service.chat.group_commit import group_commit
 from realtime_service.chat.schemas import (
     MessageOut,
     MessagesDeliveredEvent,
@@ -28,11 +32,13 @@ from realtime_service.rides import rides
 from realtime_service.sockets import notifier
 from shared.accounts import accounts
 from shared.accounts.roles import Role
-from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from shared.media.service import save_image
 from shared.serialize import now
 
 SIDEBAR_FIELDS = ("fullname", "profilePic", "bio")
+# The one CHAT_SEND_RATE_LIMIT budget of an account, for every way of sending.
+SEND_SCOPE = "chat-sends"
 NEW_MESSAGE, DELIVERED, SEEN, TYPING = ("newMessage", "message-delivered", "messages-seen",
                                         "typing")
 # How far back a sync's last cursor starts again: a change stamped before a sync read
@@ -106,28 +112,39 @@ def conversation(me_id, my_role, other_id, limit, before=None):
     return page[::-1], next_before
 
 
-def sent_before(me_id, other_id, key):
+def sent_before(me_id, other_id, key, text=None, key_name="Idempotency-Key"):
     """The message the caller already sent with the idempotency `key`, or None; 409
-    when that key went to another account."""
+    when that key went to another account (or, `text` given, with another text)."""
     message = messages.find_by_key(me_id, key)
     if message is not None and message["receiverId"] != other_id:
-        raise Conflict("This Idempotency-Key was used for another conversation")
+        raise Conflict(f"This {key_name} was used for another conversation")
+    if message is not None and text is not None and message["text"] != text:
+        raise Conflict(f"This {key_name} was used for another message")
     return message
 
 
-def store(me_id, my_role, other_id, text=None, image=None, key=None):
-    """`(message, new)`: store a message (an image data URL is stored in GridFS and
-    replaced by its URL); with an idempotency `key` the caller already used, the first
-    message and False."""
-    first = sent_before(me_id, other_id, key) if key is not None else None
-    if first is not None:
+def store(me_id, my_role, other_id, text=None, image=None, key=None, after=None,
+          key_name="Idempotency-Key"):
+    """`(message, new)`: store a message with the ones arriving with it (group commit;
+    an image data URL is stored in GridFS and replaced by its URL), then run
+    `after(message)`; with an idempotency `key` the caller already used, the first
+    message and False (nothing run)."""
+    if key is not None and image:  # a retry stores no image twice
+        first = sent_before(me_id, other_id, key, text, key_name)
+        if first is not None:
+            return first, False
+    try:
+        check_partner(me_id, my_role, other_id, writing=True)
+    except ApiError:  # a retry after the conversation closed still gets its message
+        first = sent_before(me_id, other_id, key, text, key_name) if key else None
+        if first is None:
+            raise
         return first, False
-    check_partner(me_id, my_role, other_id, writing=True)
     if image:
         image = save_image(image, me_id, param="image")
-    message = messages.create(me_id, other_id, text, image or None, key)
-    if message is None:  # a concurrent retry with this key stored it first
-        return sent_before(me_id, other_id, key), False
+    message = messages.new(me_id, other_id, text, image or None, key)
+    if not group_commit(NEW_MESSAGE, messages.insert_batch).submit(message, after):
+        return sent_before(me_id, other_id, key, text, key_name), False  # a retry
     return message, True
 
 
@@ -136,16 +153,17 @@ def tell_receiver(message):
     notifier.push(message["receiverId"], NEW_MESSAGE, MESSAGE.dump(message))
 
 
-def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=None):
+def send(me_id, my_role, other_id, text=None, image=None, skip_sid=None, key=None,
+         key_name="Idempotency-Key"):
     """Store a message, then push `newMessage` to the receiver's connections and to the
-    sender's other ones (all but the socket `skip_sid`). Returns the stored message (a
-    retry with a used `key`: the first one, stored and pushed once)."""
-    message, new = store(me_id, my_role, other_id, text, image, key)
-    if new:
-        payload = MESSAGE.dump(message)
-        notifier.push(other_id, NEW_MESSAGE, payload)
-        notifier.push(me_id, NEW_MESSAGE, payload, skip_sid=skip_sid)
-    return message
+    sender's other ones (all but the socket `skip_sid`), one encoded packet for both.
+    Returns the stored message (a retry with a used `key`: the first one, stored and
+    pushed once). `key_name` names the key in a refusal."""
+    def tell_both(message):
+        notifier.push_many((other_id, me_id), NEW_MESSAGE, MESSAGE.dump(message),
+                           skip_sid=skip_sid)
+
+    return store(me_id, my_role, other_id, text, image, key, tell_both, key_name)[0]
 
 
 def mark_delivered(me_id, message_ids):

@@ -21,13 +21,13 @@ def push(account_id, event, payload, skip_sid=None):
     socketio.emit(event, payload, to=str(account_id), skip_sid=skip_sid)
 
 
-def push_many(account_ids, event, payload, sids=()):
-    """One `event` to every connection of all these accounts and to the sockets `sids`:
-    the payload is encoded once, crosses the message queue once and reaches each
-    connection once."""
+def push_many(account_ids, event, payload, sids=(), skip_sid=None):
+    """One `event` to every connection of all these accounts and to the sockets `sids`
+    (but `skip_sid`, if given): the payload is encoded once, crosses the message queue
+    once and reaches each connection once."""
     rooms = [str(account_id) for account_id in account_ids] + list(sids)
     if rooms:
-        socketio.emit(event, payload, to=rooms)
+        socketio.emit(event, payload, to=rooms, skip_sid=skip_sid)
 
 
 def to_socket(sid, event, payload):

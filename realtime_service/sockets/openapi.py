@@ -24,7 +24,8 @@ rider, with the OTP, and to the captain), `ride-taken` `{"rideId"}`, `ride-start
 
 Client to server: `update-location-captain` `{"location": {"lat", "lng"}}`,
 `offer-received` `{"offerId"}` (a captain's client has a `new-ride` offer); chat:
-`message-delivered` `{"messageIds"}`, `typing` `{"to", "active"}`; calls:
+`send-message` `{"to", "text", "clientMessageId"}` (acknowledged with the stored
+`newMessage`), `message-delivered` `{"messageIds"}`, `typing` `{"to", "active"}`; calls:
 `call-start` `{"kind", "rideId", "to"}`, `call-join`, `call-leave`, `call-end`
 `{"room"}`, `signal` `{"room", "to", "data"}` (relayed only between two members of
 one room), `call-message` `{"room", "text"}`; with the compat routes on, `join`

@@ -202,6 +202,7 @@ def test_anonymous_sockets_cannot_use_the_chat_events(realtime_app, db):
     try:
         assert client.is_connected()
         for event, data in (("typing", {"to": str(ObjectId())}),
+                            ("send-message", {"to": str(ObjectId()), "text": "hi"}),
                             ("message-delivered", {"messageIds": [str(ObjectId())]})):
             assert client.emit(event, data, callback=True) == {
                 "ok": False, "message": "Authentication required"}

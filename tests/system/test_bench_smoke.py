@@ -118,9 +118,12 @@ def test_versus(results):
     BENCH_PEER_QUICKCHAT name a cloned peer (then a ratio too)."""
     rows = results["versus"]["rows"]
     assert set(rows) == {"profile", "login", "chat"}
-    for row in rows.values():
-        sides = ["ridewire"] + ([] if row["peer_missing"] else [row["peer"]])
+    ours = {"profile": ["ridewire"], "login": ["ridewire"],
+            "chat": ["ridewire-socket", "ridewire-http", "ridewire-compat"]}
+    for name, row in rows.items():
+        sides = ours[name] + ([] if row["peer_missing"] else [row["peer"]])
         assert set(row["trials"]) == set(sides)
+        assert set(row["ratios"]) == set(ours[name])
         assert (row["ratio"] is None) == bool(row["peer_missing"])
     for side in ("profile", "login"):
         for trials in rows[side]["trials"].values():
