@@ -33,6 +33,10 @@ from shared.accounts.roles import Role
 from shared.accounts.tokens import TokenError, authenticate
 from shared.errors import Forbidden
 
+# Connections that died without a close (or were taken over by their client's new
+# one): their calls wait for them. A closed transport may be a tab closed on purpose.
+SILENT_ENDS = ("ping timeout", "transport error", "server disconnect")
+
 
 class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
     def trigger_event(self, event, *args):
@@ -103,7 +107,7 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
             return  # an event a client named "disconnect", not a disconnection
         may_return = session.get("account_id") is not None and recovery.persist(
             request.sid, session["account_id"], reason)
-        forget(request.sid, may_return)
+        forget(request.sid, may_return, keep_calls=may_return and reason in SILENT_ENDS)
 
     @limited
     def on_update_location_captain(self, data=None):
@@ -124,12 +128,13 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
             hook(captain_id)
         return {"ok": True}
 
-def forget(sid, may_return=False):
+def forget(sid, may_return=False, keep_calls=False):
     """Undo what the connection recorded (a guest's too: its calls); tell the users
     when one went offline (for a socket that may be recovered, only if its account is
-    not back within PRESENCE_GRACE_SECONDS)."""
+    not back within PRESENCE_GRACE_SECONDS). A connection that died silently keeps
+    its calls for that long too."""
     if session.get("in_calls"):
-        if may_return:
+        if keep_calls:
             socketio.start_background_task(
                 leave_calls_unless_back, current_app._get_current_object(), sid,
                 current_app.config["PRESENCE_GRACE_SECONDS"])

@@ -284,9 +284,10 @@ def test_ride_pushes_missed_during_a_drop_are_recovered(
 
 def test_a_call_member_that_drops_and_recovers_stays_in_its_call(
         served_realtime, proxy, js_clients, clients, db):
-    """Back within PRESENCE_GRACE_SECONDS, it is still a member: the others were not
-    told it left and can signal it (an ICE restart) at once. A member that leaves on
-    purpose is gone at once."""
+    """A connection that died silently (its client gave it up and came back on a new
+    one) within PRESENCE_GRACE_SECONDS is still a member: the others were not told it
+    left and can signal it (an ICE restart) at once. A member that leaves on purpose
+    is gone at once."""
     alice, bob = make_user(db), make_user(db)
     host = clients(served_realtime.url, token_for(bob))
     room = host.call("call-start", {"kind": "meeting"})["room"]
@@ -295,7 +296,8 @@ def test_a_call_member_that_drops_and_recovers_stays_in_its_call(
     client.wait_connected()
     assert client.call("call-join", {"room": room})["ok"]
     host.wait_for("call-member-joined")
-    proxy.cut()
+    proxy.freeze()
+    client.command("drop")
     client.wait_connected(2)
     restart = {"type": "offer", "sdp": "v=0\r\n", "iceRestart": True}
     assert host.call("signal", {"room": room, "to": str(alice["_id"]),
