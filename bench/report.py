@@ -103,8 +103,15 @@ def main():
     for scenario, value, note in rows(results):
         print(f"| {scenario} | {value} | {note} |")
     for name, result in results.items():
-        print(f"\n{name}: taken {result['taken_at']}, load average at the end "
-              f"{[round(x, 2) for x in result['machine']['loadavg']]}")
+        print(f"\n{name}: {provenance(result)}")
+
+
+def provenance(result):
+    """When a result was taken and the load then; an extract saved by hand may lack both."""
+    loadavg = result.get("machine", {}).get("loadavg")
+    load = [round(x, 2) for x in loadavg] if loadavg else "not recorded"
+    taken = result.get("taken_at", "at an unrecorded time")
+    return f"taken {taken}, load average at the end {load}"
 
 
 if __name__ == "__main__":
