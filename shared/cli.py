@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
 from shared.db import create_indexes, mask_uri
 from shared.extensions import mongo
@@ -35,9 +35,13 @@ def database_errors():
     """Turn a database failure into a one-line click error (exit status 1)."""
     try:
         yield
-    except ConnectionFailure as error:
+    except ServerSelectionTimeoutError as error:
         raise click.ClickException(f"cannot reach MongoDB at {database_uri()} "
                                    f"({type(error).__name__})") from None
+    except ConnectionFailure as error:  # reached, then lost or timed out mid-command
+        raise click.ClickException(f"lost the connection to MongoDB at {database_uri()} "
+                                   f"during the command ({type(error).__name__}): it may "
+                                   f"have stopped part-way") from None
     except PyMongoError as error:
         raise click.ClickException(f"MongoDB at {database_uri()} refused: "
                                    f"{type(error).__name__}: {error}") from None

@@ -160,3 +160,20 @@ def test_mask_uri_hides_passwords_only():
     assert mask_uri(plain) == plain
     assert mask_uri("mongodb://user@host/db") == "mongodb://user@host/db"
 
+
+
+def test_a_connection_lost_mid_command_is_not_called_unreachable(monkeypatch, mongo_uri):
+    """Reached, then lost (a timeout mid-insert): the line says so, not "cannot reach"."""
+    from pymongo.errors import NetworkTimeout
+
+    from shared.accounts import cli
+
+    def lost(*args, **kwargs):
+        raise NetworkTimeout("timed out")
+
+    monkeypatch.setattr(cli, "seed_demo", lost)
+    result = run_cli("auth_service", "seed-demo", uri=mongo_uri)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: lost the connection to MongoDB at {mask_uri(mongo_uri)} during the command "
+        f"(NetworkTimeout): it may have stopped part-way")
