@@ -20,6 +20,7 @@ def enable_cors(app):
         expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         max_age=600,
+        always_send=False,  # no Origin, no CORS: nothing to tell a non-browser client
     )
 
 

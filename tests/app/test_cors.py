@@ -47,6 +47,14 @@ def test_actual_request_from_allowed_origin(auth_client):
     assert response.headers["Vary"] == "Origin"
 
 
+@pytest.mark.parametrize("client_fixture", ["auth_client", "realtime_client"])
+def test_a_request_without_origin_gets_no_cors_headers(client_fixture, request):
+    """Not a cross-origin browser request: no origin named, no credentials allowed."""
+    response = request.getfixturevalue(client_fixture).get("/healthz")
+    assert response.status_code == 200
+    assert not [name for name in response.headers.keys() if name.startswith("Access-Control")]
+
+
 def test_configured_origins_replace_the_defaults(mongo_uri, db):
     from auth_service.app import create_app
 
