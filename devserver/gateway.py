@@ -1,5 +1,5 @@
 """`make run`'s gateway: one origin (GATEWAY_PORT, 5000) for frontends, in front of both
-services, routing by path as production's nginx does (devserver/routes.py).
+services, routing by deploy/nginx.conf's locations as nginx does (devserver/routes.py).
 
 A WSGI app under gunicorn (gevent worker), which parses requests, bounds their heads and
 times out slow ones (keepalive: HEADER_TIMEOUT), as it does for the services. A routed
@@ -50,7 +50,7 @@ for _type, _ext in (("text/javascript", ".js"), ("text/javascript", ".mjs"),
 
 
 class TooLarge(Exception):
-    """A chunked request body went over MAX_BODY (routes.py)."""
+    """A chunked request body went over MAX_BODY (nginx.conf's client_max_body_size)."""
 
 
 class ClientError(Exception):
@@ -98,8 +98,7 @@ def frontend():
     return Frontend(Config.FRONTEND_DIR) if Config.FRONTEND_DIR else None
 
 
-UPSTREAMS = {routes.AUTH: (connect_host(Config.HOST), Config.AUTH_PORT),
-             routes.REALTIME: (connect_host(Config.HOST), Config.REALTIME_PORT)}
+UPSTREAMS = {"auth": Config.AUTH_PORT, "realtime": Config.REALTIME_PORT}  # nginx.conf's names
 
 
 def app(environ, start_response):
@@ -196,7 +195,7 @@ def request_headers(environ):
 
 def body(environ):
     """The request body as it arrives (gunicorn decodes a chunked one); TooLarge past
-    MAX_BODY (routes.py), ClientError when reading it fails."""
+    MAX_BODY, ClientError when reading it fails."""
     total = 0
     while True:
         try:
@@ -220,7 +219,8 @@ def forward(environ, reply, route, target):
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     payload = body(environ) if chunked or "Content-Length" in headers else None
-    upstream = http.client.HTTPConnection(*UPSTREAMS[route.upstream], timeout=CONNECT_SECONDS)
+    upstream = http.client.HTTPConnection(connect_host(Config.HOST), UPSTREAMS[route.upstream],
+                                          timeout=CONNECT_SECONDS)
     try:
         upstream.connect()
         upstream.sock.settimeout(None)  # long-polling and streams wait as long as they must

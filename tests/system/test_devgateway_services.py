@@ -59,9 +59,9 @@ def logged_by(services, request_id):
 
 def test_every_prefix_reaches_its_service(gateway, served_auth, served_realtime):
     services = {"auth": served_auth, "realtime": served_realtime}
-    covered = {route.prefix for route in ROUTES for path, _ in PROBES
+    covered = {route.match for route in ROUTES for path, _ in PROBES
                if route.matches(path.split("?")[0])}
-    assert covered == {route.prefix for route in ROUTES if not route.page}
+    assert covered == {route.match for route in ROUTES if not route.page}
     for path, service in PROBES:
         request_id = f"gw-{uuid.uuid4().hex}"
         answer = requests.get(f"{gateway.url}{path}", headers={"X-Request-ID": request_id},
