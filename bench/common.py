@@ -27,9 +27,9 @@ import redis
 from bson import ObjectId
 from pymongo import MongoClient
 
-from devserver.processes import EmbeddedMongo, RedisServer, free_port
-from devserver.serve import GunicornService
+from devserver.processes import EmbeddedMongo, free_port
 from shared.serialize import now
+from tests.harness import GunicornService, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -1,14 +1,16 @@
 """`make run`: the embedded database (unless MONGO_URI is set), both services and the
 gateway in front of them (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR),
-then, once every service is ready, the banner, demo accounts with random passwords in an
-empty embedded database (`flask seed-demo`; SEED_DEMO, never with APP_ENV=production)
-and, in the background, the maps gazetteer (`flask seed-places`).
+started together; once every service is ready (/readyz: database and indexes), the
+banner, demo accounts with random passwords in an empty embedded database (`flask
+seed-demo`; SEED_DEMO, never with APP_ENV=production) and, in the background, the
+maps gazetteer (`flask seed-places`; maps answer from memory until it ends).
 
 What would make a start fail confusingly is checked first (a port taken, an invalid or
 unreachable MONGO_URI): every failure is one message and a non-zero exit, never a
 traceback. A child that exits is named with its last lines and the others are stopped.
 Ctrl-C or SIGTERM, at any moment, stops everything quietly (exit 0).
 """
+# ruff: noqa: E402 (the imports come after the first signal handlers)
 import os
 import signal
 import sys
@@ -17,24 +19,21 @@ if __name__ == "__main__":  # a Ctrl-C during the imports below: nothing started
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
-import errno  # noqa: E402
-import socket  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
+import errno
+import socket
+import threading
+import time
 
-from devserver.gateway import Frontend, connect_host  # noqa: E402
-from devserver.processes import (  # noqa: E402
-    EmbeddedMongo,
-    Gateway,
-    Service,
-    flask_command,
-    http_ok,
-    stop_all,
-)
-from shared.config import Config  # noqa: E402
-from shared.db import mask_uri  # noqa: E402
+from devserver.gateway import Frontend, connect_host
+from devserver.processes import Child, EmbeddedMongo, Gateway, Service, flask_command, stop_all
+from shared.config import Config
+from shared.db import mask_uri
 
-READY_TIMEOUT = 60  # seconds for a child to answer, then for the services' /readyz
+READY_TIMEOUT = 60  # seconds for a child to answer (a service: to be ready)
+# Where the services listen: HOST, a wildcard made this machine's loopback (only the
+# gateway listens on every interface). On the loopback they trust one proxy hop (the
+# gateway's X-Forwarded-For); elsewhere clients could write that header.
+SERVICES_HOST = connect_host(Config.HOST)
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -89,14 +88,13 @@ def run(children):
         start(children, db)
     else:
         check_mongo(Config.MONGO_URI, Config.MONGO_TIMEOUT_MS)
-    hops = {"TRUSTED_PROXY_HOPS": "1"} if services_host() in LOOPBACK else {}
-    for module, port in (("auth_service", Config.AUTH_PORT),
-                         ("realtime_service", Config.REALTIME_PORT)):
-        start(children, Service(module, port, {**env, "HOST": services_host(), **hops}))
-    start(children, Gateway(Config.GATEWAY_PORT, env))
-    ready = {port: wait_ready(port, children) for port in (Config.AUTH_PORT,
-                                                           Config.REALTIME_PORT)}
-    print_banner(frontend, ready)
+    hops = {"TRUSTED_PROXY_HOPS": "1"} if SERVICES_HOST in LOOPBACK else {}
+    services = [Service(module, port, {**env, "HOST": SERVICES_HOST, **hops}) for module, port
+                in (("auth_service", Config.AUTH_PORT), ("realtime_service", Config.REALTIME_PORT))]
+    for service in services:
+        service.HEALTH = "/readyz"  # the banner only once every feature answers
+    start(children, *services, Gateway(Config.GATEWAY_PORT, env))
+    print_banner(frontend)
     if demo_wanted(embedded):
         print_output("seed-demo", flask_command("auth_service", "seed-demo", env=env), True)
     threading.Thread(target=lambda: print_output("seed-places", flask_command(
@@ -112,17 +110,10 @@ def run(children):
         time.sleep(0.3)
 
 
-def services_host():
-    """Where the services listen: HOST, a wildcard made this machine's loopback (only the
-    gateway listens on every interface). On the loopback the services trust one proxy
-    hop (the gateway's X-Forwarded-For); elsewhere clients could write that header."""
-    return connect_host(Config.HOST)
-
-
 def check_ports(embedded):
     """StartupError naming every port that is taken, before anything starts."""
-    wanted = [("AUTH_PORT", Config.AUTH_PORT, "auth_service", services_host()),
-              ("REALTIME_PORT", Config.REALTIME_PORT, "realtime_service", services_host()),
+    wanted = [("AUTH_PORT", Config.AUTH_PORT, "auth_service", SERVICES_HOST),
+              ("REALTIME_PORT", Config.REALTIME_PORT, "realtime_service", SERVICES_HOST),
               ("GATEWAY_PORT", Config.GATEWAY_PORT, "the gateway", Config.HOST)]
     if embedded:
         wanted.insert(0, ("DB_PORT", Config.DB_PORT, "the embedded SecantusDB", "127.0.0.1"))
@@ -192,29 +183,20 @@ def check_mongo(uri, timeout_ms):
         client.close()
 
 
-def start(children, child):
-    """Start `child` in a process group of its own and wait until it answers;
-    StartupError (with its last lines) if it exits or does not answer in time."""
-    child.own_group = True
-    children.append(child)
-    try:
-        child.start(timeout=READY_TIMEOUT)
-    except RuntimeError:
-        raise StartupError(exited(child)) from None
-    except TimeoutError:
-        raise StartupError(f"{child.name} did not answer within {READY_TIMEOUT} s"
-                           f"{last_lines(child)}") from None
-
-
-def wait_ready(port, children):
-    """Whether the service on `port` answers /readyz (database and indexes) in time."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if http_ok(f"http://127.0.0.1:{port}/readyz"):
-            return True
-        check_running(children)
-        time.sleep(0.2)
-    return False
+def start(children, *started):
+    """Start each child in a process group of its own, all at once, then wait until each
+    is ready; StartupError (with its last lines) if one exits or is not ready in time."""
+    for child in started:
+        child.own_group = True
+        children.append(Child.start(child))
+    for child in started:
+        try:
+            child.wait_until(child.ready, READY_TIMEOUT)
+        except RuntimeError:
+            raise StartupError(exited(child)) from None
+        except TimeoutError:
+            raise StartupError(f"{child.name} was not ready within {READY_TIMEOUT} s"
+                               f"{last_lines(child)}") from None
 
 
 def check_running(children):
@@ -250,12 +232,12 @@ def check_frontend(directory):
     return frontend
 
 
-def print_banner(frontend, ready):
+def print_banner(frontend):
     """Every URL, the gateway's first: the one origin to point frontends at (API base
     URL and Socket.IO URL alike); then the console, the API docs and each service."""
     gateway = f"http://{Config.HOST}:{Config.GATEWAY_PORT}"
-    auth = f"http://{services_host()}:{Config.AUTH_PORT}"
-    realtime = f"http://{services_host()}:{Config.REALTIME_PORT}"
+    auth = f"http://{SERVICES_HOST}:{Config.AUTH_PORT}"
+    realtime = f"http://{SERVICES_HOST}:{Config.REALTIME_PORT}"
     lines = [
         "",
         "Ridewire is running:",
@@ -266,10 +248,7 @@ def print_banner(frontend, ready):
     ]
     if frontend is not None:
         lines.append(f"  frontend  {frontend.root} served at {gateway}/")
-    for name, url, port in (("auth", auth, Config.AUTH_PORT),
-                            ("realtime", realtime, Config.REALTIME_PORT)):
-        state = "ready" if ready[port] else "up, but its database is not ready (see /readyz)"
-        lines.append(f"  {name:9} {url}  {state}")
+    lines += [f"  auth      {auth}  ready", f"  realtime  {realtime}  ready"]
     print("\n".join(lines), flush=True)
 
 

@@ -1,5 +1,6 @@
-"""Child processes of `make run`, the tests and the benchmarks: the embedded database,
-the services, the gateway, Redis. Children die with their parent (PR_SET_PDEATHSIG), so
+"""Child processes of `make run` (the tests and the benchmarks start theirs with these
+too, tests/harness.py adds theirs): the embedded database, the services, the gateway.
+Children die with their parent (PR_SET_PDEATHSIG), so
 even a `kill -9` of `make run` or of the test runner leaves no orphan behind."""
 import collections
 import ctypes
@@ -154,15 +155,18 @@ class EmbeddedMongo(Child):
                 str(self.port), "--storage-path", str(storage), "--standalone",
                 "--log-level", "WARNING", *(["--sync-on-commit"] if sync_on_commit else [])]
         super().__init__("secantusdb", argv, log_path=log_path)
+        if storage != ":memory:":
+            Path(storage).mkdir(parents=True, exist_ok=True)
 
     def uri(self, database="ridewire"):
         return f"mongodb://127.0.0.1:{self.port}/{database}?{EMBEDDED_URI_OPTIONS}"
 
+    def ready(self):
+        return port_open(self.port)
+
     def start(self, timeout=30.0):
-        if self.storage != ":memory:":
-            Path(self.storage).mkdir(parents=True, exist_ok=True)
         super().start()
-        return self.wait_until(lambda: port_open(self.port), timeout)
+        return self.wait_until(self.ready, timeout)
 
 
 def http_ok(url):
@@ -197,9 +201,12 @@ class Service(Child):
         full_env = {**os.environ, **env}
         super().__init__(module, [sys.executable, "-m", module], full_env, log_path)
 
+    def ready(self):
+        return http_ok(self.url + self.HEALTH)
+
     def start(self, timeout=30.0):
         super().start()
-        return self.wait_until(lambda: http_ok(self.url + self.HEALTH), timeout)
+        return self.wait_until(self.ready, timeout)
 
 
 class Gateway(Service):
@@ -211,32 +218,3 @@ class Gateway(Service):
     def __init__(self, port, env, log_path=None):
         super().__init__("gateway", port, {**env, "GATEWAY_PORT": str(port)}, log_path)
         self.argv = [sys.executable, "-m", "gunicorn", "-c", "python:devserver.gateway"]
-
-
-class RedisServer(Child):
-    """A throwaway redis-server on 127.0.0.1 (no persistence), for tests and benchmarks."""
-
-    def __init__(self, directory, port=None):
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        argv = [shutil.which("redis-server") or "/usr/bin/redis-server",
-                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(directory)]
-        super().__init__("redis", argv, log_path=Path(directory) / "redis.log")
-
-    def start(self, timeout=15.0):
-        import redis
-
-        super().start()
-        client = redis.Redis.from_url(self.url)
-
-        def answers():
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
-        try:
-            return self.wait_until(answers, timeout)
-        finally:
-            client.close()

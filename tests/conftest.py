@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from devserver.processes import Child, EmbeddedMongo, RedisServer, Service, free_port, http_ok
+from devserver.processes import Child, EmbeddedMongo, Service, free_port, http_ok
 from shared.config import TestingConfig
+from tests.harness import RedisServer
 from tests.inprocess import kill_background_tasks
 
 TEST_DB = "ridewire_test"

@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from devserver.processes import Child, free_port, http_ok, port_open
-from devserver.serve import GunicornService
 from tests.conftest import service_env
+from tests.harness import GunicornService
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"

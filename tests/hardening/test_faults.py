@@ -11,7 +11,8 @@ import requests
 import socketio
 from pymongo import MongoClient
 
-from devserver.processes import EmbeddedMongo, RedisServer
+from devserver.processes import EmbeddedMongo
+from tests.harness import RedisServer
 
 from ..conftest import prepare, serve_all
 from ..factories import auth_header, make_user, token_for

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from devserver.processes import free_port
-from devserver.serve import GunicornService
+from tests.harness import GunicornService
 
 from ..conftest import service_env
 from ..factories import make_captain
