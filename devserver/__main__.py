@@ -195,8 +195,7 @@ def start(children, *started):
         except RuntimeError:
             raise StartupError(exited(child)) from None
         except TimeoutError:
-            raise StartupError(f"{child.name} was not ready within {READY_TIMEOUT} s"
-                               f"{last_lines(child)}") from None
+            raise StartupError(exited(child, f"was not ready within {READY_TIMEOUT} s")) from None
 
 
 def check_running(children):
@@ -206,15 +205,13 @@ def check_running(children):
             raise StartupError(exited(child))
 
 
-def exited(child):
+def exited(child, how=None):
+    """The child's name, how it ended (or `how`) and its last lines."""
     code = child.proc.returncode
-    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-    return f"{child.name} {how}{last_lines(child)}"
-
-
-def last_lines(child):
+    how = how or (f"was killed by {signal.Signals(-code).name}" if code < 0
+                  else f"exited with code {code}")
     lines = "\n".join(f"    {line}" for line in child.last_lines())
-    return f"; its last lines:\n{lines}" if lines else " (no output)"
+    return f"{child.name} {how}" + (f"; its last lines:\n{lines}" if lines else " (no output)")
 
 
 def check_frontend(directory):

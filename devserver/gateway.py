@@ -18,6 +18,7 @@ import http.client
 import json
 import mimetypes
 import os
+import re
 from http import HTTPStatus
 from pathlib import Path
 
@@ -39,6 +40,8 @@ EXPOSE_HEADERS = "Retry-After, X-Request-ID"
 # The same texts as nginx's own answers (deploy/nginx.conf).
 MESSAGES = {400: "Bad request", 404: "Not found", 413: "Request body too large",
             503: "Service unavailable"}
+# A path with a segment starting with a dot, `/.well-known/...` excepted (nginx.conf's).
+HIDDEN = re.compile(r"^/\.(?!well-known/)|^/.+/\.")
 # Deterministic types for what a web build holds, whatever /etc/mime.types says.
 TYPES = mimetypes.MimeTypes()
 for _type, _ext in (("text/javascript", ".js"), ("text/javascript", ".mjs"),
@@ -77,15 +80,6 @@ class Frontend:
         return None
 
 
-def hidden(path):
-    """Whether a normalised path has a segment starting with a dot, `/.well-known/...`
-    excepted (nginx.conf's rule)."""
-    segments = path.split("/")[1:]
-    if segments[0] == ".well-known" and len(segments) > 1:
-        segments = segments[1:]
-    return any(segment.startswith(".") for segment in segments)
-
-
 def connect_host(host):
     """Where to reach a service listening on HOST (a wildcard means this machine)."""
     return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -117,7 +111,7 @@ def app(environ, start_response):
         location += f"?{query}" if query else ""
         return reply.json(301, {"message": "Moved Permanently"}, [("Location", location)])
     route = routes.resolve(path)
-    files = frontend() if method in {"GET", "HEAD"} and not hidden(path) else None
+    files = frontend() if method in {"GET", "HEAD"} and not HIDDEN.search(path) else None
     page = files is not None and files.index is not None
     if route is not None and not (route.page and page):
         target = route.target(environ["RAW_URI"], path, query)

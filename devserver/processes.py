@@ -27,20 +27,6 @@ def _die_with_parent():
         pass
 
 
-_handed_out = set()
-
-
-def free_port():
-    """A free port never handed out before: callers take several before any is bound."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-
-
 def port_open(port, host="127.0.0.1"):
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -110,14 +96,7 @@ class Child:
         raise TimeoutError(f"{self.name} did not become ready in {timeout}s")
 
     def stop(self, timeout=10.0):
-        if not self.running():
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_all([self], timeout)
 
     def kill(self):
         if self.running():
@@ -148,8 +127,8 @@ class EmbeddedMongo(Child):
     """A SecantusDB server (MongoDB wire protocol) on 127.0.0.1; `storage` is a
     directory, or ":memory:" for a throwaway database."""
 
-    def __init__(self, port=None, storage=":memory:", sync_on_commit=False, log_path=None):
-        self.port = port or free_port()
+    def __init__(self, port, storage=":memory:", sync_on_commit=False, log_path=None):
+        self.port = port
         self.storage = storage
         argv = [secantusd_executable() or "secantusd-py", "--host", "127.0.0.1", "--port",
                 str(self.port), "--storage-path", str(storage), "--standalone",

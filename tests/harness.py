@@ -1,12 +1,26 @@
-"""Servers of the tests and the benchmarks beside `make run`'s (devserver/processes.py):
-a throwaway Redis, and a service under gunicorn with its production config."""
+"""What the tests and the benchmarks start beside `make run`'s children
+(devserver/processes.py): free ports, a throwaway Redis and a service under gunicorn
+with its production config."""
 import shutil
+import socket
 import sys
 from pathlib import Path
 
-from devserver.processes import Child, Service, free_port
+from devserver.processes import Child, Service
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+_handed_out = set()
+
+
+def free_port():
+    """A free port never handed out before: callers take several before any is bound."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class GunicornService(Service):

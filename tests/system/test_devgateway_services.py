@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from devserver.processes import free_port, port_open
+from devserver.processes import port_open
 from devserver.routes import ROUTES
 from tests.auth_api import PNG_1PX, data_url
 from tests.conftest import service_env
 from tests.devgateway_support import APP_ORIGIN, FILES, dev_gateway, make_frontend
 from tests.factories import make_user, token_for
+from tests.harness import free_port
 from tests.sockets import RecordingClient
 
 pytestmark = pytest.mark.timeout(120)
