@@ -21,15 +21,17 @@ if __name__ == "__main__":  # a Ctrl-C during the imports below: nothing started
 
 import errno
 import socket
+import subprocess
 import threading
 import time
 
 from devserver.gateway import Frontend, connect_host
-from devserver.processes import Child, EmbeddedMongo, Gateway, Service, flask_command, stop_all
+from devserver.processes import Child, EmbeddedMongo, Gateway, Service, die_with_parent, stop_all
 from shared.config import Config
 from shared.db import mask_uri
 
 READY_TIMEOUT = 60  # seconds for a child to answer (a service: to be ready)
+SEED_TIMEOUT = 120  # seconds for seed-demo, then for seed-places (in the background)
 # Where the services listen: HOST, a wildcard made this machine's loopback (only the
 # gateway listens on every interface). On the loopback they trust one proxy hop (the
 # gateway's X-Forwarded-For); elsewhere clients could write that header.
@@ -96,9 +98,9 @@ def run(children):
     start(children, *services, Gateway(Config.GATEWAY_PORT, env))
     print_banner(frontend)
     if demo_wanted(embedded):
-        print_output("seed-demo", flask_command("auth_service", "seed-demo", env=env), True)
-    threading.Thread(target=lambda: print_output("seed-places", flask_command(
-        "realtime_service", "seed-places", env=env)), daemon=True).start()
+        seed("auth_service", "seed-demo", env, every=True)
+    places = ("realtime_service", "seed-places", env)
+    threading.Thread(target=seed, args=places, daemon=True).start()
     print("Ctrl-C stops everything.", flush=True)
     while True:  # until Ctrl-C, or a child exits
         try:
@@ -257,18 +259,22 @@ def demo_wanted(embedded):
     return embedded if Config.SEED_DEMO is None else Config.SEED_DEMO
 
 
-def print_output(command, result, every=False):
-    """What `command` (flask_command's CompletedProcess, None when it took too long)
-    said: every line (the demo passwords, shown only this once) or its last, indented;
-    or one line saying why it failed. Seeding demo accounts or cities is idempotent."""
-    if result is None or result.returncode != 0:
-        output = (result.stderr or result.stdout) if result else ""
-        last = (output.strip().splitlines() or ["did not finish in time" if result is None
-                                                else "no output"])[-1]
-        print(f"  {command} failed: {last}", file=sys.stderr, flush=True)
-        return
+def seed(module, command, env, every=False):
+    """`flask --app <module> <command>` (seeding is idempotent) in a process group of its
+    own (a Ctrl-C reaches only us): every line it printed (the demo passwords, shown only
+    this once) or its last, indented; or one line saying why it failed."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", module, command], text=True, check=False,
+            env={**os.environ, **env}, capture_output=True, timeout=SEED_TIMEOUT,
+            preexec_fn=die_with_parent, process_group=0)
+    except subprocess.TimeoutExpired:
+        return print(f"  {command} failed: did not finish in time", file=sys.stderr, flush=True)
+    if result.returncode != 0:
+        last = ((result.stderr or result.stdout).strip().splitlines() or ["no output"])[-1]
+        return print(f"  {command} failed: {last}", file=sys.stderr, flush=True)
     lines = result.stdout.splitlines()
-    print("\n".join(f"  {line}" for line in (lines if every else lines[-1:])), flush=True)
+    return print("\n".join(f"  {line}" for line in (lines if every else lines[-1:])), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from shared.embedded import EMBEDDED_URI_OPTIONS
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent():
+def die_with_parent():
+    """A child's preexec_fn: SIGTERM when its parent dies, however it died."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
@@ -58,7 +59,7 @@ class Child:
             env=self.env,
             stdout=subprocess.PIPE if piped else out,
             stderr=subprocess.STDOUT if out or piped else None,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             process_group=0 if self.own_group else None,
         )
         if out:
@@ -154,19 +155,6 @@ def http_ok(url):
             return response.status == 200
     except OSError:
         return False
-
-
-def flask_command(module, *args, env=None, timeout=120):
-    """`flask --app <module> <args>` (e.g. `seed-demo`) with `env` added to this process's
-    environment: the CompletedProcess (output as text), None after `timeout`. In a
-    process group of its own: a Ctrl-C reaches the caller, which kills it."""
-    try:
-        return subprocess.run([sys.executable, "-m", "flask", "--app", module, *args],
-                              env={**os.environ, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout, preexec_fn=_die_with_parent,
-                              check=False, process_group=0)
-    except subprocess.TimeoutExpired:
-        return None
 
 
 class Service(Child):
