@@ -24,6 +24,7 @@ from pathlib import Path
 
 import gevent
 from gevent import socket
+from werkzeug.datastructures import EnvironHeaders
 
 from devserver import routes
 from shared.config import Config
@@ -174,13 +175,8 @@ def request_headers(environ):
     """The client's headers without hop-by-hop ones, plus the forwarding headers: the
     client's address only, whatever it wrote (nginx's `$remote_addr`)."""
     named = {name.strip().lower() for name in environ.get("HTTP_CONNECTION", "").split(",")}
-    headers = {}
-    for key, value in environ.items():
-        name = key[5:] if key.startswith("HTTP_") else key
-        if key.startswith("HTTP_") or key in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
-            name = name.replace("_", "-").title()
-            if value and name.lower() not in HOP_BY_HOP | named:
-                headers[name] = value
+    headers = {name: value for name, value in EnvironHeaders(environ).items()
+               if value and name.lower() not in HOP_BY_HOP | named}
     headers.update({"X-Forwarded-For": environ["REMOTE_ADDR"], "X-Forwarded-Proto": "http"})
     if "Host" in headers:
         headers["X-Forwarded-Host"] = headers["Host"]
