@@ -15,7 +15,6 @@ COPY shared ./shared
 COPY auth_service ./auth_service
 COPY realtime_service ./realtime_service
 COPY compat ./compat
-COPY devserver ./devserver
 RUN pip install --upgrade pip && pip install .
 
 # Runtime stage: the virtualenv, the gunicorn configs, an unprivileged user.

@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.city_worker import point_near
 from bench.common import PICKUP as CENTER
 from bench.loadclient import percentiles
-from devserver.processes import RedisServer
+from tests.harness import RedisServer
 
 
 def index_microbench(cfg, redis_url, queries=2000):

@@ -27,9 +27,9 @@ import redis
 from bson import ObjectId
 from pymongo import MongoClient
 
-from devserver.processes import EmbeddedMongo, RedisServer, free_port
-from devserver.serve import GunicornService
+from devserver.processes import EmbeddedMongo
 from shared.serialize import now
+from tests.harness import GunicornService, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -46,7 +46,7 @@ class Servers:
 
     def __init__(self):
         self.tmp = Path(tempfile.mkdtemp(prefix="ridewire-bench-"))
-        self.db_server = EmbeddedMongo(log_path=self.tmp / "secantusd.log")
+        self.db_server = EmbeddedMongo(free_port(), log_path=self.tmp / "secantusd.log")
         self.redis_proc = self.redis_url = None
         self.databases = itertools.count(1)
 

@@ -24,7 +24,8 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from bench import common
-from devserver.processes import Child, EmbeddedMongo, free_port, port_open
+from devserver.processes import Child, EmbeddedMongo, port_open
+from tests.harness import free_port
 
 PEER_ROUNDS = 10  # both peers hash with bcrypt cost 10
 
@@ -125,7 +126,8 @@ class Peer:
         self.tmp = Path(tmp)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.db_server = EmbeddedMongo(log_path=self.tmp / f"{kind.name}-secantusd.log")
+        self.db_server = EmbeddedMongo(free_port(),
+                                       log_path=self.tmp / f"{kind.name}-secantusd.log")
         self.node = None
 
     def __enter__(self):

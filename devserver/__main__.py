@@ -1,14 +1,16 @@
 """`make run`: the embedded database (unless MONGO_URI is set), both services and the
 gateway in front of them (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR),
-then, once every service is ready, the banner, demo accounts with random passwords in an
-empty embedded database (`flask seed-demo`; SEED_DEMO, never with APP_ENV=production)
-and, in the background, the maps gazetteer (`flask seed-places`).
+started together; once every service is ready (/readyz: database and indexes), the
+banner, demo accounts with random passwords in an empty embedded database (`flask
+seed-demo`; SEED_DEMO, never with APP_ENV=production) and, in the background, the
+maps gazetteer (`flask seed-places`; maps answer from memory until it ends).
 
 What would make a start fail confusingly is checked first (a port taken, an invalid or
 unreachable MONGO_URI): every failure is one message and a non-zero exit, never a
 traceback. A child that exits is named with its last lines and the others are stopped.
 Ctrl-C or SIGTERM, at any moment, stops everything quietly (exit 0).
 """
+# ruff: noqa: E402 (the imports come after the first signal handlers)
 import os
 import signal
 import sys
@@ -17,24 +19,23 @@ if __name__ == "__main__":  # a Ctrl-C during the imports below: nothing started
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
-import errno  # noqa: E402
-import socket  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
+import errno
+import socket
+import subprocess
+import threading
+import time
 
-from devserver.gateway import Frontend, connect_host  # noqa: E402
-from devserver.processes import (  # noqa: E402
-    EmbeddedMongo,
-    Gateway,
-    Service,
-    flask_command,
-    http_ok,
-    stop_all,
-)
-from shared.config import Config  # noqa: E402
-from shared.db import mask_uri  # noqa: E402
+from devserver.gateway import Frontend, connect_host
+from devserver.processes import Child, EmbeddedMongo, Gateway, Service, die_with_parent, stop_all
+from shared.config import Config
+from shared.db import mask_uri
 
-READY_TIMEOUT = 60  # seconds for a child to answer, then for the services' /readyz
+READY_TIMEOUT = 60  # seconds for a child to answer (a service: to be ready)
+SEED_TIMEOUT = 120  # seconds for seed-demo, then for seed-places (in the background)
+# Where the services listen: HOST, a wildcard made this machine's loopback (only the
+# gateway listens on every interface). On the loopback they trust one proxy hop (the
+# gateway's X-Forwarded-For); elsewhere clients could write that header.
+SERVICES_HOST = connect_host(Config.HOST)
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -89,18 +90,17 @@ def run(children):
         start(children, db)
     else:
         check_mongo(Config.MONGO_URI, Config.MONGO_TIMEOUT_MS)
-    hops = {"TRUSTED_PROXY_HOPS": "1"} if services_host() in LOOPBACK else {}
-    for module, port in (("auth_service", Config.AUTH_PORT),
-                         ("realtime_service", Config.REALTIME_PORT)):
-        start(children, Service(module, port, {**env, "HOST": services_host(), **hops}))
-    start(children, Gateway(Config.GATEWAY_PORT, env))
-    ready = {port: wait_ready(port, children) for port in (Config.AUTH_PORT,
-                                                           Config.REALTIME_PORT)}
-    print_banner(frontend, ready)
+    hops = {"TRUSTED_PROXY_HOPS": "1"} if SERVICES_HOST in LOOPBACK else {}
+    services = [Service(module, port, {**env, "HOST": SERVICES_HOST, **hops}) for module, port
+                in (("auth_service", Config.AUTH_PORT), ("realtime_service", Config.REALTIME_PORT))]
+    for service in services:
+        service.HEALTH = "/readyz"  # the banner only once every feature answers
+    start(children, *services, Gateway(Config.GATEWAY_PORT, env))
+    print_banner(frontend)
     if demo_wanted(embedded):
-        print_output("seed-demo", flask_command("auth_service", "seed-demo", env=env), True)
-    threading.Thread(target=lambda: print_output("seed-places", flask_command(
-        "realtime_service", "seed-places", env=env)), daemon=True).start()
+        seed("auth_service", "seed-demo", env, every=True)
+    places = ("realtime_service", "seed-places", env)
+    threading.Thread(target=seed, args=places, daemon=True).start()
     print("Ctrl-C stops everything.", flush=True)
     while True:  # until Ctrl-C, or a child exits
         try:
@@ -112,17 +112,10 @@ def run(children):
         time.sleep(0.3)
 
 
-def services_host():
-    """Where the services listen: HOST, a wildcard made this machine's loopback (only the
-    gateway listens on every interface). On the loopback the services trust one proxy
-    hop (the gateway's X-Forwarded-For); elsewhere clients could write that header."""
-    return connect_host(Config.HOST)
-
-
 def check_ports(embedded):
     """StartupError naming every port that is taken, before anything starts."""
-    wanted = [("AUTH_PORT", Config.AUTH_PORT, "auth_service", services_host()),
-              ("REALTIME_PORT", Config.REALTIME_PORT, "realtime_service", services_host()),
+    wanted = [("AUTH_PORT", Config.AUTH_PORT, "auth_service", SERVICES_HOST),
+              ("REALTIME_PORT", Config.REALTIME_PORT, "realtime_service", SERVICES_HOST),
               ("GATEWAY_PORT", Config.GATEWAY_PORT, "the gateway", Config.HOST)]
     if embedded:
         wanted.insert(0, ("DB_PORT", Config.DB_PORT, "the embedded SecantusDB", "127.0.0.1"))
@@ -192,29 +185,19 @@ def check_mongo(uri, timeout_ms):
         client.close()
 
 
-def start(children, child):
-    """Start `child` in a process group of its own and wait until it answers;
-    StartupError (with its last lines) if it exits or does not answer in time."""
-    child.own_group = True
-    children.append(child)
-    try:
-        child.start(timeout=READY_TIMEOUT)
-    except RuntimeError:
-        raise StartupError(exited(child)) from None
-    except TimeoutError:
-        raise StartupError(f"{child.name} did not answer within {READY_TIMEOUT} s"
-                           f"{last_lines(child)}") from None
-
-
-def wait_ready(port, children):
-    """Whether the service on `port` answers /readyz (database and indexes) in time."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if http_ok(f"http://127.0.0.1:{port}/readyz"):
-            return True
-        check_running(children)
-        time.sleep(0.2)
-    return False
+def start(children, *started):
+    """Start each child in a process group of its own, all at once, then wait until each
+    is ready; StartupError (with its last lines) if one exits or is not ready in time."""
+    for child in started:
+        child.own_group = True
+        children.append(Child.start(child))
+    for child in started:
+        try:
+            child.wait_until(child.ready, READY_TIMEOUT)
+        except RuntimeError:
+            raise StartupError(exited(child)) from None
+        except TimeoutError:
+            raise StartupError(exited(child, f"was not ready within {READY_TIMEOUT} s")) from None
 
 
 def check_running(children):
@@ -224,15 +207,13 @@ def check_running(children):
             raise StartupError(exited(child))
 
 
-def exited(child):
+def exited(child, how=None):
+    """The child's name, how it ended (or `how`) and its last lines."""
     code = child.proc.returncode
-    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-    return f"{child.name} {how}{last_lines(child)}"
-
-
-def last_lines(child):
+    how = how or (f"was killed by {signal.Signals(-code).name}" if code < 0
+                  else f"exited with code {code}")
     lines = "\n".join(f"    {line}" for line in child.last_lines())
-    return f"; its last lines:\n{lines}" if lines else " (no output)"
+    return f"{child.name} {how}" + (f"; its last lines:\n{lines}" if lines else " (no output)")
 
 
 def check_frontend(directory):
@@ -250,12 +231,12 @@ def check_frontend(directory):
     return frontend
 
 
-def print_banner(frontend, ready):
+def print_banner(frontend):
     """Every URL, the gateway's first: the one origin to point frontends at (API base
     URL and Socket.IO URL alike); then the console, the API docs and each service."""
     gateway = f"http://{Config.HOST}:{Config.GATEWAY_PORT}"
-    auth = f"http://{services_host()}:{Config.AUTH_PORT}"
-    realtime = f"http://{services_host()}:{Config.REALTIME_PORT}"
+    auth = f"http://{SERVICES_HOST}:{Config.AUTH_PORT}"
+    realtime = f"http://{SERVICES_HOST}:{Config.REALTIME_PORT}"
     lines = [
         "",
         "Ridewire is running:",
@@ -266,10 +247,7 @@ def print_banner(frontend, ready):
     ]
     if frontend is not None:
         lines.append(f"  frontend  {frontend.root} served at {gateway}/")
-    for name, url, port in (("auth", auth, Config.AUTH_PORT),
-                            ("realtime", realtime, Config.REALTIME_PORT)):
-        state = "ready" if ready[port] else "up, but its database is not ready (see /readyz)"
-        lines.append(f"  {name:9} {url}  {state}")
+    lines += [f"  auth      {auth}  ready", f"  realtime  {realtime}  ready"]
     print("\n".join(lines), flush=True)
 
 
@@ -281,18 +259,22 @@ def demo_wanted(embedded):
     return embedded if Config.SEED_DEMO is None else Config.SEED_DEMO
 
 
-def print_output(command, result, every=False):
-    """What `command` (flask_command's CompletedProcess, None when it took too long)
-    said: every line (the demo passwords, shown only this once) or its last, indented;
-    or one line saying why it failed. Seeding demo accounts or cities is idempotent."""
-    if result is None or result.returncode != 0:
-        output = (result.stderr or result.stdout) if result else ""
-        last = (output.strip().splitlines() or ["did not finish in time" if result is None
-                                                else "no output"])[-1]
-        print(f"  {command} failed: {last}", file=sys.stderr, flush=True)
-        return
+def seed(module, command, env, every=False):
+    """`flask --app <module> <command>` (seeding is idempotent) in a process group of its
+    own (a Ctrl-C reaches only us): every line it printed (the demo passwords, shown only
+    this once) or its last, indented; or one line saying why it failed."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", module, command], text=True, check=False,
+            env={**os.environ, **env}, capture_output=True, timeout=SEED_TIMEOUT,
+            preexec_fn=die_with_parent, process_group=0)
+    except subprocess.TimeoutExpired:
+        return print(f"  {command} failed: did not finish in time", file=sys.stderr, flush=True)
+    if result.returncode != 0:
+        last = ((result.stderr or result.stdout).strip().splitlines() or ["no output"])[-1]
+        return print(f"  {command} failed: {last}", file=sys.stderr, flush=True)
     lines = result.stdout.splitlines()
-    print("\n".join(f"  {line}" for line in (lines if every else lines[-1:])), flush=True)
+    return print("\n".join(f"  {line}" for line in (lines if every else lines[-1:])), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """`make run`'s gateway: one origin (GATEWAY_PORT, 5000) for frontends, in front of both
-services, routing by path as production's nginx does (devserver/routes.py).
+services, routing by deploy/nginx.conf's locations as nginx does (devserver/routes.py).
 
 A WSGI app under gunicorn (gevent worker), which parses requests, bounds their heads and
 times out slow ones (keepalive: HEADER_TIMEOUT), as it does for the services. A routed
@@ -18,11 +18,13 @@ import http.client
 import json
 import mimetypes
 import os
+import re
 from http import HTTPStatus
 from pathlib import Path
 
 import gevent
 from gevent import socket
+from werkzeug.datastructures import EnvironHeaders
 
 from devserver import routes
 from shared.config import Config
@@ -39,6 +41,8 @@ EXPOSE_HEADERS = "Retry-After, X-Request-ID"
 # The same texts as nginx's own answers (deploy/nginx.conf).
 MESSAGES = {400: "Bad request", 404: "Not found", 413: "Request body too large",
             503: "Service unavailable"}
+# A path with a segment starting with a dot, `/.well-known/...` excepted (nginx.conf's).
+HIDDEN = re.compile(r"^/\.(?!well-known/)|^/.+/\.")
 # Deterministic types for what a web build holds, whatever /etc/mime.types says.
 TYPES = mimetypes.MimeTypes()
 for _type, _ext in (("text/javascript", ".js"), ("text/javascript", ".mjs"),
@@ -50,7 +54,7 @@ for _type, _ext in (("text/javascript", ".js"), ("text/javascript", ".mjs"),
 
 
 class TooLarge(Exception):
-    """A chunked request body went over MAX_BODY (routes.py)."""
+    """A chunked request body went over MAX_BODY (nginx.conf's client_max_body_size)."""
 
 
 class ClientError(Exception):
@@ -77,15 +81,6 @@ class Frontend:
         return None
 
 
-def hidden(path):
-    """Whether a normalised path has a segment starting with a dot, `/.well-known/...`
-    excepted (nginx.conf's rule)."""
-    segments = path.split("/")[1:]
-    if segments[0] == ".well-known" and len(segments) > 1:
-        segments = segments[1:]
-    return any(segment.startswith(".") for segment in segments)
-
-
 def connect_host(host):
     """Where to reach a service listening on HOST (a wildcard means this machine)."""
     return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -98,8 +93,7 @@ def frontend():
     return Frontend(Config.FRONTEND_DIR) if Config.FRONTEND_DIR else None
 
 
-UPSTREAMS = {routes.AUTH: (connect_host(Config.HOST), Config.AUTH_PORT),
-             routes.REALTIME: (connect_host(Config.HOST), Config.REALTIME_PORT)}
+UPSTREAMS = {"auth": Config.AUTH_PORT, "realtime": Config.REALTIME_PORT}  # nginx.conf's names
 
 
 def app(environ, start_response):
@@ -118,7 +112,7 @@ def app(environ, start_response):
         location += f"?{query}" if query else ""
         return reply.json(301, {"message": "Moved Permanently"}, [("Location", location)])
     route = routes.resolve(path)
-    files = frontend() if method in {"GET", "HEAD"} and not hidden(path) else None
+    files = frontend() if method in {"GET", "HEAD"} and not HIDDEN.search(path) else None
     page = files is not None and files.index is not None
     if route is not None and not (route.page and page):
         target = route.target(environ["RAW_URI"], path, query)
@@ -181,13 +175,8 @@ def request_headers(environ):
     """The client's headers without hop-by-hop ones, plus the forwarding headers: the
     client's address only, whatever it wrote (nginx's `$remote_addr`)."""
     named = {name.strip().lower() for name in environ.get("HTTP_CONNECTION", "").split(",")}
-    headers = {}
-    for key, value in environ.items():
-        name = key[5:] if key.startswith("HTTP_") else key
-        if key.startswith("HTTP_") or key in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
-            name = name.replace("_", "-").title()
-            if value and name.lower() not in HOP_BY_HOP | named:
-                headers[name] = value
+    headers = {name: value for name, value in EnvironHeaders(environ).items()
+               if value and name.lower() not in HOP_BY_HOP | named}
     headers.update({"X-Forwarded-For": environ["REMOTE_ADDR"], "X-Forwarded-Proto": "http"})
     if "Host" in headers:
         headers["X-Forwarded-Host"] = headers["Host"]
@@ -196,7 +185,7 @@ def request_headers(environ):
 
 def body(environ):
     """The request body as it arrives (gunicorn decodes a chunked one); TooLarge past
-    MAX_BODY (routes.py), ClientError when reading it fails."""
+    MAX_BODY, ClientError when reading it fails."""
     total = 0
     while True:
         try:
@@ -220,7 +209,8 @@ def forward(environ, reply, route, target):
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     payload = body(environ) if chunked or "Content-Length" in headers else None
-    upstream = http.client.HTTPConnection(*UPSTREAMS[route.upstream], timeout=CONNECT_SECONDS)
+    upstream = http.client.HTTPConnection(connect_host(Config.HOST), UPSTREAMS[route.upstream],
+                                          timeout=CONNECT_SECONDS)
     try:
         upstream.connect()
         upstream.sock.settimeout(None)  # long-polling and streams wait as long as they must

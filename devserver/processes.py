@@ -1,5 +1,6 @@
-"""Child processes of `make run`, the tests and the benchmarks: the embedded database,
-the services, the gateway, Redis. Children die with their parent (PR_SET_PDEATHSIG), so
+"""Child processes of `make run` (the tests and the benchmarks start theirs with these
+too, tests/harness.py adds theirs): the embedded database, the services, the gateway.
+Children die with their parent (PR_SET_PDEATHSIG), so
 even a `kill -9` of `make run` or of the test runner leaves no orphan behind."""
 import collections
 import ctypes
@@ -19,25 +20,12 @@ from shared.embedded import EMBEDDED_URI_OPTIONS
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent():
+def die_with_parent():
+    """A child's preexec_fn: SIGTERM when its parent dies, however it died."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
-
-
-_handed_out = set()
-
-
-def free_port():
-    """A free port never handed out before: callers take several before any is bound."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
 
 
 def port_open(port, host="127.0.0.1"):
@@ -71,7 +59,7 @@ class Child:
             env=self.env,
             stdout=subprocess.PIPE if piped else out,
             stderr=subprocess.STDOUT if out or piped else None,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             process_group=0 if self.own_group else None,
         )
         if out:
@@ -109,14 +97,7 @@ class Child:
         raise TimeoutError(f"{self.name} did not become ready in {timeout}s")
 
     def stop(self, timeout=10.0):
-        if not self.running():
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_all([self], timeout)
 
     def kill(self):
         if self.running():
@@ -147,22 +128,25 @@ class EmbeddedMongo(Child):
     """A SecantusDB server (MongoDB wire protocol) on 127.0.0.1; `storage` is a
     directory, or ":memory:" for a throwaway database."""
 
-    def __init__(self, port=None, storage=":memory:", sync_on_commit=False, log_path=None):
-        self.port = port or free_port()
+    def __init__(self, port, storage=":memory:", sync_on_commit=False, log_path=None):
+        self.port = port
         self.storage = storage
         argv = [secantusd_executable() or "secantusd-py", "--host", "127.0.0.1", "--port",
                 str(self.port), "--storage-path", str(storage), "--standalone",
                 "--log-level", "WARNING", *(["--sync-on-commit"] if sync_on_commit else [])]
         super().__init__("secantusdb", argv, log_path=log_path)
+        if storage != ":memory:":
+            Path(storage).mkdir(parents=True, exist_ok=True)
 
     def uri(self, database="ridewire"):
         return f"mongodb://127.0.0.1:{self.port}/{database}?{EMBEDDED_URI_OPTIONS}"
 
+    def ready(self):
+        return port_open(self.port)
+
     def start(self, timeout=30.0):
-        if self.storage != ":memory:":
-            Path(self.storage).mkdir(parents=True, exist_ok=True)
         super().start()
-        return self.wait_until(lambda: port_open(self.port), timeout)
+        return self.wait_until(self.ready, timeout)
 
 
 def http_ok(url):
@@ -171,19 +155,6 @@ def http_ok(url):
             return response.status == 200
     except OSError:
         return False
-
-
-def flask_command(module, *args, env=None, timeout=120):
-    """`flask --app <module> <args>` (e.g. `seed-demo`) with `env` added to this process's
-    environment: the CompletedProcess (output as text), None after `timeout`. In a
-    process group of its own: a Ctrl-C reaches the caller, which kills it."""
-    try:
-        return subprocess.run([sys.executable, "-m", "flask", "--app", module, *args],
-                              env={**os.environ, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout, preexec_fn=_die_with_parent,
-                              check=False, process_group=0)
-    except subprocess.TimeoutExpired:
-        return None
 
 
 class Service(Child):
@@ -197,9 +168,12 @@ class Service(Child):
         full_env = {**os.environ, **env}
         super().__init__(module, [sys.executable, "-m", module], full_env, log_path)
 
+    def ready(self):
+        return http_ok(self.url + self.HEALTH)
+
     def start(self, timeout=30.0):
         super().start()
-        return self.wait_until(lambda: http_ok(self.url + self.HEALTH), timeout)
+        return self.wait_until(self.ready, timeout)
 
 
 class Gateway(Service):
@@ -211,32 +185,3 @@ class Gateway(Service):
     def __init__(self, port, env, log_path=None):
         super().__init__("gateway", port, {**env, "GATEWAY_PORT": str(port)}, log_path)
         self.argv = [sys.executable, "-m", "gunicorn", "-c", "python:devserver.gateway"]
-
-
-class RedisServer(Child):
-    """A throwaway redis-server on 127.0.0.1 (no persistence), for tests and benchmarks."""
-
-    def __init__(self, directory, port=None):
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        argv = [shutil.which("redis-server") or "/usr/bin/redis-server",
-                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(directory)]
-        super().__init__("redis", argv, log_path=Path(directory) / "redis.log")
-
-    def start(self, timeout=15.0):
-        import redis
-
-        super().start()
-        client = redis.Redis.from_url(self.url)
-
-        def answers():
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
-        try:
-            return self.wait_until(answers, timeout)
-        finally:
-            client.close()

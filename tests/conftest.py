@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from devserver.processes import Child, EmbeddedMongo, RedisServer, Service, free_port, http_ok
+from devserver.processes import Child, EmbeddedMongo, Service, http_ok
 from shared.config import TestingConfig
+from tests.harness import RedisServer, free_port
 from tests.inprocess import kill_background_tasks
 
 TEST_DB = "ridewire_test"
@@ -68,7 +69,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory):
-    server = EmbeddedMongo(log_path=tmp_path_factory.mktemp("db") / "secantusd.log").start()
+    log_path = tmp_path_factory.mktemp("db") / "secantusd.log"
+    server = EmbeddedMongo(free_port(), log_path=log_path).start()
     yield server
     server.stop(timeout=SESSION_STOP_SECONDS)
 

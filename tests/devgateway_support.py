@@ -10,8 +10,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from devserver.processes import Gateway, free_port
+from devserver.processes import Gateway
 from tests.gateway_support import ROOT, Nginx
+from tests.harness import free_port
 
 APP_ORIGIN = "http://app.example"
 OTHER_ORIGIN = "http://evil.example"

@@ -2,8 +2,9 @@
 frontend served from the gateway's origin talks to."""
 from types import SimpleNamespace
 
-from devserver.processes import Child, Gateway, Service, free_port, http_ok
+from devserver.processes import Child, Gateway, Service, http_ok
 from tests.conftest import service_env
+from tests.harness import free_port
 
 
 def start_stack(mongo_uri, logs, frontend_dir=None, gateway_port=None, **extra_env):

@@ -7,9 +7,9 @@ import shutil
 import signal
 from pathlib import Path
 
-from devserver.processes import Child, free_port, http_ok, port_open
-from devserver.serve import GunicornService
+from devserver.processes import Child, http_ok, port_open
 from tests.conftest import service_env
+from tests.harness import GunicornService, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"

@@ -10,7 +10,8 @@ from pathlib import Path
 from aioice import stun
 from aioice.turn import create_turn_endpoint
 
-from devserver.processes import Child, free_port, port_open
+from devserver.processes import Child, port_open
+from tests.harness import free_port
 
 REALM = "ridewire.test"
 

@@ -9,9 +9,9 @@ import random
 import pytest
 import redis
 
-from devserver.processes import RedisServer
 from realtime_service.rides.captain_index import RedisIndex
 from realtime_service.rides.cell_index import KM_PER_DEGREE, MemoryIndex
+from tests.harness import RedisServer
 
 from ..rides_support import PICKUP, east_of, north_of
 

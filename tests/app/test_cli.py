@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def dead_uri():
-    from devserver.processes import free_port
+    from tests.harness import free_port
 
     port = free_port()  # nothing listens there
     return f"mongodb://demo:s3cret@127.0.0.1:{port}/x?directConnection=true&retryWrites=false"

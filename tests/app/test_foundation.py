@@ -5,11 +5,12 @@ import pytest
 from flask import request
 from marshmallow import fields, validate
 
-from devserver.processes import EmbeddedMongo, free_port
+from devserver.processes import EmbeddedMongo
 from shared.config import Config
 from shared.extensions import mongo
 from shared.http import make_app
 from shared.validation import Schema, image_body, json_body, load, object_id
+from tests.harness import free_port
 
 from ..conftest import config_from_env, make_config
 
@@ -152,7 +153,7 @@ def test_database_down_is_503_fast():
 
 @pytest.mark.slow  # a database process of its own, killed and restarted
 def test_readyz_follows_the_database_process(tmp_path):
-    server = EmbeddedMongo(storage=tmp_path / "data").start()
+    server = EmbeddedMongo(free_port(), storage=tmp_path / "data").start()
     try:
         client = demo_app(make_config(server.uri("ready"), MONGO_TIMEOUT_MS=500)).test_client()
         assert client.get("/readyz").status_code == 200

@@ -10,9 +10,9 @@ from bson import ObjectId
 from pymongo import MongoClient, monitoring
 from pymongo.errors import ConnectionFailure
 
-from devserver.processes import free_port
 from shared import storage
 from shared.storage import GUARDED_ATTEMPTS, REVISION, apply_update, find_one_and_update
+from tests.harness import free_port
 
 WORKAROUND = storage.SECANTUSDB
 

@@ -6,9 +6,9 @@ import uuid
 import pytest
 import redis
 
-from devserver.processes import free_port
 from realtime_service.sockets import presence
 from realtime_service.sockets.presence import MemoryPresence, RedisPresence
+from tests.harness import free_port
 
 from ..factories import make_captain, make_user, token_for
 

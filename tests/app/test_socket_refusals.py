@@ -1,6 +1,6 @@
 """Socket.IO handshakes refused for a reason of the app's settings or backends, the
 realtime app in this process (Flask-SocketIO's test client)."""
-from devserver.processes import free_port
+from tests.harness import free_port
 
 from ..factories import make_user, token_for
 

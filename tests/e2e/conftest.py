@@ -6,9 +6,10 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from devserver.processes import Child, Service, free_port, http_ok, stop_all
+from devserver.processes import Child, Service, http_ok, stop_all
 from tests.conftest import SESSION_STOP_SECONDS, service_env
 from tests.e2e.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, WAIT_MS
+from tests.harness import free_port
 
 expect.set_options(timeout=WAIT_MS)
 

@@ -12,10 +12,10 @@ CI cannot reach; run it with `make test PYTEST_ARGS="-m frontend"`."""
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from devserver.processes import free_port
 from tests.e2e import meetings_frontend
 from tests.e2e.pages import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP
 from tests.gateway_stack import start_stack, stop_stack
+from tests.harness import free_port
 
 pytestmark = [pytest.mark.frontend, pytest.mark.timeout(1800)]
 

@@ -12,8 +12,9 @@ import jwt
 import requests
 from pymongo import MongoClient
 
-from devserver.processes import Service, free_port
+from devserver.processes import Service
 from shared.config import DEFAULT_JWT_SECRET
+from tests.harness import free_port
 
 from ..factories import make_captain
 from ..system.test_startup import BANNER_END, ROOT, Run, assert_no_traceback, run_env

@@ -11,7 +11,8 @@ import requests
 import socketio
 from pymongo import MongoClient
 
-from devserver.processes import EmbeddedMongo, RedisServer
+from devserver.processes import EmbeddedMongo
+from tests.harness import RedisServer, free_port
 
 from ..conftest import prepare, serve_all
 from ..factories import auth_header, make_user, token_for
@@ -40,7 +41,7 @@ def status_of(url):
 @pytest.fixture
 def fault_db(tmp_path):
     """Our own on-disk SecantusDB (not the session one): it gets killed."""
-    server = EmbeddedMongo(storage=tmp_path / "data", sync_on_commit=True,
+    server = EmbeddedMongo(free_port(), storage=tmp_path / "data", sync_on_commit=True,
                            log_path=tmp_path / "secantusd.log").start()
     yield server
     server.stop()

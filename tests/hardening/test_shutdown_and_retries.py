@@ -17,6 +17,7 @@ from pymongo import MongoClient
 from pymongo.errors import AutoReconnect, InvalidOperation, OperationFailure
 
 from devserver.processes import EmbeddedMongo
+from tests.harness import free_port
 
 from ..conftest import serve
 from ..factories import auth_header, make_user, token_for
@@ -35,7 +36,7 @@ SENDERS = 8
 @pytest.fixture
 def private_db(tmp_path):
     """An on-disk SecantusDB of this test's own (not the session one): it gets killed."""
-    server = EmbeddedMongo(storage=tmp_path / "data", sync_on_commit=True,
+    server = EmbeddedMongo(free_port(), storage=tmp_path / "data", sync_on_commit=True,
                            log_path=tmp_path / "secantusd.log").start()
     client = MongoClient(server.uri("row11"), tz_aware=True, serverSelectionTimeoutMS=20000)
     yield server, client.get_default_database()

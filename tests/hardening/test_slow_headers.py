@@ -9,8 +9,7 @@ import time
 import jwt
 import pytest
 
-from devserver.processes import free_port
-from devserver.serve import GunicornService
+from tests.harness import GunicornService, free_port
 
 from ..conftest import service_env
 from ..factories import make_captain

@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from devserver.processes import EmbeddedMongo, free_port
+from devserver.processes import EmbeddedMongo
+from tests.harness import free_port
 
 from ..conftest import make_config, service_env
 
@@ -49,7 +50,7 @@ def test_indexes_wait_for_the_database_and_readiness_creates_them(tmp_path, capl
     from auth_service.app import MODELS
     from shared.http import make_app
 
-    server = EmbeddedMongo(storage=tmp_path / "data")
+    server = EmbeddedMongo(free_port(), storage=tmp_path / "data")
     with caplog.at_level(logging.WARNING, logger="shared.db"):
         app = make_app("late", make_config(server.uri("late"), MONGO_TIMEOUT_MS=300), MODELS)
     warnings = [r.getMessage() for r in caplog.records if r.name == "shared.db"]

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from devserver.processes import free_port, port_open
+from devserver.processes import port_open
 from devserver.routes import ROUTES
 from tests.auth_api import PNG_1PX, data_url
 from tests.conftest import service_env
 from tests.devgateway_support import APP_ORIGIN, FILES, dev_gateway, make_frontend
 from tests.factories import make_user, token_for
+from tests.harness import free_port
 from tests.sockets import RecordingClient
 
 pytestmark = pytest.mark.timeout(120)
@@ -59,9 +60,9 @@ def logged_by(services, request_id):
 
 def test_every_prefix_reaches_its_service(gateway, served_auth, served_realtime):
     services = {"auth": served_auth, "realtime": served_realtime}
-    covered = {route.prefix for route in ROUTES for path, _ in PROBES
+    covered = {route.match for route in ROUTES for path, _ in PROBES
                if route.matches(path.split("?")[0])}
-    assert covered == {route.prefix for route in ROUTES if not route.page}
+    assert covered == {route.match for route in ROUTES if not route.page}
     for path, service in PROBES:
         request_id = f"gw-{uuid.uuid4().hex}"
         answer = requests.get(f"{gateway.url}{path}", headers={"X-Request-ID": request_id},

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devserver.processes import free_port
+from tests.harness import free_port
 
 from ..conftest import service_env
 

@@ -162,4 +162,4 @@ def test_the_wheel_ships_the_static_files(tmp_path):
     for required in ("shared/web.py", "shared/serve.py", "realtime_service/wsgi.py",
                      "auth_service/app.py", "realtime_service/console/static/index.html"):
         assert required in names
-    assert not any(name.startswith("tests/") for name in names)
+    assert not any(name.startswith(("tests/", "devserver/")) for name in names)

@@ -9,8 +9,8 @@ import requests
 import socketio
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from devserver.processes import free_port
 from shared.serialize import now
+from tests.harness import free_port
 
 from ..conftest import serve
 from ..factories import (

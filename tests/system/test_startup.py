@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from devserver.processes import Service, free_port, port_open
+from devserver.processes import Service, port_open
 from tests.auth_api import user_body
+from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_VARIABLES = ("AUTH_PORT", "REALTIME_PORT", "GATEWAY_PORT", "DB_PORT")
