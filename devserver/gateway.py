@@ -28,16 +28,13 @@ from werkzeug.datastructures import EnvironHeaders
 
 from devserver import routes
 from shared.config import Config
+from shared.cors import ALLOW_HEADERS, EXPOSE_HEADERS, METHODS
 
 CHUNK = 64 * 1024
 CONNECT_SECONDS = 5.0
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
               "transfer-encoding", "expect", "x-forwarded-for", "x-forwarded-proto",
               "x-forwarded-host"}
-# The services' CORS settings (shared/cors.py), for the gateway's own answers.
-ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-ALLOW_HEADERS = "Authorization, Content-Type, token, X-Request-ID, X-Socket-ID"
-EXPOSE_HEADERS = "Retry-After, X-Request-ID"
 # The same texts as nginx's own answers (deploy/nginx.conf).
 MESSAGES = {400: "Bad request", 404: "Not found", 413: "Request body too large",
             503: "Service unavailable"}
@@ -163,10 +160,10 @@ def cors_headers(origin, allowed_origins, preflight=False):
         headers += [("Access-Control-Allow-Origin", origin),
                     ("Access-Control-Allow-Credentials", "true")]
     if len(headers) > 1:
-        headers.append(("Access-Control-Expose-Headers", EXPOSE_HEADERS))
+        headers.append(("Access-Control-Expose-Headers", ", ".join(EXPOSE_HEADERS)))
     if preflight:
-        headers += [("Access-Control-Allow-Methods", ALLOW_METHODS),
-                    ("Access-Control-Allow-Headers", ALLOW_HEADERS),
+        headers += [("Access-Control-Allow-Methods", ", ".join(METHODS)),
+                    ("Access-Control-Allow-Headers", ", ".join(ALLOW_HEADERS)),
                     ("Access-Control-Max-Age", "600")]
     return headers
 

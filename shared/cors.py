@@ -4,6 +4,13 @@ from urllib.parse import urlsplit
 
 from shared.extensions import cors
 
+# What every answer allows and shows a cross-origin page: the services' (flask-cors),
+# make run's gateway's own answers and deploy/nginx.conf's (tests/app/test_cors.py).
+ALLOW_HEADERS = ("Authorization", "Content-Type", "token", "X-Request-ID", "X-Socket-ID",
+                 "Idempotency-Key")
+EXPOSE_HEADERS = ("Retry-After", "X-Request-ID", "Idempotent-Replayed")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
 
 def enable_cors(app):
     """Every HTTP route, with credentials (the `token` cookie) unless the list is `*`,
@@ -15,10 +22,9 @@ def enable_cors(app):
         origins="*" if wildcard else origins,
         send_wildcard=wildcard,
         supports_credentials=not wildcard,
-        allow_headers=["Authorization", "Content-Type", "token", "X-Request-ID", "X-Socket-ID",
-                       "Idempotency-Key"],
-        expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=list(ALLOW_HEADERS),
+        expose_headers=list(EXPOSE_HEADERS),
+        methods=list(METHODS),
         max_age=600,
         always_send=False,  # no Origin, no CORS: nothing to tell a non-browser client
     )
