@@ -28,6 +28,7 @@ def event_key():
 
 
 def account_key(role, account_id):
+    """The limit key of an account's events (what `event_key` answers for it)."""
     return f"account:{role}:{account_id}"
 
 

@@ -32,6 +32,7 @@ def init_app(app):
 
 
 def reporters(app=None):
+    """{socket id: Reporter} of this app's captain connections."""
     return (app or current_app).extensions["lean_reporters"]
 
 
@@ -42,6 +43,7 @@ def captain_connected(sid, captain_id, vehicle_type, via_cookie):
 
 
 def forget(sid):
+    """The connection ended: no longer served the lean way."""
     reporters().pop(sid, None)
 
 

@@ -138,6 +138,7 @@ def _members(index, keys):
 
 
 def _discard(index, key, sid):
+    """Take `sid` out of `index[key]`, and the key out when no socket is left under it."""
     sids = index.get(key)
     if sids is not None:
         sids.discard(sid)
