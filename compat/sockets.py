@@ -95,12 +95,11 @@ def set_socket_id(role, account_id, value, only_if=None):
         current_app.logger.warning("could not update socketId")
 
 
-def activate_over_cookie(captain_id):
+def activate_over_cookie(captain_id, first_over_cookie):
     """A location sent by a cookie-authenticated captain puts it on duty: its first one
     on each connection, so that the next ones cost no database write."""
-    if session.get("via_cookie") and not session.get("located"):
+    if first_over_cookie:
         activate_from_socket(captain_id)
-        session["located"] = True
 
 
 def activate_from_socket(captain_id):

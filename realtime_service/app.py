@@ -15,7 +15,7 @@ from realtime_service.maps import map_cache, places
 from realtime_service.maps.cli import import_places_command, seed_places_command
 from realtime_service.rides import locations, rides, rounds
 from realtime_service.rides.routes import ride_routes
-from realtime_service.sockets import hooks, notifier, presence, recovery, revocation
+from realtime_service.sockets import hooks, lean, notifier, presence, recovery, revocation
 from realtime_service.sockets.admission import limit_addresses
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
@@ -57,7 +57,7 @@ def create_app(config=Config):
     )
     init_packet_limits(socketio.server)
     recovery.read_handshakes(socketio.server)
-    socketio.on_namespace(RealtimeNamespace("/"))
+    socketio.on_namespace(RealtimeNamespace("/", app))
     hooks.init_app(app)
     enforce_connect_timeout(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT"])
     limit_addresses(app, socketio.server)
@@ -65,6 +65,7 @@ def create_app(config=Config):
     locations.init_app(app)
     notifier.init_app(app)
     revocation.init_app(app)
+    lean.init_app(app)
     rounds.init_app(app)
     api = app.extensions["api"]
     for blueprint in (chat_routes, ride_routes, call_routes):

@@ -23,8 +23,13 @@ def event_key():
     """The connection's account, or its client address when it is anonymous."""
     account_id = session.get("account_id")
     if account_id:
-        return f"account:{session.get('role')}:{account_id}"
+        return account_key(session.get("role"), account_id)
     return address_key()
+
+
+def account_key(role, account_id):
+    """The limit key of an account's events (what `event_key` answers for it)."""
+    return f"account:{role}:{account_id}"
 
 
 def address_key():
@@ -37,9 +42,10 @@ def _limits(setting):
     return parse_many(setting)
 
 
-def over_limit():
-    """Count one event of this connection's account; whether it went over the limit."""
-    return _over("SOCKET_EVENT_RATE_LIMIT", SCOPE, event_key())
+def over_limit(key=None):
+    """Count one event of this connection's account (or of `key`, an `event_key` the
+    connection recorded); whether it went over the limit."""
+    return _over("SOCKET_EVENT_RATE_LIMIT", SCOPE, key or event_key())
 
 
 def socket_over_limit(setting, scope):

@@ -35,17 +35,20 @@ def limited(handler):
 def socket_error(error):
     """Every error of every handler: a refused connection, or a refused event answered
     with `error` {"message"} and the acknowledgement {"ok": false, "message"}."""
-    connecting = request.event["message"] == "connect"
-    if isinstance(error, ApiError):
-        message = error.message
-    elif isinstance(error, PyMongoError | RedisError):
-        message = UNAVAILABLE
-    else:
-        current_app.logger.exception("socket event %s failed", request.event["message"])
-        message = FAILED
-    if connecting:
+    message = error_message(error, request.event["message"])
+    if request.event["message"] == "connect":
         refuse(message)
     return refuse_event(message)
+
+
+def error_message(error, event):
+    """What a client is told of an error of handler `event` (logged when unexpected)."""
+    if isinstance(error, ApiError):
+        return error.message
+    if isinstance(error, PyMongoError | RedisError):
+        return UNAVAILABLE
+    current_app.logger.exception("socket event %s failed", event)
+    return FAILED
 
 
 def parse(schema, data):
@@ -58,9 +61,10 @@ def parse(schema, data):
         ) from None
 
 
-def refuse_event(message):
-    """Bad data is answered with `error` {"message"} and changes nothing."""
-    notifier.to_socket(request.sid, "error", {"message": message})
+def refuse_event(message, sid=None):
+    """Bad data is answered with `error` {"message"} and changes nothing (to socket
+    `sid`, by default the one of the event being handled)."""
+    notifier.to_socket(sid or request.sid, "error", {"message": message})
     return {"ok": False, "message": message}
 
 

@@ -13,7 +13,9 @@ class SocketHooks:
     connect_checks: list = field(default_factory=list)  # (account_id) -> refusal or None
     connected: list = field(default_factory=list)  # (role, account_id, sid)
     disconnected: list = field(default_factory=list)  # (role, account_id, sid, last)
-    located: list = field(default_factory=list)  # (captain_id): after a location update
+    # (captain_id, first_over_cookie): after a location update; whether it is the first
+    # of a connection authenticated by the cookie. In an app context, not a request's.
+    located: list = field(default_factory=list)
 
 
 def init_app(app):

@@ -25,7 +25,7 @@ from realtime_service.chat.events import ChatEvents
 from realtime_service.extensions import socketio
 from realtime_service.rides import locations
 from realtime_service.rides.events import RideEvents
-from realtime_service.sockets import admission, notifier, presence, recovery, revocation
+from realtime_service.sockets import admission, lean, notifier, presence, recovery, revocation
 from realtime_service.sockets.events import limited, refuse
 from realtime_service.sockets.hooks import hooks
 from realtime_service.sockets.identity import handshake_credential
@@ -36,12 +36,20 @@ from shared.errors import Forbidden
 # Connections that died without a close (or were taken over by their client's new
 # one): their calls wait for them. A closed transport may be a tab closed on purpose.
 SILENT_ENDS = ("ping timeout", "transport error", "server disconnect")
+LOCATION_EVENT = "update-location-captain"
 
 
 class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
+    def __init__(self, namespace, app):
+        super().__init__(namespace)
+        self.app = app
+
     def trigger_event(self, event, *args):
         """Events are named with dashes (`update-location-captain`); handlers with
-        underscores."""
+        underscores. A connected captain's location update goes the lean way
+        (realtime_service.sockets.lean)."""
+        if event == LOCATION_EVENT and args and args[0] in lean.reporters(self.app):
+            return lean.serve(self.app, args[0], captain_location, *args[1:])
         return super().trigger_event(event.replace("-", "_"), *args)
 
     def on_connect(self, auth=None):
@@ -81,6 +89,8 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
             changed = False  # its going offline was never announced
         if role == Role.CAPTAIN:
             session["vehicle_type"] = locations.captain_connected(account)
+            lean.captain_connected(sid, account["_id"], session["vehicle_type"],
+                                   source == "cookie")
         revocation.watcher().track(sid, revocation.SocketSession(
             account_id, role, claims["jti"], claims.get("ver", 0), claims["exp"]))
         for hook in hooks().connected:
@@ -111,22 +121,27 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
 
     @limited
     def on_update_location_captain(self, data=None):
-        """Index the captain's position and forward it to the rider of their open ride,
-        with no database round trip (realtime_service.rides.locations). Acknowledged
-        with {"ok": true} or {"ok": false, "message"}: bad coordinates and updates over
-        the captain's rate are refused. Anonymous connections are ignored."""
-        now = time.time()
+        """A location update of a connection that is not a captain's (a captain's goes
+        to `captain_location`): refused; anonymous connections are ignored."""
         if session.get("account_id") is None:
             return {"ok": False, "message": "Authentication required"}
-        if session.get("role") != Role.CAPTAIN:
-            raise Forbidden("Only captains can update their location")
-        location = locations.read_location(data)
-        captain_id = ObjectId(session["account_id"])
-        locations.update_captain_location(captain_id, session.get("vehicle_type"), location,
-                                          now)
-        for hook in hooks().located:
-            hook(captain_id)
-        return {"ok": True}
+        raise Forbidden("Only captains can update their location")
+
+
+def captain_location(reporter, data=None):
+    """Index the captain's position and forward it to the rider of their open ride,
+    with no database round trip (realtime_service.rides.locations). Acknowledged with
+    {"ok": true} or {"ok": false, "message"}: bad coordinates and updates over the
+    captain's rate are refused."""
+    now = time.time()
+    location = locations.read_location(data)
+    locations.update_captain_location(reporter.captain_id, reporter.vehicle_type, location,
+                                      now)
+    for hook in hooks().located:
+        hook(reporter.captain_id, reporter.via_cookie and not reporter.located)
+    reporter.located = True
+    return {"ok": True}
+
 
 def forget(sid, may_return=False, keep_calls=False):
     """Undo what the connection recorded (a guest's too: its calls); tell the users
@@ -140,6 +155,7 @@ def forget(sid, may_return=False, keep_calls=False):
                 current_app.config["PRESENCE_GRACE_SECONDS"])
         else:
             leave_calls(sid)
+    lean.forget(sid)
     tracked = revocation.watcher().forget(sid)
     if tracked is None:
         return

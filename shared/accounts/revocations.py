@@ -29,15 +29,23 @@ class RevocationFeed:
         self.poll_seconds = poll_seconds
         self.jtis = {}  # jti -> (expiry in seconds since the epoch, whether it ends sockets)
         self.versions = None  # account id (str) -> tokenVersion bumped since watched
+        self.changed = None  # (jtis, account ids) read since the socket watcher took them
         self.since = None  # the database time of the last read's start (None: never read)
         self.read_at = float("-inf")  # time.monotonic() of the last read
         self.pruned_at = time.monotonic()
 
     def watch_versions(self):
         """Read token version bumps from now on (the socket watcher's sockets carry
-        the version of their token)."""
+        the version of their token), and keep what changed for `take_changes`."""
         if self.versions is None:
             self.versions, self.versions_since = {}, datetime.now(UTC)
+            self.changed = (set(), set())
+
+    def take_changes(self):
+        """`(jtis, account ids)` added or bumped since the previous call: the only
+        tokens whose sockets may have to end since then (expiry aside)."""
+        changed, self.changed = self.changed, (set(), set())
+        return changed
 
     def stale(self):
         return time.monotonic() - self.read_at >= self.poll_seconds
@@ -50,12 +58,16 @@ class RevocationFeed:
             self.add(jti, expires_at, reason)
         if self.versions is not None:
             since = max(self.versions_since, cutoff or self.versions_since) - OVERLAP
-            self.versions.update(accounts.token_versions_since(since))
+            bumped = accounts.token_versions_since(since)
+            self.versions.update(bumped)
+            self.changed[1].update(bumped)
         self.since, self.read_at = started, time.monotonic()
         self._prune()
 
     def add(self, jti, expires_at, reason):
         self.jtis[jti] = (expires_at.timestamp(), reason == blacklist.REVOKED)
+        if self.changed is not None:
+            self.changed[0].add(jti)
 
     def refuses(self, jti):
         """Whether a token check refuses `jti` (revoked or retired)."""
