@@ -168,6 +168,17 @@ class DeltaAnnouncer(Announcer):
         self.last = time.monotonic()
         changes, joined = self.changes, self.joined
         self.changes, self.joined = {}, []
+        try:
+            self._send(changes, joined)
+        except Exception:  # kept for the next flush, before what came since
+            since = self.changes
+            self.changes, self.joined = {}, joined + self.joined
+            for account_id, event in [*changes.items(), *since.items()]:
+                self._record(account_id, event)
+            raise
+
+    @staticmethod
+    def _send(changes, joined):
         if joined:
             push_many((), "getOnlineUsers", sorted(presence.online_ids("user")), sids=joined)
         if changes:

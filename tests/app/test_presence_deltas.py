@@ -2,8 +2,11 @@
 window go out together at its end, in order, an account online then offline within
 it nets to nothing, and a socket that connected in it gets the list at the same
 flush instead of the changes (the realtime app in this process)."""
+import time
+
 import pytest
 
+from realtime_service.extensions import socketio
 from realtime_service.sockets import namespace, notifier
 
 from ..factories import make_user, token_for
@@ -29,6 +32,15 @@ def flushes(monkeypatch):
 def delta_app(make_realtime_app):
     return make_realtime_app(PRESENCE_EVENTS="delta", PRESENCE_ANNOUNCE_SECONDS=WINDOW,
                              PRESENCE_GRACE_SECONDS=0)
+
+
+def yield_until(check, timeout):
+    """Let the app's greenlets run until `check()` holds (this process is not
+    monkey-patched: `time.sleep` would not let them run)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not within the timeout"
+        socketio.sleep(0.01)
 
 
 def observer_of(app, app_sockets, db, flushes):
@@ -118,3 +130,26 @@ def test_the_offline_grace_decides_and_the_flush_carries_it(
     observer.settle(0.5)
     assert observer.events["userOffline"] == [{"userId": gone}]
     assert flushes == [[("userOffline", gone)]]
+
+
+def test_a_failed_flush_keeps_its_changes_for_the_next_one(
+        delta_app, app_sockets, db, flushes, monkeypatch):
+    observer = observer_of(delta_app, app_sockets, db, flushes)
+    first, second = make_user(db), make_user(db)
+    first_id, second_id = str(first["_id"]), str(second["_id"])
+    recording = notifier.to_role_each
+    failed = []
+
+    def failing_once(role, events, skip_sids=()):
+        if not failed:
+            failed.append(events)
+            raise ConnectionError("the queue is away")
+        return recording(role, events, skip_sids)
+
+    monkeypatch.setattr(notifier, "to_role_each", failing_once)
+    app_sockets(delta_app, token_for(first))
+    yield_until(lambda: failed, timeout=3 * WINDOW)
+    app_sockets(delta_app, token_for(second))  # the next change flushes both
+    observer.wait_for("userOnline", lambda p: p["userId"] == second_id, timeout=3 * WINDOW)
+    assert observer.events["userOnline"] == [{"userId": first_id}, {"userId": second_id}]
+    assert flushes == [[("userOnline", first_id), ("userOnline", second_id)]]
