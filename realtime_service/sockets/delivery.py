@@ -150,31 +150,25 @@ class LogManager(Delivery, socketio.Manager):
             return super().emit(event, data, namespace, room=rooms, skip_sid=skip_sid,
                                 callback=callback, **kwargs)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        arguments = as_arguments(data)
-        offsets = []
+        self.deliver(namespace, rooms, skip, *self.log_event(event, data, namespace, rooms, skip))
+
+    def emit_many(self, events, namespace, room, skip_sid=None):
+        """Several `(event, data)` to the same rooms: each logged (an offset each) and
+        encoded once, then written together (`deliver_many`)."""
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        packets = [self.log_event(event, data, namespace, room, skip) for event, data in events]
+        self.deliver_many(namespace, room, skip, packets)
+
+    def log_event(self, event, data, namespace, rooms, skip):
+        """Log one event for `rooms` (but the sockets in `skip`): `(offset, encoded)`."""
+        arguments, offsets = as_arguments(data), []
 
         def encode(offset):
             offsets.append(offset)
             return self.encode_event(namespace, event, [*arguments, offset])
 
         encoded = self.log.append(rooms, [s for s in skip if s], encode)
-        self.deliver(namespace, rooms, skip, offsets[0], encoded)
-
-    def emit_many(self, events, namespace, room, skip_sid=None):
-        """Several `(event, data)` to the same rooms: each logged (an offset each) and
-        encoded once, then written together (`deliver_many`)."""
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        packets = []
-        for event, data in events:
-            offsets = []
-
-            def encode(offset, event=event, arguments=as_arguments(data)):
-                offsets.append(offset)
-                return self.encode_event(namespace, event, [*arguments, offset])
-
-            encoded = self.log.append(room, [s for s in skip if s], encode)
-            packets.append((offsets[0], encoded))
-        self.deliver_many(namespace, room, skip, packets)
+        return offsets[0], encoded
 
     def replay(self, offset, rooms):
         return self.log.missed(offset, rooms)
