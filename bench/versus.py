@@ -20,6 +20,8 @@ runs as `make serve` runs it (gunicorn, the production config) with BCRYPT_ROUND
   clientMessageId), its own `POST /messages/send/<id>` (Bearer, X-Socket-ID), and
   QuickChat's route on the compatibility layer. The connect phase is a row too: the
   time until every server is quiet again.
+- connects: USERS websockets connecting, no sends, until the server is quiet, in each
+  of Ridewire's presence modes against QuickChat (`bench.versus_connects`).
 
 A row whose peer is not given runs Ridewire's side alone and says why.
 
@@ -36,7 +38,7 @@ import time
 
 import requests
 
-from bench import common, login_storm, peers, profile, push_latency
+from bench import common, login_storm, peers, profile, push_latency, versus_connects
 from bench.loadclient import percentiles
 
 SIZES = {
@@ -45,11 +47,13 @@ SIZES = {
              "login": {"clients": 16, "seconds": 15.0},
              # Steady state: a step's rate counts only if delivered for its whole 15 s.
              "chat": {"users": 1000, "pairs": 200, "workers": 2, "step_s": 15.0,
-                      "rates": [50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600]}},
+                      "rates": [50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600]},
+             "connects": {"users": 1000, "workers": 2}},
     "tiny": {"trials": 1,
              "profile": {"connections": 4, "seconds": 0.5, "warmup_s": 0.2, "workers": 2},
              "login": {"clients": 2, "seconds": 1.0},
-             "chat": {"users": 12, "pairs": 3, "workers": 2, "step_s": 1.0, "rates": [10]}},
+             "chat": {"users": 12, "pairs": 3, "workers": 2, "step_s": 1.0, "rates": [10]},
+             "connects": {"users": 12, "workers": 2}},
 }
 ROUNDS = peers.PEER_ROUNDS
 QUICKCHAT_SEND = {"path": "/api/messages/send/{partner}", "auth": "token",
@@ -203,6 +207,9 @@ ROWS = {
                                "ridewire-http": chat_ridewire_http,
                                "ridewire-compat": chat_ridewire},
              chat_peer, chat_row, "saturation_msgs_per_s"),
+    "connects": (peers.QUICKCHAT, {"ridewire-delta": versus_connects.ridewire_delta,
+                                   "ridewire-compat": versus_connects.ridewire_compat},
+                 versus_connects.peer, versus_connects.row, "connects_to_quiet_s"),
 }
 
 

@@ -24,6 +24,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from realtime_service.sockets.frames import FramesPacket
 from realtime_service.sockets.packet_log import stream_id
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Delivery:
         self.log, self.max_queued = log_, max_queued
         self.volatile = frozenset()  # events not logged (see recovery.client_manager)
         self.held = {}  # sid -> [(offset, encoded packet)] while it is recovered
+        self.raw_frames = False  # whether websockets take RawFrames (packet_limits)
 
     def deliver(self, namespace, rooms, skip, offset, encoded):
         """Send one encoded event to the sockets of `rooms` in this process."""
@@ -69,6 +71,36 @@ class Delivery:
                 self.close_slow(eio_sid)
             else:
                 self.server._send_eio_packet(eio_sid, pkt)
+
+    def deliver_many(self, namespace, rooms, skip, packets):
+        """Send several `(offset, encoded)` events, in order, to the sockets of `rooms`
+        in this process: to a websocket as one FramesPacket (one write)."""
+        single = [eio_packet.Packet(eio_packet.MESSAGE, encoded) for _, encoded in packets]
+        framed = None
+        for sid, eio_sid in self.get_participants(namespace, rooms):
+            if sid in skip:
+                continue
+            if sid in self.held:
+                self.held[sid].extend(packets)
+            elif self.backlog(eio_sid) >= self.max_queued:
+                self.close_slow(eio_sid)
+            elif self.on_websocket(eio_sid):
+                framed = framed or FramesPacket(single)
+                self.server._send_eio_packet(eio_sid, framed)
+            else:
+                for pkt in single:
+                    self.server._send_eio_packet(eio_sid, pkt)
+
+    def emit_many(self, events, namespace, room, skip_sid=None):
+        """Several `(event, data)` to the same rooms, in order (LogManager sends them
+        together; here one emit each)."""
+        for event, data in events:
+            self.emit(event, data, namespace, room=room, skip_sid=skip_sid)
+
+    def on_websocket(self, eio_sid):
+        """Whether the socket's packets are written by a websocket that takes RawFrames."""
+        socket = self.server.eio.sockets.get(eio_sid) if self.raw_frames else None
+        return socket is not None and socket.upgraded
 
     def backlog(self, eio_sid):
         socket = self.server.eio.sockets.get(eio_sid)
@@ -118,15 +150,25 @@ class LogManager(Delivery, socketio.Manager):
             return super().emit(event, data, namespace, room=rooms, skip_sid=skip_sid,
                                 callback=callback, **kwargs)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        arguments = as_arguments(data)
-        offsets = []
+        self.deliver(namespace, rooms, skip, *self.log_event(event, data, namespace, rooms, skip))
+
+    def emit_many(self, events, namespace, room, skip_sid=None):
+        """Several `(event, data)` to the same rooms: each logged (an offset each) and
+        encoded once, then written together (`deliver_many`)."""
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        packets = [self.log_event(event, data, namespace, room, skip) for event, data in events]
+        self.deliver_many(namespace, room, skip, packets)
+
+    def log_event(self, event, data, namespace, rooms, skip):
+        """Log one event for `rooms` (but the sockets in `skip`): `(offset, encoded)`."""
+        arguments, offsets = as_arguments(data), []
 
         def encode(offset):
             offsets.append(offset)
             return self.encode_event(namespace, event, [*arguments, offset])
 
         encoded = self.log.append(rooms, [s for s in skip if s], encode)
-        self.deliver(namespace, rooms, skip, offsets[0], encoded)
+        return offsets[0], encoded
 
     def replay(self, offset, rooms):
         return self.log.missed(offset, rooms)

@@ -181,7 +181,7 @@ def forget(sid, may_return=False, keep_calls=False):
 
 def announce_offline(account_id):
     if delta_mode():
-        notifier.to_role("user", "userOffline", {"userId": account_id})
+        notifier.deltas().offline(account_id)
     else:
         notifier.announce_online_users()
 
@@ -207,9 +207,7 @@ def _after_connect(app, role, account_id, sid, changed):
 
 def _announce_connect(account_id, sid, changed):
     if delta_mode():
-        notifier.announce_online_users(to=sid)
-        if changed:
-            notifier.to_role("user", "userOnline", {"userId": account_id}, skip_sid=sid)
+        notifier.deltas().connected(sid, account_id if changed else None)
     else:
         notifier.announce_online_users(to=None if changed else sid)
 

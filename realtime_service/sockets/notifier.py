@@ -50,6 +50,13 @@ def to_role(role, event, payload, skip_sid=None):
     socketio.emit(event, payload, to=ROLE_ROOMS[role], skip_sid=skip_sid)
 
 
+def to_role_each(role, events, skip_sids=()):
+    """Several `(event, payload)`, in order, to every connection of the role (but
+    `skip_sids`): each event encoded once, and, in one process, written to each
+    websocket with one write (the manager's `emit_many`)."""
+    socketio.server.manager.emit_many(events, "/", ROLE_ROOMS[role], list(skip_sids))
+
+
 def announce_online_users(to=None):
     """`getOnlineUsers`: the online user ids, to one socket at once, or to every user
     at most once per PRESENCE_ANNOUNCE_SECONDS (see `Announcer`)."""
@@ -129,10 +136,66 @@ class OfflineGrace:
                 self.app.logger.exception("could not announce an account offline")
 
 
+class DeltaAnnouncer(Announcer):
+    """PRESENCE_EVENTS=delta: `userOnline` and `userOffline` coalesced per window as
+    `Announcer` does (an account online then offline within one window nets to
+    nothing), sent together at its end, in the order of the changes. A socket that
+    connected in the window gets `getOnlineUsers` (the list as it is then) at the same
+    flush instead of the changes: each socket sees one list, then every later change."""
+
+    def __init__(self, app, window):
+        super().__init__(app, window)
+        self.changes = {}  # account id -> its pending event, in the order of the changes
+        self.joined = []  # the sockets waiting for their list
+
+    def connected(self, sid, account_id=None):
+        """A socket connected; `account_id` when that brought its account online."""
+        self.joined.append(sid)
+        if account_id is not None:
+            self._record(account_id, "userOnline")
+        self.request()
+
+    def offline(self, account_id):
+        self._record(account_id, "userOffline")
+        self.request()
+
+    def _record(self, account_id, event):
+        pending = self.changes.pop(account_id, None)
+        if pending in (None, event):  # the opposite of a pending change cancels it
+            self.changes[account_id] = event
+
+    def _announce(self):
+        self.last = time.monotonic()
+        changes, joined = self.changes, self.joined
+        self.changes, self.joined = {}, []
+        try:
+            self._send(changes, joined)
+        except Exception:  # kept for the next flush, before what came since
+            since = self.changes
+            self.changes, self.joined = {}, joined + self.joined
+            for account_id, event in [*changes.items(), *since.items()]:
+                self._record(account_id, event)
+            raise
+
+    @staticmethod
+    def _send(changes, joined):
+        if joined:
+            push_many((), "getOnlineUsers", sorted(presence.online_ids("user")), sids=joined)
+        if changes:
+            to_role_each("user", [(event, {"userId": account_id})
+                                  for account_id, event in changes.items()], joined)
+
+
+def deltas():
+    return current_app.extensions["presence_deltas"]
+
+
 def offline_grace():
     return current_app.extensions["offline_grace"]
 
 
 def init_app(app):
     app.extensions["announcer"] = Announcer(app, app.config["PRESENCE_ANNOUNCE_SECONDS"])
+    app.extensions["presence_deltas"] = DeltaAnnouncer(app,
+                                                       app.config["PRESENCE_ANNOUNCE_SECONDS"])
     app.extensions["offline_grace"] = OfflineGrace(app, app.config["PRESENCE_GRACE_SECONDS"])

@@ -23,6 +23,8 @@ import simple_websocket
 import socketio
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 
+from realtime_service.sockets.frames import RawFrames
+
 log = logging.getLogger(__name__)
 
 
@@ -110,6 +112,15 @@ class BackpressureServer(simple_websocket.Server):
             if not self.input_buffer:
                 self.drained.set()
 
+    def send(self, data):
+        """Frames already built (realtime_service.sockets.frames) are written as they
+        are; anything else is framed by simple-websocket."""
+        if not isinstance(data, RawFrames):
+            return super().send(data)
+        if not self.connected:
+            raise simple_websocket.ConnectionClosed(self.close_reason, self.close_message)
+        self.sock.sendall(data)
+
     def close(self, reason=None, message=None):
         """Send the close frame, then shut the connection down: the reader ends at
         once whatever the client goes on sending, and the connection closes although
@@ -146,16 +157,19 @@ class BackpressureWebSocket(SimpleWebSocketWSGI):
 
 def backpressure_websockets(eio_server):
     """Serve the websockets of `eio_server` with BackpressureWebSocket, when its async
-    driver uses simple-websocket (gevent without gevent-websocket, threading)."""
+    driver uses simple-websocket (gevent without gevent-websocket, threading); whether
+    it does (then its websockets take RawFrames)."""
     websocket_class = eio_server._async.get("websocket")
     if websocket_class is None or not issubclass(websocket_class, SimpleWebSocketWSGI):
-        return
+        return False
     served = type("Backpressure" + websocket_class.__name__,
                   (BackpressureWebSocket, websocket_class), {})
     eio_server._async = {**eio_server._async, "websocket": served}
+    return True
 
 
 def init_packet_limits(server):
-    """Apply the bounds to a python-socketio server made with `bounded_packet_class`."""
+    """Apply the bounds to a python-socketio server made with `bounded_packet_class`;
+    tell its client manager whether its websockets take RawFrames."""
     close_on_refusal(server)
-    backpressure_websockets(server.eio)
+    server.manager.raw_frames = backpressure_websockets(server.eio)

@@ -117,9 +117,10 @@ def test_versus(results):
     """Every side-by-side row: Ridewire's side always, each peer's where BENCH_PEER_UBER /
     BENCH_PEER_QUICKCHAT name a cloned peer (then a ratio too)."""
     rows = results["versus"]["rows"]
-    assert set(rows) == {"profile", "login", "chat"}
+    assert set(rows) == {"profile", "login", "chat", "connects"}
     ours = {"profile": ["ridewire"], "login": ["ridewire"],
-            "chat": ["ridewire-socket", "ridewire-http", "ridewire-compat"]}
+            "chat": ["ridewire-socket", "ridewire-http", "ridewire-compat"],
+            "connects": ["ridewire-delta", "ridewire-compat"]}
     for name, row in rows.items():
         sides = ours[name] + ([] if row["peer_missing"] else [row["peer"]])
         assert set(row["trials"]) == set(sides)
@@ -136,6 +137,10 @@ def test_versus(results):
         for trial in trials:
             assert trial["connected"] == results["versus"]["config"]["chat"]["users"], side
             assert trial["steps"][0]["achieved"] > 0 and trial["steps"][0]["lost"] == 0, side
+    for side, trials in rows["connects"]["trials"].items():
+        for trial in trials:
+            assert trial["connected"] == results["versus"]["config"]["connects"]["users"], side
+            assert trial["frames"]["getOnlineUsers"] >= trial["connected"], side
 
 
 @pytest.mark.timeout(900)

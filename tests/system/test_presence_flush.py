@@ -1,0 +1,72 @@
+"""Delta presence over real transports: a window's changes, written to a websocket in
+one write (frames built once), reach a websocket client and a long-polling one as
+separate events, in order, each with an offset of its own (a served realtime
+process); with Redis, the changes of one process reach the users of another."""
+import pytest
+
+from devserver.processes import stop_all
+
+from ..conftest import prepare, serve, serve_all
+from ..factories import make_user, token_for
+from ..sockets import RecordingClient
+from ..waiting import wait_until
+
+
+@pytest.fixture
+def delta_url(mongo_uri, tmp_path):
+    service = serve("realtime_service", mongo_uri, tmp_path, PRESENCE_EVENTS="delta",
+                    PRESENCE_ANNOUNCE_SECONDS="1.0")
+    yield service.url
+    service.stop()
+
+
+def observer(url, db, transports):
+    """A connected user whose `userOnline` events are kept with their offsets."""
+    client = RecordingClient()
+    received = []
+    client.client.on("userOnline", lambda payload, offset: received.append((payload, offset)))
+    client.connect(url, token_for(make_user(db)), transports=transports)
+    client.wait_for("getOnlineUsers")
+    return client, received
+
+
+def test_a_flush_reaches_websocket_and_polling_clients_as_separate_events(delta_url, db):
+    watchers = [observer(delta_url, db, ("websocket",)), observer(delta_url, db, ("polling",))]
+    accounts = [make_user(db) for _ in range(4)]
+    ids = [str(account["_id"]) for account in accounts]
+    burst = [RecordingClient().connect(delta_url, token_for(a)) for a in accounts]
+    try:
+        for client, received in watchers:
+            wait_until(lambda r=received: {p["userId"] for p, _ in r} >= set(ids),
+                       timeout=10, what="the burst's userOnline events")
+            ours = [(p, o) for p, o in received if p["userId"] in ids]
+            assert [p for p, _ in ours] == [{"userId": i} for i in ids]
+            sequence = [int(offset.rpartition(":")[2]) for _, offset in ours]
+            assert sequence == sorted(set(sequence))  # one offset each, in order
+            for other in burst:
+                assert set(other.wait_for("getOnlineUsers")) >= set(ids)
+            client.disconnect()
+    finally:
+        for client in burst:
+            client.disconnect()
+
+
+def test_with_redis_a_window_of_changes_reaches_the_users_of_the_other_process(
+        mongo_uri, redis_url, tmp_path, db):
+    services = serve_all([prepare("realtime_service", mongo_uri, tmp_path, REDIS_URL=redis_url,
+                                  PRESENCE_EVENTS="delta", PRESENCE_ANNOUNCE_SECONDS="1.0")
+                          for _ in range(2)])
+    try:
+        watcher, received = observer(services[0].url, db, ("websocket",))
+        accounts = [make_user(db) for _ in range(3)]
+        ids = [str(account["_id"]) for account in accounts]
+        burst = [RecordingClient().connect(services[1].url, token_for(a)) for a in accounts]
+        wait_until(lambda: {p["userId"] for p, _ in received} >= set(ids), timeout=10,
+                   what="the other process's userOnline events")
+        assert [p["userId"] for p, _ in received if p["userId"] in ids] == ids
+        burst[0].disconnect()
+        assert watcher.wait_for("userOffline", timeout=10) == {"userId": ids[0]}
+        for client in [watcher, *burst]:
+            client.disconnect()
+    finally:
+        stop_all(services)
