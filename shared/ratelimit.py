@@ -21,12 +21,11 @@ from elsewhere cannot lock the owner out; a password change is limited per accou
 import time
 
 from flask import current_app, g, request
-from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
 from shared.accounts import throttle
-from shared.accounts.tokens import current_account
+from shared.accounts.tokens import current_account, current_claims
 from shared.errors import TooManyRequests
 from shared.extensions import limiter
 
@@ -79,7 +78,7 @@ def limit_per_ip_and_email(setting):
 def account_key():
     """The account of the request's (already checked) token, or the client IP without one."""
     try:
-        claims = get_jwt()
+        claims = current_claims()
     except RuntimeError:  # no token was checked for this request
         claims = {}
     if claims.get("sub"):
