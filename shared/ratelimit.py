@@ -32,7 +32,7 @@ from shared.extensions import limiter
 PASSWORD_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_LONG_RATE_LIMIT")
 # flask-limiter settings of limits that its before-request check applies to every route.
 APP_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
-PAST_APP_WIDE_CHECK = "_past_app_wide_limits"
+PAST_APP_WIDE_CHECK = "ridewire.past_app_wide_limits"  # in the request's environ
 SKIPS_APP_WIDE_CHECK = "ratelimit_skips_app_wide_check"
 
 
@@ -44,7 +44,7 @@ def init_ratelimit(app):
     app.extensions[SKIPS_APP_WIDE_CHECK] = not any(app.config.get(name)
                                                    for name in APP_WIDE_LIMITS)
     # Registered right after flask-limiter's before-request check, so it runs next.
-    app.before_request(lambda: setattr(g, PAST_APP_WIDE_CHECK, True))
+    app.before_request(lambda: request.environ.__setitem__(PAST_APP_WIDE_CHECK, True))
 
 
 @limiter.request_filter
@@ -52,7 +52,8 @@ def skipped_app_wide_check():
     """Exempts flask-limiter's before-request check (not yet past it) in an app without
     app-wide limits: every limit here is a route's decorator, which checks its own, so
     that check has nothing to count, yet resolves every request's limits."""
-    return current_app.extensions[SKIPS_APP_WIDE_CHECK] and not g.get(PAST_APP_WIDE_CHECK)
+    return (current_app.extensions[SKIPS_APP_WIDE_CHECK]
+            and PAST_APP_WIDE_CHECK not in request.environ)
 
 
 def body_email():
