@@ -6,7 +6,9 @@ stores, whichever route takes them).
 
 Counters live in memory, or in Redis when REDIS_URL is set (shared by every worker).
 RATELIMIT_ENABLED=false turns them off (the test default). A limited request gets
-429 `{"message"}` with `Retry-After`.
+429 `{"message"}` with `Retry-After`. Every limit is a route's decorator (no default
+or application limit), so flask-limiter's check before every request is skipped
+(`skipped_app_wide_check`) unless flask-limiter's own settings configure such a limit.
 
     @bp.post("/login")
     @limit_login(Role.USER)
