@@ -11,7 +11,7 @@ def _placeholder_bearer(header):
 
 def compatible_credentials():
     """Before each request (registered by compat): the tutorial frontends' ways of sending the
-    token, rewritten into the one header that `jwt_required` reads, so that every check
+    token, rewritten into the one header that `auth_required` reads, so that every check
     (signature, expiry, blacklist, account, role) stays the same.
 
     - A placeholder Authorization header (see `_placeholder_bearer`) is dropped, so the

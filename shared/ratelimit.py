@@ -6,7 +6,9 @@ stores, whichever route takes them).
 
 Counters live in memory, or in Redis when REDIS_URL is set (shared by every worker).
 RATELIMIT_ENABLED=false turns them off (the test default). A limited request gets
-429 `{"message"}` with `Retry-After`.
+429 `{"message"}` with `Retry-After`. Every limit is a route's decorator (no default
+or application limit), so flask-limiter's check before every request is skipped
+(`skipped_app_wide_check`) unless flask-limiter's own settings configure such a limit.
 
     @bp.post("/login")
     @limit_login(Role.USER)
@@ -21,16 +23,19 @@ from elsewhere cannot lock the owner out; a password change is limited per accou
 import time
 
 from flask import current_app, g, request
-from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
 from shared.accounts import throttle
-from shared.accounts.tokens import current_account
+from shared.accounts.tokens import current_account, current_claims
 from shared.errors import TooManyRequests
 from shared.extensions import limiter
 
 PASSWORD_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_LONG_RATE_LIMIT")
+# flask-limiter settings of limits that its before-request check applies to every route.
+APP_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+PAST_APP_WIDE_CHECK = "ridewire.past_app_wide_limits"  # in the request's environ
+SKIPS_APP_WIDE_CHECK = "ratelimit_skips_app_wide_check"
 
 
 def init_ratelimit(app):
@@ -38,6 +43,19 @@ def init_ratelimit(app):
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
+    app.extensions[SKIPS_APP_WIDE_CHECK] = not any(app.config.get(name)
+                                                   for name in APP_WIDE_LIMITS)
+    # Registered right after flask-limiter's before-request check, so it runs next.
+    app.before_request(lambda: request.environ.__setitem__(PAST_APP_WIDE_CHECK, True))
+
+
+@limiter.request_filter
+def skipped_app_wide_check():
+    """Exempts flask-limiter's before-request check (not yet past it) in an app without
+    app-wide limits: every limit here is a route's decorator, which checks its own, so
+    that check has nothing to count, yet resolves every request's limits."""
+    return (current_app.extensions[SKIPS_APP_WIDE_CHECK]
+            and PAST_APP_WIDE_CHECK not in request.environ)
 
 
 def body_email():
@@ -79,7 +97,7 @@ def limit_per_ip_and_email(setting):
 def account_key():
     """The account of the request's (already checked) token, or the client IP without one."""
     try:
-        claims = get_jwt()
+        claims = current_claims()
     except RuntimeError:  # no token was checked for this request
         claims = {}
     if claims.get("sub"):

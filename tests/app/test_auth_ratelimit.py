@@ -85,3 +85,20 @@ def test_counters_are_shared_through_redis(mongo_uri, db, redis_url):
     assert_limited(from_ip(other, "10.3.0.5", "/users/login", body))
     assert any(b"email:shared@example.com" in key
                for key in redis.Redis.from_url(redis_url).keys("*"))
+
+
+def test_app_wide_limits_still_apply_when_configured(mongo_uri, db):
+    """Without app-wide limits, flask-limiter's before-request check is skipped (each
+    limit is a route's decorator); a default limit, once configured, counts again on
+    every route, as do the decorators' own limits."""
+    client = limited_app(mongo_uri, RATELIMIT_DEFAULT="2 per minute").test_client()
+    for _ in range(2):
+        assert client.get("/healthz").status_code == 200
+    assert_limited(client.get("/healthz"))
+    unlimited = limited_app(mongo_uri).test_client()
+    for _ in range(5):
+        assert unlimited.get("/healthz").status_code == 200
+    body = {"email": "Target@example.com", "password": "guess-123"}
+    for _ in range(3):
+        assert from_ip(unlimited, "10.3.0.1", "/users/login", body).status_code == 401
+    assert_limited(from_ip(unlimited, "10.3.0.1", "/users/login", body))

@@ -240,3 +240,21 @@ def test_token_of_another_jti_is_unaffected_by_blacklist(auth_client, db):
                                       "role": "user", "expiresAt": datetime.now(UTC),
                                       "createdAt": datetime.now(UTC)})
     assert auth_client.get("/users/profile", headers=bearer(user["token"])).status_code == 200
+
+
+def test_header_forms_outside_the_plain_one_are_decided_as_before(auth_client):
+    """A plain `Bearer <jwt>` is checked with one decode; every other form goes to
+    flask-jwt-extended's check and gets its answer: a comma-separated list with one
+    Bearer entry is taken, a Bearer entry with extra parts is an invalid token, a
+    token not valid yet is refused."""
+    user = register(auth_client)
+    auth_client.delete_cookie("token")
+    token = user["token"]
+    listed = {"Authorization": f"Basic abc, Bearer {token}"}
+    assert auth_client.get("/users/profile", headers=listed).status_code == 200
+    response = auth_client.get("/users/profile", headers={"Authorization": f"Bearer {token} x"})
+    assert response.status_code == 401 and response.get_json() == {"message": "Invalid token"}
+    claims, now = claims_of(token), int(time.time())
+    early = sign({**claims, "nbf": now + 600, "iat": now})
+    response = auth_client.get("/users/profile", headers=bearer(early))
+    assert response.status_code == 401 and set(response.get_json()) == {"message"}
