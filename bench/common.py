@@ -117,7 +117,8 @@ class Stack:
             full_env["REDIS_URL"] = self.redis_url
         full_env.update({key: str(value) for key, value in env.items()})
         log = self.tmp / f"{module}-{port}.log"
-        service = GunicornService(module, port, full_env, log_path=log, config=config).start(timeout=60)
+        service = GunicornService(module, port, full_env, log_path=log,
+                                  config=config).start(timeout=60)
         self.services.append(service)
         if os.environ.get("BENCH_PROFILE"):
             self._profile(service, module)
