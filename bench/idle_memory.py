@@ -21,34 +21,42 @@ from bench.loadclient import Fleet
 SIZES = {
     "full": {"steps": [1000, 5000, 10000], "workers": 4, "traced": 1000},
     "tiny": {"steps": [6, 12], "workers": 2, "traced": 6},
+    # One step, no traced run: the A/Bs (`run("ab", out, deflate=..., **server_env)`).
+    "ab": {"steps": [3000], "workers": 4, "traced": None},
 }
 SETTLE_S = 2.0
 PROBE = Path(__file__).resolve().parent / "probe_gunicorn.py"
 TRACED_FRAMES = 4
 
 
-def run(size="full", out_dir=None):
+def run(size="full", out_dir=None, deflate=False, **server_env):
+    """`deflate`: the clients offer permessage-deflate, as browsers do; `server_env`:
+    settings of the served process (e.g. GEVENT_TRACK_GREENLET_TREE="1"), for A/Bs."""
     cfg = SIZES[size]
-    result = {"size": size, "config": {**cfg, "settle_s": SETTLE_S},
-              "ramp": ramp(cfg["steps"], cfg["workers"])}
+    options = {"deflate": deflate, **server_env}
+    result = {"size": size, "config": {**cfg, "settle_s": SETTLE_S, "deflate": deflate,
+                                       "server_env": server_env},
+              "ramp": ramp(cfg["steps"], cfg["workers"], **options)}
     common.write_result("idle_memory", result, out_dir)  # kept if the traced run fails
-    result["traced"] = ramp([cfg["traced"]], cfg["workers"], traced=True)
-    common.write_result("idle_memory", result, out_dir)
+    if cfg["traced"]:
+        result["traced"] = ramp([cfg["traced"]], cfg["workers"], traced=True, **options)
+        common.write_result("idle_memory", result, out_dir)
     return result
 
 
-def ramp(steps, workers, traced=False):
+def ramp(steps, workers, traced=False, deflate=False, **server_env):
     """Open sockets in `steps`; what the worker holds at each, and per socket."""
     total = steps[-1]
     label = "idle-memory-traced" if traced else "idle-memory"
     with common.Stack(label) as stack, tempfile.TemporaryDirectory() as probe_dir:
-        env = {"BENCH_PROBE_DIR": probe_dir}
+        env = {**server_env, "BENCH_PROBE_DIR": probe_dir}
         if traced:
             env["BENCH_TRACEMALLOC"] = TRACED_FRAMES
         service = stack.serve("realtime_service", config=PROBE, **env)
         pid = common.worker_pid(service)
         tokens = common.tokens_for(stack.seed("captain", total), "captain")
-        specs = [{"port": service.port, "tokens": tokens[w::workers]} for w in range(workers)]
+        specs = [{"port": service.port, "tokens": tokens[w::workers], "deflate": deflate}
+                 for w in range(workers)]
         probe = Probe(Path(probe_dir))
         common.wait_idle([pid])
         base = probe.ask()
@@ -66,6 +74,7 @@ def ramp(steps, workers, traced=False):
                 row = per_socket(base, probe.ask(), opened)
                 row.update(target=target, open=opened, connect_s=round(seconds, 1),
                            alive=sum(fleet.call("alive")), loadavg=os.getloadavg(),
+                           deflated=sum(fleet.call("deflated")),
                            failures=[p["failures"] for p in parts if p["failures"]])
                 rows.append(row)
                 print(f"[idle_memory{' traced' if traced else ''}] {opened} open: "

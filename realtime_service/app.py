@@ -59,7 +59,7 @@ def create_app(config=Config):
                                  app.config["SOCKET_MAX_BUFFERED_BYTES"]), manager),
     )
     init_packet_limits(socketio.server)
-    lean_sockets(socketio.server)
+    lean_sockets(socketio.server, app.config["SOCKET_COMPRESSION"])
     recovery.read_handshakes(socketio.server)
     socketio.on_namespace(RealtimeNamespace("/", app))
     hooks.init_app(app)

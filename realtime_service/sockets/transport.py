@@ -10,11 +10,14 @@ websocket transport over simple-websocket kept five per socket (BENCHMARKS.md, s
   connection's own) reads the socket itself, so the socket is read no faster than its
   messages are taken (backpressure: a client sending fast is not buffered), and a
   message longer than SOCKET_MAX_MESSAGE_BYTES closes the connection as it arrives.
+- Compression (permessage-deflate) only with SOCKET_COMPRESSION: a compressing
+  socket keeps a zlib compressor and decompressor, about 140 KiB, for its whole life.
 - `call_later`: a greenlet created now, started only when its time comes; until then
   it is a timer and an object, no stack. The connect deadline uses it, and
   `LeanSocket` schedules each Engine.IO ping with it instead of a greenlet asleep for
   the ping interval.
 """
+import functools
 import socket
 import time
 
@@ -107,14 +110,24 @@ class InlineServer(simple_websocket.Server):
 class InlineWebSocket(SimpleWebSocketWSGI):
     """python-engineio's websocket over `InlineServer`, its messages bounded by the
     Engine.IO server's `max_http_buffer_size` (python-engineio's gevent and threading
-    drivers do not pass that limit on to simple-websocket)."""
+    drivers do not pass that limit on to simple-websocket), compressed only with
+    `compression` (simple-websocket accepts permessage-deflate whenever offered)."""
 
-    def __init__(self, handler, server, **kwargs):
+    def __init__(self, handler, server, compression=False):
         super().__init__(handler, server)
         self.server_args = {"max_message_size": server.max_http_buffer_size}
+        self.compression = compression
 
     def __call__(self, environ, start_response):
-        self.ws = InlineServer(environ, **self.server_args)
+        # python-engineio wraps gunicorn's socket in a class of its own, made anew for
+        # every request, for eventlet's websockets: unused here, and the connection's
+        # environ is kept as long as the socket.
+        environ.pop("eventlet.input", None)
+        offered = environ
+        if not self.compression:
+            offered = {key: value for key, value in environ.items()
+                       if key != "HTTP_SEC_WEBSOCKET_EXTENSIONS"}
+        self.ws = InlineServer(offered, **self.server_args)
         result = self.app(self)
         if self.ws.mode == "gunicorn":
             raise StopIteration()
@@ -240,14 +253,15 @@ class LeanSocket(Socket):
         return True
 
 
-def lean_sockets(server):
-    """Serve the websockets of the python-socketio `server` with InlineWebSocket, and
-    make every Engine.IO socket a LeanSocket (chained to the Engine.IO connect
-    handler)."""
+def lean_sockets(server, compression=False):
+    """Serve the websockets of the python-socketio `server` with InlineWebSocket
+    (permessage-deflate with `compression`), and make every Engine.IO socket a
+    LeanSocket (chained to the Engine.IO connect handler)."""
     eio = server.eio
     if isinstance(eio._async.get("websocket"), type) and issubclass(
             eio._async["websocket"], SimpleWebSocketWSGI):
-        eio._async = {**eio._async, "websocket": InlineWebSocket}
+        eio._async = {**eio._async,
+                      "websocket": functools.partial(InlineWebSocket, compression=compression)}
     handle_connect = eio.handlers["connect"]
 
     def on_eio_connect(eio_sid, environ):

@@ -2,7 +2,7 @@
 scheduled as timers (LeanSocket) keep coming as long as they are answered, a client
 that stops answering is closed, and websockets read by their own handler
 (InlineServer) still answer websocket pings, take messages split over many frames,
-and end cleanly whichever side closes."""
+and end cleanly whichever side closes; compression only when configured."""
 import json
 
 import pytest
@@ -23,11 +23,11 @@ def url(mongo_uri, tmp_path_factory):
     service.stop()
 
 
-def engineio_socket(url):
+def engineio_socket(url, header=None):
     """A raw websocket past the Engine.IO handshake; (socket, the handshake's data)."""
     ws = websocket.create_connection(
         url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket",
-        suppress_origin=True, timeout=10)
+        suppress_origin=True, timeout=10, header=header or [])
     opened = ws.recv()
     assert opened.startswith("0")
     return ws, json.loads(opened[1:])
@@ -54,6 +54,16 @@ def test_the_handshake_announces_the_configured_heartbeat(url):
     ws, opened = engineio_socket(url)
     assert opened["pingInterval"] == PING_SECONDS * 1000
     assert opened["pingTimeout"] == PING_SECONDS * 1000
+    ws.close()
+
+
+def test_compression_offered_by_the_client_is_not_negotiated(url, db):
+    """SOCKET_COMPRESSION is off by default: a browser's offer of permessage-deflate is
+    declined, and every frame comes uncompressed."""
+    ws, opened = engineio_socket(
+        url, ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"])
+    assert "sec-websocket-extensions" not in {name.lower() for name in ws.getheaders()}
+    assert "sid" in opened
     ws.close()
 
 
