@@ -82,7 +82,7 @@ def ramp(steps, workers, traced=False, deflate=False, **server_env):
                       f"{row['greenlets_per_socket']} greenlets and "
                       f"{row['objects_per_socket']} objects per socket; load "
                       f"{row['loadavg'][0]:.2f}", flush=True)
-                if row["failures"]:
+                if opened < target * 0.99:  # a few handshakes lost to a loaded machine: on
                     break
             fleet.call("close")
     return {"base": base, "steps": rows}
