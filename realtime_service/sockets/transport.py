@@ -142,8 +142,7 @@ class LeanSocket(Socket):
     there are some and ended once they are written (python-engineio's writer waited for
     the next packet for the socket's whole life). The connection's own greenlet reads.
     python-engineio has no hook for its socket class: `lean_sockets` sets it on each
-    new socket, in the Engine.IO connect handler, before its first ping is scheduled.
-    A socket that starts with long-polling and upgrades keeps python-engineio's writer."""
+    new socket, in the Engine.IO connect handler, before its first ping is scheduled."""
 
     _websocket = _writer = None
     _inline = False  # its websocket is served by `_websocket_handler` below
@@ -213,13 +212,13 @@ class LeanSocket(Socket):
             self.queue.task_done()
 
     def _websocket_handler(self, ws):
-        """python-engineio's, for a connection that starts on a websocket: read the
-        packets in this greenlet until the connection ends, then close the socket."""
-        if self.connected:  # an upgrade from long-polling
-            return super()._websocket_handler(ws)
+        """python-engineio's: read the packets in this greenlet until the connection
+        ends, then close the socket. A long-polling socket upgrades first."""
+        if self.connected and not self._upgraded(ws):
+            return []
         self.connected = self.upgraded = self._inline = True
         self._websocket = ws
-        self._write_soon()  # the handshake's packets
+        self._write_soon()  # what was queued before
         while self._received(ws):
             pass
         self.queue.put(None)  # the writer closes the websocket after what is queued
@@ -229,6 +228,30 @@ class LeanSocket(Socket):
         self._websocket = None
         self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
         return []
+
+    def _upgraded(self, ws):
+        """python-engineio's upgrade from long-polling: the client's probe answered, the
+        pending long-polling request ended, then the client's UPGRADE. Packets sent
+        meanwhile stay queued for the websocket."""
+        self.upgrading = True
+        try:
+            probe = ws.wait()
+            probe = probe and packet.Packet(encoded_packet=probe)
+            if not probe or probe.packet_type != packet.PING or probe.data != "probe":
+                self.server.logger.info("%s: Failed websocket upgrade, no PING packet",
+                                        self.sid)
+                return False
+            ws.send(packet.Packet(packet.PONG, data="probe").encode())
+            self.queue.put(packet.Packet(packet.NOOP))  # ends the long-polling request
+            upgrade = ws.wait()
+            if upgrade is None or packet.Packet(
+                    encoded_packet=upgrade).packet_type != packet.UPGRADE:
+                self.server.logger.info("%s: Failed websocket upgrade, no UPGRADE packet",
+                                        self.sid)
+                return False
+            return True
+        finally:
+            self.upgrading = False
 
     def _received(self, ws):
         """Read and handle one packet; False once the connection has ended."""

@@ -6,6 +6,7 @@ and end cleanly whichever side closes; compression only when configured."""
 import json
 
 import pytest
+import requests
 import websocket
 
 from ..conftest import serve
@@ -111,3 +112,29 @@ def test_sockets_closed_by_either_side_end_and_new_ones_are_served(url, db):
     refused.close()
     again = joined(url, db)
     again.close()
+
+
+def test_a_long_polling_socket_upgrades_and_is_served_on_its_websocket(url, db):
+    """socket.io-client's default: long-polling first, then the upgrade (probe, UPGRADE)
+    to a websocket, on which events, acknowledgements and pings then go."""
+    base = f"{url}/socket.io/?EIO=4&transport=polling"
+    opened = requests.get(base, timeout=10).text
+    sid = json.loads(opened[1:])["sid"]
+    token = token_for(make_captain(db), "captain")
+    assert requests.post(f"{base}&sid={sid}", data="40" + json.dumps({"token": token}),
+                         timeout=10).text == "OK"
+    assert requests.get(f"{base}&sid={sid}", timeout=10).text.startswith("40")
+    ws = websocket.create_connection(
+        url.replace("http", "ws", 1) + f"/socket.io/?EIO=4&transport=websocket&sid={sid}",
+        suppress_origin=True, timeout=10)
+    ws.send("2probe")
+    assert ws.recv() == "3probe"
+    ws.send("5")
+    ws.send('421["update-location-captain",{"location":{"lat":12.97,"lng":77.59}}]')
+    frames = []
+    while len([f for f in frames if f == "2"]) < 2:  # pings keep coming, answered
+        frames.append(ws.recv())
+        if frames[-1] == "2":
+            ws.send("3")
+    assert '431[{"ok":true}]' in frames
+    ws.close()
