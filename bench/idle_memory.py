@@ -27,6 +27,9 @@ SIZES = {
 SETTLE_S = 2.0
 PROBE = Path(__file__).resolve().parent / "probe_gunicorn.py"
 TRACED_FRAMES = 4
+# Handshakes in flight per load client: more only queue up in the worker, and on a loaded
+# machine the last ones outlast SOCKET_CONNECT_TIMEOUT.
+CONCURRENCY = 25
 
 
 def run(size="full", out_dir=None, deflate=False, **server_env):
@@ -66,7 +69,7 @@ def ramp(steps, workers, traced=False, deflate=False, **server_env):
                 per_worker = [{"start": opened // workers, "stop": target // workers}
                               for _ in range(workers)]
                 began = time.monotonic()
-                parts = fleet.call("connect", per_worker, timeout=900)
+                parts = fleet.call("connect", per_worker, concurrency=CONCURRENCY, timeout=900)
                 seconds = time.monotonic() - began
                 opened += sum(p["opened"] for p in parts)
                 common.wait_idle([pid])
@@ -82,7 +85,7 @@ def ramp(steps, workers, traced=False, deflate=False, **server_env):
                       f"{row['greenlets_per_socket']} greenlets and "
                       f"{row['objects_per_socket']} objects per socket; load "
                       f"{row['loadavg'][0]:.2f}", flush=True)
-                if opened < target * 0.99:  # a few handshakes lost to a loaded machine: on
+                if opened < target * 0.9:  # some handshakes lost to a loaded machine: on
                     break
             fleet.call("close")
     return {"base": base, "steps": rows}
