@@ -22,6 +22,9 @@ globals().update({name: value for name, value in runpy.run_path(str(_DEPLOY)).it
                   if not name.startswith("_")})
 _production_post_worker_init = post_worker_init  # noqa: F821  (from the file above)
 POLL_SECONDS = 0.2
+# A measurement holds the worker for seconds (a tracemalloc comparison, for a minute on a
+# loaded machine): gunicorn would take the silent worker for stuck and kill it.
+timeout = 0
 # Frames in greenlet stacks that say nothing about who runs them.
 _PLUMBING = ("/gevent/", "/greenlet/", "/threading.py", "/selectors.py")
 

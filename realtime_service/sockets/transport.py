@@ -119,10 +119,6 @@ class InlineWebSocket(SimpleWebSocketWSGI):
         self.compression = compression
 
     def __call__(self, environ, start_response):
-        # python-engineio wraps gunicorn's socket in a class of its own, made anew for
-        # every request, for eventlet's websockets: unused here, and the connection's
-        # environ is kept as long as the socket.
-        environ.pop("eventlet.input", None)
         offered = environ
         if not self.compression:
             offered = {key: value for key, value in environ.items()
