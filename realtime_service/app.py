@@ -20,7 +20,7 @@ from realtime_service.sockets.admission import limit_addresses
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
 from realtime_service.sockets.packet_limits import bounded_packet_class, init_packet_limits
-from realtime_service.sockets.transport import lean_sockets
+from realtime_service.sockets.transport import init_transport
 from shared.accounts import accounts, blacklist
 from shared.accounts.tokens import init_tokens
 from shared.cli import register_cli
@@ -59,7 +59,7 @@ def create_app(config=Config):
                                  app.config["SOCKET_MAX_BUFFERED_BYTES"]), manager),
     )
     init_packet_limits(socketio.server)
-    lean_sockets(socketio.server, app.config["SOCKET_COMPRESSION"])
+    init_transport(socketio.server, app.config["SOCKET_COMPRESSION"])
     recovery.read_handshakes(socketio.server)
     socketio.on_namespace(RealtimeNamespace("/", app))
     hooks.init_app(app)

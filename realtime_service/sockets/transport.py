@@ -137,7 +137,7 @@ class LeanSocket(Socket):
     its ping waits as a timer, and its packets are written by a greenlet started when
     there are some and ended once they are written (python-engineio's writer waited for
     the next packet for the socket's whole life). The connection's own greenlet reads.
-    python-engineio has no hook for its socket class: `lean_sockets` sets it on each
+    python-engineio has no hook for its socket class: `init_transport` sets it on each
     new socket, in the Engine.IO connect handler, before its first ping is scheduled."""
 
     _websocket = _writer = None
@@ -272,7 +272,7 @@ class LeanSocket(Socket):
         return True
 
 
-def lean_sockets(server, compression=False):
+def init_transport(server, compression=False):
     """Serve the websockets of the python-socketio `server` with InlineWebSocket
     (permessage-deflate with `compression`), and make every Engine.IO socket a
     LeanSocket (chained to the Engine.IO connect handler)."""
