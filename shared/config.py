@@ -149,7 +149,7 @@ class Config:
     SOCKET_PING_INTERVAL = env_float("SOCKET_PING_INTERVAL", 25.0)
     SOCKET_PING_TIMEOUT = env_float("SOCKET_PING_TIMEOUT", 20.0)
     # permessage-deflate on websockets whose client offers it (browsers do): off, as in
-    # Socket.IO's own server; each compressed socket holds zlib state (~140 KiB).
+    # Socket.IO's own server; each compressing socket holds zlib state (~90 KiB of RSS).
     SOCKET_COMPRESSION = env_flag("SOCKET_COMPRESSION")
     # What one connection can make the process buffer (realtime_service/sockets/packet_limits.py):
     # a message (websocket or long-polling body), a binary packet's attachments.

@@ -11,7 +11,7 @@ websocket transport over simple-websocket kept five per socket (BENCHMARKS.md, s
   messages are taken (backpressure: a client sending fast is not buffered), and a
   message longer than SOCKET_MAX_MESSAGE_BYTES closes the connection as it arrives.
 - Compression (permessage-deflate) only with SOCKET_COMPRESSION: a compressing
-  socket keeps a zlib compressor and decompressor, about 140 KiB, for its whole life.
+  socket keeps a zlib compressor and decompressor, about 90 KiB of RSS, for its life.
 - `call_later`: a greenlet created now, started only when its time comes; until then
   it is a timer and an object, no stack. The connect deadline uses it, and
   `LeanSocket` schedules each Engine.IO ping with it instead of a greenlet asleep for
