@@ -48,7 +48,7 @@ class _NoReader:
     name = "inline"
 
     def __init__(self, target):
-        self.target = target
+        pass  # the connection's greenlet reads (InlineServer.receive)
 
     def start(self):
         pass
