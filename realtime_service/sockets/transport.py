@@ -28,6 +28,8 @@ from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from engineio.socket import Socket
 from wsproto.utilities import LocalProtocolError
 
+from realtime_service.sockets.frames import RawFrames
+
 
 def call_later(server, seconds, function, *args):
     """Run `function(*args)` in a task of its own after `seconds`: in gevent mode a
@@ -95,6 +97,15 @@ class InlineServer(simple_websocket.Server):
             self.connected = False
         if not self.connected:
             self.sock.close()
+
+    def send(self, data):
+        """Frames already built (realtime_service.sockets.frames) are written as they
+        are; anything else is framed by simple-websocket."""
+        if not isinstance(data, RawFrames):
+            return super().send(data)
+        if not self.connected:
+            raise simple_websocket.ConnectionClosed(self.close_reason, self.close_message)
+        self.sock.sendall(data)
 
     def close(self, reason=None, message=None):
         """Send the close frame, then shut the connection down: the reading greenlet
@@ -274,13 +285,15 @@ class LeanSocket(Socket):
 
 def init_transport(server, compression=False):
     """Serve the websockets of the python-socketio `server` with InlineWebSocket
-    (permessage-deflate with `compression`), and make every Engine.IO socket a
-    LeanSocket (chained to the Engine.IO connect handler)."""
+    (permessage-deflate with `compression`; its client manager told that they take
+    RawFrames), and make every Engine.IO socket a LeanSocket (chained to the Engine.IO
+    connect handler)."""
     eio = server.eio
     if isinstance(eio._async.get("websocket"), type) and issubclass(
             eio._async["websocket"], SimpleWebSocketWSGI):
         eio._async = {**eio._async,
                       "websocket": functools.partial(InlineWebSocket, compression=compression)}
+        server.manager.raw_frames = True  # InlineServer writes RawFrames as they are
     handle_connect = eio.handlers["connect"]
 
     def on_eio_connect(eio_sid, environ):
