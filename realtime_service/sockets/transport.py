@@ -1,9 +1,7 @@
-"""What an idle websocket holds in the worker: as few greenlets as python-engineio allows.
+"""What an idle websocket holds in the worker: one greenlet, the connection's own.
 
-Under gevent every greenlet blocked on something costs about 8 KiB of RSS (its Python
-data stack and its saved C stack) before any object it holds; python-engineio's
-websocket transport over simple-websocket kept five per socket (BENCHMARKS.md, scenario
-12). Here:
+python-engineio's websocket transport over simple-websocket kept five greenlets per
+idle socket, each a saved stack and more (BENCHMARKS.md, scenario 12). Here:
 
 - `InlineServer`: simple-websocket's server side without its reader greenlet. The
   greenlet that asks for the next message (python-engineio's websocket handler, the
@@ -12,10 +10,8 @@ websocket transport over simple-websocket kept five per socket (BENCHMARKS.md, s
   message longer than SOCKET_MAX_MESSAGE_BYTES closes the connection as it arrives.
 - Compression (permessage-deflate) only with SOCKET_COMPRESSION: a compressing
   socket keeps a zlib compressor and decompressor, about 90 KiB of RSS, for its life.
-- `call_later`: a greenlet created now, started only when its time comes; until then
-  it is a timer and an object, no stack. The connect deadline uses it, and
-  `LeanSocket` schedules each Engine.IO ping with it instead of a greenlet asleep for
-  the ping interval.
+- `call_later`: a greenlet started only when its time comes (until then a timer and
+  an object, no stack): the connect deadline, and `LeanSocket`'s Engine.IO pings.
 """
 import functools
 import socket
@@ -167,6 +163,7 @@ class LeanSocket(Socket):
             self.send(packet.Packet(packet.PING))
 
     def send(self, pkt):
+        """Queue `pkt` as python-engineio does, and have it written."""
         super().send(pkt)
         self._write_soon()
 
@@ -180,6 +177,7 @@ class LeanSocket(Socket):
             self.queue.join()
 
     def _write_soon(self):
+        """Start a writer for the queued packets, unless one runs or none is needed."""
         if self._websocket is not None and self._writer is None and not self.queue.empty():
             self._writer = self.server.start_background_task(self._write_queued)
 
@@ -204,6 +202,7 @@ class LeanSocket(Socket):
 
     @staticmethod
     def _sent(ws, pkt):
+        """Whether `pkt` was written to `ws`."""
         try:
             ws.send(pkt.encode())
             return True
@@ -211,6 +210,7 @@ class LeanSocket(Socket):
             return False
 
     def _drop_queued(self, empty):
+        """Take what is left off the queue (so that a close waiting on it returns)."""
         while True:
             try:
                 self.queue.get(block=False)

@@ -4,6 +4,9 @@ that stops answering is closed, and websockets read by their own handler
 (InlineServer) still answer websocket pings, take messages split over many frames,
 and end cleanly whichever side closes; compression only when configured."""
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,6 +16,7 @@ from ..conftest import serve
 from ..factories import make_captain, token_for
 
 PING_SECONDS = 1
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +142,13 @@ def test_a_long_polling_socket_upgrades_and_is_served_on_its_websocket(url, db):
             ws.send("3")
     assert '431[{"ok":true}]' in frames
     ws.close()
+
+
+@pytest.mark.parametrize("setting", ["SOCKET_PING_INTERVAL", "SOCKET_PING_TIMEOUT"])
+def test_a_heartbeat_under_a_second_refuses_to_start(tmp_path, setting):
+    code = "from shared.config import Config\nConfig.check()"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), setting: "0.5"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode != 0
+    assert "SOCKET_PING_INTERVAL and SOCKET_PING_TIMEOUT must be 1 or more" in result.stderr
