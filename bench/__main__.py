@@ -18,6 +18,7 @@ SCENARIOS = {
     "9": "bench.signaling",
     "10": "bench.city",
     "11": "bench.reconnect_storm",
+    "12": "bench.idle_memory",
 }
 
 

@@ -102,8 +102,9 @@ class Stack:
                 client.flushall()
         return self
 
-    def serve(self, module, **env):
-        """Start `module` under gunicorn (deploy/gunicorn_<name>.py); return it."""
+    def serve(self, module, config=None, **env):
+        """Start `module` under gunicorn (deploy/gunicorn_<name>.py, or the gunicorn
+        settings file `config`); return it."""
         port = free_port()
         port_var = "AUTH_PORT" if module == "auth_service" else "REALTIME_PORT"
         full_env = {"APP_ENV": "production", "JWT_SECRET_KEY": SECRET, "HOST": "127.0.0.1",
@@ -116,7 +117,8 @@ class Stack:
             full_env["REDIS_URL"] = self.redis_url
         full_env.update({key: str(value) for key, value in env.items()})
         log = self.tmp / f"{module}-{port}.log"
-        service = GunicornService(module, port, full_env, log_path=log).start(timeout=60)
+        service = GunicornService(module, port, full_env, log_path=log,
+                                  config=config).start(timeout=60)
         self.services.append(service)
         if os.environ.get("BENCH_PROFILE"):
             self._profile(service, module)

@@ -19,7 +19,7 @@ import time
 from socketio import RedisManager
 
 from bench import common
-from bench.loadclient import Fleet, Worker, connect_many, percentiles, totals
+from bench.loadclient import DeflateSocket, Fleet, Worker, connect_many, percentiles, totals
 
 SIZES = {
     "full": {"steps": [1000, 2500, 5000, 7500, 10000], "workers": 4, "storm_users": 300},
@@ -40,13 +40,19 @@ class ConnectionsWorker(Worker):
         began = time.monotonic()
         opened, failures = await connect_many("127.0.0.1", self.spec["port"],
                                               self.spec["tokens"][start:stop], lambda _i: {},
-                                              concurrency=concurrency)
+                                              concurrency=concurrency,
+                                              socket_class=DeflateSocket
+                                              if self.spec.get("deflate") else None)
         self.sockets += [s for s in opened if s is not None]
         return {"opened": sum(s is not None for s in opened), "failures": dict(failures),
                 "seconds": time.monotonic() - began}
 
     async def alive(self):
         return sum(not s.closed.is_set() for s in self.sockets)
+
+    async def deflated(self):
+        """How many sockets the server agreed to compress."""
+        return sum(s.deflated for s in self.sockets)
 
     async def received(self, event):
         return sum(s.frames[event] > 0 for s in self.sockets)

@@ -22,6 +22,7 @@ import os
 import struct
 import time
 import traceback
+import zlib
 from collections import Counter, defaultdict
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
@@ -42,6 +43,8 @@ def ws_frame(opcode, payload):
 
 
 class Socket(asyncio.Protocol):
+    EXTENSIONS = ""  # the handshake's Sec-WebSocket-Extensions header line, if any
+
     """One Socket.IO connection (namespace "/") over a websocket.
 
     `handlers` maps an event name to `callback(data, received_at)`; other events are
@@ -67,6 +70,7 @@ class Socket(asyncio.Protocol):
         self.closed = asyncio.Event()
         self.ready = None
         self.acks, self.next_ack = {}, 0  # ack id -> callback(answer, received_at)
+        self.compressed = self.deflated = False
 
     async def connect(self, host, port, token, timeout=30.0, query=""):
         """Open the websocket, authenticate; raise ConnectionError when refused. `query`
@@ -86,7 +90,8 @@ class Socket(asyncio.Protocol):
                 self.transport.write((
                     f"GET /socket.io/?EIO=4&transport=websocket{query} HTTP/1.1\r\n"
                     f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                    f"{self.EXTENSIONS}\r\n"
                 ).encode())
                 await self.ready
             except BaseException:
@@ -128,6 +133,7 @@ class Socket(asyncio.Protocol):
             if not self.buffer.startswith(b"HTTP/1.1 101"):
                 self._fail(self.buffer[:end].split(b"\r\n", 1)[0].decode())
                 return
+            self.deflated = b"permessage-deflate" in self.buffer[:end].lower()
             del self.buffer[:end + 4]
             self.upgraded = True
         self._parse_frames()
@@ -161,11 +167,19 @@ class Socket(asyncio.Protocol):
         elif opcode == OP_CLOSE:
             self.transport.close()
         elif opcode in (OP_TEXT, OP_BINARY, OP_CONT):
+            if opcode != OP_CONT:
+                self.compressed = bool(b0 & 0x40)  # RSV1: permessage-deflate
             self.fragments.append(payload)
             if b0 & 0x80:
-                message = b"".join(self.fragments).decode()
+                message = b"".join(self.fragments)
                 self.fragments = []
-                self._message(message)
+                if self.compressed:
+                    message = self.inflate(message)
+                self._message(message.decode())
+
+    def inflate(self, message):
+        """A compressed message's bytes (only a DeflateSocket is sent any)."""
+        raise ConnectionError("a compressed message that was never negotiated")
 
     def _message(self, packet):
         if packet == "2":
@@ -235,6 +249,18 @@ class Socket(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(ws_frame(OP_CLOSE, b""))
             self.transport.close()
+
+
+class DeflateSocket(Socket):
+    """A Socket that offers permessage-deflate, as browsers and Node's `ws` do: what the
+    server compresses is inflated here; what it sends, it sends uncompressed."""
+
+    EXTENSIONS = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+
+    def inflate(self, message):
+        if not hasattr(self, "inflater"):
+            self.inflater = zlib.decompressobj(-15)
+        return self.inflater.decompress(message + b"\x00\x00\xff\xff")
 
 
 def last_string(packet):

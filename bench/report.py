@@ -80,6 +80,12 @@ def rows(results):
                         f"empty -> {last['rides']} rides, {last['messages']} messages"))
     if "signaling" in results:
         out += signaling_rows(results["signaling"])
+    if "idle_memory" in results:
+        for step in results["idle_memory"]["ramp"]["steps"]:
+            out.append((f"12: {step['open']} idle websockets, worker RSS per socket",
+                        f"{step['kib_per_socket']} KiB",
+                        f"{step['greenlets_per_socket']} greenlets, "
+                        f"{step['objects_per_socket']} objects per socket"))
     return out
 
 

@@ -6,13 +6,22 @@ the environment (README "Configuration").
 Exactly one gevent worker per process: a Socket.IO session lives in the memory of
 one worker, and gunicorn's load balancing across workers would break long-polling.
 Scale with more processes (containers) behind the sticky gateway, with REDIS_URL
-set so that they share pushes and presence. Websockets go through simple-websocket.
+set so that they share pushes and presence. Websockets go through simple-websocket,
+read by each connection's own greenlet (realtime_service/sockets/transport.py).
 """
 import os
+
+import gevent
 
 from shared.config import Config
 from shared.logging import gunicorn_logconfig
 from shared.serve import post_worker_init, worker_exit  # noqa: F401  (gunicorn hooks)
+
+# gevent records, for every greenlet, which greenlet spawned it and the spawning stack
+# (ten frames): debugging aid only, about a kilobyte more per idle websocket (BENCHMARKS.md,
+# scenario 12). GEVENT_TRACK_GREENLET_TREE=1 turns it back on.
+if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
+    gevent.config.track_greenlet_tree = False
 
 wsgi_app = "realtime_service.wsgi:production_app()"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('REALTIME_PORT', '5002')}"

@@ -20,6 +20,7 @@ from realtime_service.sockets.admission import limit_addresses
 from realtime_service.sockets.namespace import RealtimeNamespace, enforce_connect_timeout
 from realtime_service.sockets.openapi import socketio_operations
 from realtime_service.sockets.packet_limits import bounded_packet_class, init_packet_limits
+from realtime_service.sockets.transport import init_transport
 from shared.accounts import accounts, blacklist
 from shared.accounts.tokens import init_tokens
 from shared.cli import register_cli
@@ -51,11 +52,14 @@ def create_app(config=Config):
         cors_allowed_origins=socket_origin_check(app),
         json=SocketJSON,
         max_http_buffer_size=app.config["SOCKET_MAX_MESSAGE_BYTES"],
+        ping_interval=app.config["SOCKET_PING_INTERVAL"],
+        ping_timeout=app.config["SOCKET_PING_TIMEOUT"],
         serializer=recovery.packet_class(
             bounded_packet_class(app.config["SOCKET_MAX_ATTACHMENTS"],
                                  app.config["SOCKET_MAX_BUFFERED_BYTES"]), manager),
     )
     init_packet_limits(socketio.server)
+    init_transport(socketio.server, app.config["SOCKET_COMPRESSION"])
     recovery.read_handshakes(socketio.server)
     socketio.on_namespace(RealtimeNamespace("/", app))
     hooks.init_app(app)

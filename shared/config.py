@@ -144,6 +144,13 @@ class Config:
 
     # Seconds an Engine.IO connection may stay without joining the Socket.IO namespace.
     SOCKET_CONNECT_TIMEOUT = env_float("SOCKET_CONNECT_TIMEOUT", 45.0)
+    # Engine.IO's heartbeat (Socket.IO's pingInterval and pingTimeout, in seconds): a
+    # ping every interval; a client that has not answered within the timeout is gone.
+    SOCKET_PING_INTERVAL = env_float("SOCKET_PING_INTERVAL", 25.0)
+    SOCKET_PING_TIMEOUT = env_float("SOCKET_PING_TIMEOUT", 20.0)
+    # permessage-deflate on websockets whose client offers it (browsers do): off, as in
+    # Socket.IO's own server; each compressing socket holds zlib state (~90 KiB of RSS).
+    SOCKET_COMPRESSION = env_flag("SOCKET_COMPRESSION")
     # What one connection can make the process buffer (realtime_service/sockets/packet_limits.py):
     # a message (websocket or long-polling body), a binary packet's attachments.
     SOCKET_MAX_MESSAGE_BYTES = env_int("SOCKET_MAX_MESSAGE_BYTES", 64 * 1024)
@@ -251,6 +258,8 @@ class Config:
             raise RuntimeError("DISPATCH_RADIUS_KM_MAX must be at least DISPATCH_RADIUS_KM")
         if cls.DISPATCH_BATCH < 1 or cls.OFFER_SECONDS <= 0:
             raise RuntimeError("DISPATCH_BATCH must be 1 or more and OFFER_SECONDS positive")
+        if cls.SOCKET_PING_INTERVAL < 1 or cls.SOCKET_PING_TIMEOUT < 1:
+            raise RuntimeError("SOCKET_PING_INTERVAL and SOCKET_PING_TIMEOUT must be 1 or more")
 
 
 class TestingConfig(Config):

@@ -24,12 +24,13 @@ def free_port():
 
 
 class GunicornService(Service):
-    """`gunicorn -c deploy/gunicorn_<name>.py`, ready when /healthz answers (`make run`
-    starts its services as `python -m <service>`, which runs the same)."""
+    """`gunicorn -c deploy/gunicorn_<name>.py` (or `-c config`), ready when /healthz
+    answers (`make run` starts its services as `python -m <service>`, which runs the
+    same)."""
 
-    def __init__(self, module, port, env, log_path=None):
+    def __init__(self, module, port, env, log_path=None, config=None):
         super().__init__(module, port, env, log_path)
-        config = DEPLOY / f"gunicorn_{module.removesuffix('_service')}.py"
+        config = config or DEPLOY / f"gunicorn_{module.removesuffix('_service')}.py"
         self.argv = [sys.executable, "-m", "gunicorn", "-c", str(config)]
 
 

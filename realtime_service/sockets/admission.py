@@ -18,6 +18,8 @@ may hold up to the cap on each process). 0 turns a cap off.
 import logging
 from collections import Counter
 
+from realtime_service.sockets.transport import call_later
+
 log = logging.getLogger(__name__)
 
 TOO_MANY_FOR_ADDRESS = "Too many connections from this address"
@@ -97,10 +99,9 @@ def expire_anonymous(server, eio_sid, seconds):
     """Close the transport of the anonymous connection `eio_sid` after `seconds`
     (none with 0)."""
     if seconds:
-        server.start_background_task(_close_after, server, eio_sid, seconds)
+        call_later(server, seconds, _close_if_open, server, eio_sid)
 
 
-def _close_after(server, eio_sid, seconds):
-    server.sleep(seconds)
+def _close_if_open(server, eio_sid):
     if eio_sid in server.environ:
         server.eio.disconnect(eio_sid)

@@ -57,7 +57,7 @@ class Delivery:
         self.log, self.max_queued = log_, max_queued
         self.volatile = frozenset()  # events not logged (see recovery.client_manager)
         self.held = {}  # sid -> [(offset, encoded packet)] while it is recovered
-        self.raw_frames = False  # whether websockets take RawFrames (packet_limits)
+        self.raw_frames = False  # whether websockets take RawFrames (transport)
 
     def deliver(self, namespace, rooms, skip, offset, encoded):
         """Send one encoded event to the sockets of `rooms` in this process."""

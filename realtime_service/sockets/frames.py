@@ -7,8 +7,8 @@ events as when they are sent one by one.
 
 `FramesPacket` goes through a socket's outgoing queue like any packet (so the order
 with the other packets is kept); python-engineio's websocket writer hands what its
-`encode()` returns to the websocket's `send`, and `BackpressureServer.send`
-(realtime_service.sockets.packet_limits) writes `RawFrames` as they are. A long-polling
+`encode()` returns to the websocket's `send`, and `InlineServer.send`
+(realtime_service.sockets.transport) writes `RawFrames` as they are. A long-polling
 socket is sent the packets one by one.
 """
 import struct

@@ -29,6 +29,7 @@ from realtime_service.sockets import admission, lean, notifier, presence, recove
 from realtime_service.sockets.events import limited, refuse
 from realtime_service.sockets.hooks import hooks
 from realtime_service.sockets.identity import handshake_credential
+from realtime_service.sockets.transport import call_later
 from shared.accounts.roles import Role
 from shared.accounts.tokens import TokenError, authenticate
 from shared.errors import Forbidden
@@ -234,13 +235,12 @@ def enforce_connect_timeout(server, seconds):
 
     def on_eio_connect(eio_sid, environ):
         result = handle_connect(eio_sid, environ)
-        server.start_background_task(_close_unless_joined, server, eio_sid, seconds)
+        call_later(server, seconds, _close_unless_joined, server, eio_sid)
         return result
 
     server.eio.on("connect", on_eio_connect)
 
 
-def _close_unless_joined(server, eio_sid, seconds):
-    server.sleep(seconds)
+def _close_unless_joined(server, eio_sid):
     if eio_sid in server.environ and server.manager.sid_from_eio_sid(eio_sid, "/") is None:
         server.eio.disconnect(eio_sid)

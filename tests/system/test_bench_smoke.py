@@ -10,13 +10,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
-             "query_costs", "versus", "signaling", "city", "city_redis", "reconnect_storm"]
+             "query_costs", "versus", "signaling", "city", "city_redis", "reconnect_storm",
+             "idle_memory"]
 
 
 # `python -m bench` runs side by side, each with its own database and Redis: the two
 # longest scenarios (connections, versus) alone, the others together. Benchmarks mostly
 # wait (servers settling, fixed-rate steps), so three at once take the time of the longest.
-GROUPS = [["3"], ["8", "10"], ["1", "2", "4", "5", "6", "7", "9", "11"]]
+GROUPS = [["3"], ["8", "10"], ["1", "2", "4", "5", "6", "7", "9", "11", "12"]]
 
 
 def run_groups(out):
@@ -186,3 +187,19 @@ def test_reconnect_storm(results):
         assert set(setup["statuses"]) == {"201"} and messages["sent_ok"] > 0, name
         assert messages["lost"] == messages["duplicated"] == messages["unexpected"] == 0, name
         assert messages["offsets_out_of_order"] == 0, name
+
+
+@pytest.mark.timeout(900)
+def test_idle_memory(results):
+    """Every socket of every step stayed open through the worker's probe, which found
+    each one read by its connection's own greenlet, and the traced run named where
+    the memory went."""
+    result = results["idle_memory"]
+    steps = result["ramp"]["steps"]
+    assert [step["open"] for step in steps] == result["config"]["steps"]
+    for step in steps:
+        assert step["alive"] == step["open"] and not step["failures"]
+        assert step["rss_kib"] > 0 and step["objects_per_socket"] > 0
+        assert any("transport._read" in kind for kind in step["greenlet_kinds_per_socket"])
+    traced = result["traced"]["steps"][0]
+    assert traced["open"] == result["config"]["traced"] and traced["sites_kib_per_socket"]
