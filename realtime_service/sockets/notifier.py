@@ -3,8 +3,9 @@ routes and background tasks alike, and reaches the right connections in any proc
 (through the Redis message queue when REDIS_URL is set).
 
 Every connection of an account joins the room `str(account_id)` and its role's room
-(a user's also the room of the presence events it asked for, PRESENCE_ROOMS), so `push(account_id, "ride-confirmed", ride)` reaches every tab and device. Payloads
-are dumped by the caller with the schema of the event (an allow-list).
+(a user's also the room of the presence events it asked for, PRESENCE_ROOMS), so
+`push(account_id, "ride-confirmed", ride)` reaches every tab and device. Payloads are
+dumped by the caller with the schema of the event (an allow-list).
 """
 import time
 

@@ -7,7 +7,7 @@ import pytest
 from realtime_service.sockets import notifier
 
 from ..factories import make_user, token_for
-from .test_presence_deltas import WINDOW, yield_until
+from .test_presence_deltas import WINDOW
 
 BATCH = {"presence": "batch"}
 

@@ -8,8 +8,8 @@ import pytest
 from devserver.processes import stop_all
 
 from ..conftest import prepare, serve, serve_all
-from ..factories import make_user, token_for
 from ..cutting_proxy import CuttingProxy
+from ..factories import make_user, token_for
 from ..jsclient import JSClient
 from ..sockets import RecordingClient
 from ..waiting import wait_until
