@@ -63,6 +63,7 @@ class Socket(asyncio.Protocol):
         self.handlers = handlers or {}
         self.frames, self.bytes, self.last_at = Counter(), Counter(), {}
         self.sid = self.transport = self.token = None
+        self.auth = {}
         self.pid = self.offset = self.connected_at = None
         self.recovered = self.ended_by_server = False
         self.address = None
@@ -72,10 +73,12 @@ class Socket(asyncio.Protocol):
         self.acks, self.next_ack = {}, 0  # ack id -> callback(answer, received_at)
         self.compressed = self.deflated = False
 
-    async def connect(self, host, port, token, timeout=30.0, query=""):
+    async def connect(self, host, port, token, timeout=30.0, query="", auth=None):
         """Open the websocket, authenticate; raise ConnectionError when refused. `query`
-        (e.g. "&userId=...") is added to the handshake URL, as QuickChat's client does."""
+        (e.g. "&userId=...") is added to the handshake URL, as QuickChat's client does;
+        `auth`, more of the CONNECT's auth payload (e.g. {"presence": "batch"})."""
         self.address, self.token = (host, port, query), token
+        self.auth = auth or {}
         await self._open(timeout)
         return self
 
@@ -203,7 +206,7 @@ class Socket(asyncio.Protocol):
                 answer = json.loads(packet[start:])
                 callback(answer[0] if answer else None, time.monotonic())
         elif packet.startswith("0"):
-            auth = {"token": self.token}
+            auth = {"token": self.token, **self.auth}
             if self.pid is not None:  # socket.io-client: pid and offset once it has a pid
                 auth.update(pid=self.pid, offset=self.offset)
             self.send_raw("40" + json.dumps(auth))
@@ -337,10 +340,10 @@ class Http:
 
 
 async def connect_many(host, port, tokens, handlers_for, concurrency=50, timeout=60.0,
-                       queries=None, socket_class=None):
+                       queries=None, socket_class=None, auth=None):
     """Connect one Socket (or `socket_class`) per token, `concurrency` handshakes at a
-    time (`queries[i]` added to handshake i's URL). Returns `(sockets, failures)`;
-    `sockets[i]` is None where token i failed."""
+    time (`queries[i]` added to handshake i's URL, `auth` to every CONNECT's auth).
+    Returns `(sockets, failures)`; `sockets[i]` is None where token i failed."""
     sockets, failures = [None] * len(tokens), Counter()
     gate = asyncio.Semaphore(concurrency)
 
@@ -348,7 +351,7 @@ async def connect_many(host, port, tokens, handlers_for, concurrency=50, timeout
         async with gate:
             try:
                 sockets[i] = await (socket_class or Socket)(handlers_for(i)).connect(
-                    host, port, tokens[i], timeout, queries[i] if queries else "")
+                    host, port, tokens[i], timeout, queries[i] if queries else "", auth)
             except (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError) as e:
                 failures[type(e).__name__ + ": " + str(e)[:80]] += 1
 

@@ -59,7 +59,8 @@ class PushWorker(Worker):
                                               [users[i]["token"] for i in indexes],
                                               lambda j, ix=indexes: {
                                                   "newMessage": self._receiver(users[ix[j]])},
-                                              queries=queries)
+                                              queries=queries,
+                                              auth=self.request.get("auth"))
             for i, sock in zip(indexes, done, strict=True):
                 sockets[i] = sock
             failures.update(failed)

@@ -208,7 +208,8 @@ ROWS = {
                                "ridewire-compat": chat_ridewire},
              chat_peer, chat_row, "saturation_msgs_per_s"),
     "connects": (peers.QUICKCHAT, {"ridewire-delta": versus_connects.ridewire_delta,
-                                   "ridewire-compat": versus_connects.ridewire_compat},
+                                   "ridewire-compat": versus_connects.ridewire_compat,
+                                   "ridewire-batch": versus_connects.ridewire_batch},
                  versus_connects.peer, versus_connects.row, "connects_to_quiet_s"),
 }
 

@@ -2,9 +2,10 @@
 clock runs until every server is quiet again (the presence storm flushed): QuickChat
 sends its full online list to everyone on each connect; Ridewire runs one side per
 presence mode, `compat` (connected as QuickChat's client connects, `?userId=`) and
-`delta` (its own clients: the token alone). Beside the wall time, the CPU seconds of
-the server and its database per 1,000 connects, steadier than wall time on a shared
-machine, and the frames and bytes the clients received per event.
+`delta` (its own clients: the token alone), plus `batch` (delta, its clients asking
+for one `presence` event per window with `auth.presence = "batch"`). Beside the wall
+time, the CPU seconds of the server and its database per 1,000 connects, steadier than
+wall time on a shared machine, and the frames and bytes the clients received per event.
 """
 import tempfile
 
@@ -12,15 +13,17 @@ from bench import common, peers, push_latency
 
 QUICKCHAT_CONNECT = {"query_user_id": True}
 RIDEWIRE_CONNECT = {"query_user_id": False}
+RIDEWIRE_BATCH_CONNECT = {"query_user_id": False, "auth": {"presence": "batch"}}
 
 
-def ridewire(cfg, presence_events):
+def ridewire(cfg, presence_events, request=None):
     with common.Stack("versus-connects", own_servers=True) as stack:
         service = stack.serve("realtime_service", PRESENCE_EVENTS=presence_events)
         docs = stack.seed("user", cfg["users"])
         users = [{"id": str(doc["_id"]), "token": token}
                  for doc, token in zip(docs, common.tokens_for(docs, "user"), strict=True)]
-        request = QUICKCHAT_CONNECT if presence_events == "compat" else RIDEWIRE_CONNECT
+        request = request or (QUICKCHAT_CONNECT if presence_events == "compat"
+                              else RIDEWIRE_CONNECT)
         return connect(cfg, users, service.port, common.worker_pid(service),
                        stack.db_server.proc.pid, request)
 
@@ -31,6 +34,10 @@ def ridewire_compat(cfg):
 
 def ridewire_delta(cfg):
     return ridewire(cfg, "delta")
+
+
+def ridewire_batch(cfg):
+    return ridewire(cfg, "delta", RIDEWIRE_BATCH_CONNECT)
 
 
 def peer(cfg):

@@ -67,11 +67,13 @@ class InProcessClient:
     """One in-process connection to `app`; `wait_for` yields to the app's greenlets until
     an event arrives."""
 
-    def __init__(self, app, token=None, headers=None, query=None):
+    def __init__(self, app, token=None, headers=None, query=None, auth=None):
+        """`auth`: more of the handshake's auth payload (beside the token)."""
         self.app = app
         self.events = defaultdict(list)
+        payload = {**({"token": token} if token else {}), **(auth or {})}
         self.client = _TestClient(app, socketio, query_string=query, headers=headers,
-                                  auth={"token": token} if token else None)
+                                  auth=payload or None)
         self.connect_error = self.client.connect_error
 
     @property

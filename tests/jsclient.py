@@ -31,10 +31,12 @@ def install():
 class JSClient:
     """One socket.io-client in a Node process: `lines` holds what it printed."""
 
-    def __init__(self, url, token, transport="websocket"):
+    def __init__(self, url, token, transport="websocket", auth=None):
+        """`auth`: more of the handshake's auth payload (beside the token)."""
         env = {**os.environ, "NODE_PATH": str(install())}
         self.process = subprocess.Popen(
-            ["node", str(SCRIPT), url, token, transport], stdin=subprocess.PIPE,
+            ["node", str(SCRIPT), url, token, transport, json.dumps(auth or {})],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.lines = []
         threading.Thread(target=self._read, daemon=True).start()

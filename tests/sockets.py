@@ -60,8 +60,9 @@ class RecordingClient:
             self._changed.notify_all()
 
     def connect(self, url, token=None, transports=("websocket",), headers=None, query=None,
-                wait_timeout=20):
-        """Connect, waiting long for the answer: a slow refusal timed out has no reason."""
+                wait_timeout=20, auth=None):
+        """Connect, waiting long for the answer: a slow refusal timed out has no reason.
+        `auth`: more of the handshake's auth payload (beside the token)."""
         target = url if not query else f"{url}?{query}"
         headers = dict(headers or {})
         if "websocket" in transports:
@@ -71,7 +72,8 @@ class RecordingClient:
                       else headers.get("Origin"))
             self.client.eio.websocket_extra_options = (
                 {"origin": origin} if origin else {"suppress_origin": True})
-        self.client.connect(target, auth={"token": token} if token else None,
+        payload = {**({"token": token} if token else {}), **(auth or {})}
+        self.client.connect(target, auth=payload or None,
                             transports=list(transports), headers=headers,
                             wait_timeout=wait_timeout)
         return self

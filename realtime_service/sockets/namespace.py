@@ -16,7 +16,7 @@ import time
 
 from bson import ObjectId
 from flask import current_app, request, session
-from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
 from pymongo.errors import PyMongoError
 from redis import RedisError
 
@@ -79,12 +79,17 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
         if admission.account_full(current_app.config, presence.local_count(role, account_id)):
             current_app.logger.warning("socket refused: too many connections for its account")
             refuse(admission.TOO_MANY_FOR_ACCOUNT)
+        style = notifier.presence_style(auth)
+        if style is None:
+            refuse(notifier.UNKNOWN_PRESENCE)
         session.update(account_id=account_id, role=str(role), jti=claims["jti"],
                        via_cookie=source == "cookie")
         if resumed is not None:
             session["in_calls"] = True  # it may still be in the calls it was in
         join_room(account_id)
         join_room(notifier.ROLE_ROOMS[role])
+        if role == Role.USER:
+            join_presence_room(style)
         changed = presence.connected(role, account_id, sid)
         if notifier.offline_grace().back(account_id):
             changed = False  # its going offline was never announced
@@ -185,6 +190,15 @@ def announce_offline(account_id):
         notifier.deltas().offline(account_id)
     else:
         notifier.announce_online_users()
+
+
+def join_presence_room(style):
+    """The room of the presence events the connection asked for (a recovered one may
+    have asked otherwise before)."""
+    for other, room in notifier.PRESENCE_ROOMS.items():
+        if other != style:
+            leave_room(room)
+    join_room(notifier.PRESENCE_ROOMS[style])
 
 
 def transport_open(sid):

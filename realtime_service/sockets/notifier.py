@@ -2,9 +2,10 @@
 routes and background tasks alike, and reaches the right connections in any process
 (through the Redis message queue when REDIS_URL is set).
 
-Every connection of an account joins the room `str(account_id)` and its role's room,
-so `push(account_id, "ride-confirmed", ride)` reaches every tab and device. Payloads
-are dumped by the caller with the schema of the event (an allow-list).
+Every connection of an account joins the room `str(account_id)` and its role's room
+(a user's also the room of the presence events it asked for, PRESENCE_ROOMS), so
+`push(account_id, "ride-confirmed", ride)` reaches every tab and device. Payloads are
+dumped by the caller with the schema of the event (an allow-list).
 """
 import time
 
@@ -14,6 +15,11 @@ from realtime_service.extensions import socketio
 from realtime_service.sockets import presence
 
 ROLE_ROOMS = {"user": "role:user", "captain": "role:captain"}
+# What a user's connection asked for in its handshake (`auth.presence`), with
+# PRESENCE_EVENTS=delta: one event per account changed (the default), or one `presence`
+# event per window. Each user connection joins the room of its choice.
+PRESENCE_ROOMS = {"each": "presence:each", "batch": "presence:batch"}
+UNKNOWN_PRESENCE = 'Unknown presence option: use "batch" or "each"'
 
 
 def push(account_id, event, payload, skip_sid=None):
@@ -50,11 +56,20 @@ def to_role(role, event, payload, skip_sid=None):
     socketio.emit(event, payload, to=ROLE_ROOMS[role], skip_sid=skip_sid)
 
 
-def to_role_each(role, events, skip_sids=()):
-    """Several `(event, payload)`, in order, to every connection of the role (but
+def to_room_each(room, events, skip_sids=()):
+    """Several `(event, payload)`, in order, to every connection in the room (but
     `skip_sids`): each event encoded once, and, in one process, written to each
     websocket with one write (the manager's `emit_many`)."""
-    socketio.server.manager.emit_many(events, "/", ROLE_ROOMS[role], list(skip_sids))
+    socketio.server.manager.emit_many(events, "/", room, list(skip_sids))
+
+
+def presence_style(auth):
+    """The handshake's `auth.presence`: "each" (also when absent) or "batch"; None for
+    anything else (the connection is refused)."""
+    style = auth.get("presence") if isinstance(auth, dict) else None
+    if style is None:
+        return "each"
+    return style if isinstance(style, str) and style in PRESENCE_ROOMS else None
 
 
 def announce_online_users(to=None):
@@ -139,7 +154,8 @@ class OfflineGrace:
 class DeltaAnnouncer(Announcer):
     """PRESENCE_EVENTS=delta: `userOnline` and `userOffline` coalesced per window as
     `Announcer` does (an account online then offline within one window nets to
-    nothing), sent together at its end, in the order of the changes. A socket that
+    nothing), sent together at its end, in the order of the changes; to the connections
+    that asked for a batch, the same changes as one `presence` event. A socket that
     connected in the window gets `getOnlineUsers` (the list as it is then) at the same
     flush instead of the changes: each socket sees one list, then every later change."""
 
@@ -182,8 +198,19 @@ class DeltaAnnouncer(Announcer):
         if joined:
             push_many((), "getOnlineUsers", sorted(presence.online_ids("user")), sids=joined)
         if changes:
-            to_role_each("user", [(event, {"userId": account_id})
-                                  for account_id, event in changes.items()], joined)
+            to_room_each(PRESENCE_ROOMS["each"], [(event, {"userId": account_id})
+                                                  for account_id, event in changes.items()],
+                         joined)
+            socketio.emit("presence", batch(changes), to=PRESENCE_ROOMS["batch"],
+                          skip_sid=list(joined))
+
+
+def batch(changes):
+    """A window's netted changes as one `presence` payload, each list in their order."""
+    return {"online": [account_id for account_id, event in changes.items()
+                       if event == "userOnline"],
+            "offline": [account_id for account_id, event in changes.items()
+                        if event == "userOffline"]}
 
 
 def deltas():

@@ -12,8 +12,9 @@ docs/compat.md).
 Every event from the server carries an offset as its last argument (connection state
 recovery: docs/api.md). Server to client: `getOnlineUsers` (list of online user ids; with
 `PRESENCE_EVENTS=delta`, `userOnline` and `userOffline` `{"userId"}` after the first
-list, a window's changes together), `newMessage`, `message-delivered`
-`{"receiverId", "messageIds", "deliveredAt"}`,
+list, a window's changes together, or, to a client whose handshake auth has
+`presence: "batch"`, one `presence` `{"online", "offline"}` per window), `newMessage`,
+`message-delivered` `{"receiverId", "messageIds", "deliveredAt"}`,
 `messages-seen` `{"readerId", "senderId", "upTo", "seenAt", "unseen"}`, `typing`
 `{"from", "active"}`, `captain-location`
 `{"rideId", "location"}`, `new-ride` (with `offer` `{"id", "expiresAt"}`),

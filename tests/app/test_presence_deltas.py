@@ -16,15 +16,15 @@ WINDOW = 2.0  # long enough for a test's connects to fall in one window
 
 @pytest.fixture
 def flushes(monkeypatch):
-    """The change lists `to_role_each` sent, one per flush."""
+    """The change lists `to_room_each` sent, one per flush."""
     sent = []
-    to_role_each = notifier.to_role_each
+    to_room_each = notifier.to_room_each
 
-    def recording(role, events, skip_sids=()):
+    def recording(room, events, skip_sids=()):
         sent.append([(event, payload["userId"]) for event, payload in events])
-        return to_role_each(role, events, skip_sids)
+        return to_room_each(room, events, skip_sids)
 
-    monkeypatch.setattr(notifier, "to_role_each", recording)
+    monkeypatch.setattr(notifier, "to_room_each", recording)
     return sent
 
 
@@ -137,16 +137,16 @@ def test_a_failed_flush_keeps_its_changes_for_the_next_one(
     observer = observer_of(delta_app, app_sockets, db, flushes)
     first, second = make_user(db), make_user(db)
     first_id, second_id = str(first["_id"]), str(second["_id"])
-    recording = notifier.to_role_each
+    recording = notifier.to_room_each
     failed = []
 
-    def failing_once(role, events, skip_sids=()):
+    def failing_once(room, events, skip_sids=()):
         if not failed:
             failed.append(events)
             raise ConnectionError("the queue is away")
-        return recording(role, events, skip_sids)
+        return recording(room, events, skip_sids)
 
-    monkeypatch.setattr(notifier, "to_role_each", failing_once)
+    monkeypatch.setattr(notifier, "to_room_each", failing_once)
     app_sockets(delta_app, token_for(first))
     yield_until(lambda: failed, timeout=3 * WINDOW)
     app_sockets(delta_app, token_for(second))  # the next change flushes both

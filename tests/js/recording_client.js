@@ -1,12 +1,12 @@
 // A socket.io-client (the npm build frontends ship) that prints, one JSON line each,
 // every connect (socket id, recovered), disconnect and event it sees.
-// Usage: node recording_client.js <url> <token> <transport>
+// Usage: node recording_client.js <url> <token> <transport> [<more auth, as JSON>]
 const { io } = require("socket.io-client");
 
-const [url, token, transport] = process.argv.slice(2);
+const [url, token, transport, more] = process.argv.slice(2);
 const print = (line) => process.stdout.write(JSON.stringify(line) + "\n");
 const socket = io(url, {
-  auth: { token },
+  auth: { token, ...JSON.parse(more || "{}") },
   transports: [transport],
   reconnectionDelay: 50,
   reconnectionDelayMax: 300,
