@@ -2,10 +2,8 @@
 Socket.IO handshake (which the HTTP middleware does not cover)."""
 from urllib.parse import urlsplit
 
-from shared.extensions import cors
-
 # What every answer allows and shows a cross-origin page: the services' (flask-cors),
-# make run's gateway's own answers and deploy/nginx.conf's (tests/app/test_cors.py).
+# make run's gateway's own answers and deploy/nginx.conf's (tests/system/test_devgateway.py).
 ALLOW_HEADERS = ("Authorization", "Content-Type", "token", "X-Request-ID", "X-Socket-ID",
                  "Idempotency-Key")
 EXPOSE_HEADERS = ("Retry-After", "X-Request-ID", "Idempotent-Replayed")
@@ -16,6 +14,10 @@ def enable_cors(app):
     """Every HTTP route, with credentials (the `token` cookie) unless the list is `*`,
     which browsers never accept together with credentials."""
     origins = app.config["CORS_ORIGINS"]
+    # Imported here: make run's gateway reads the lists above before gevent patches ssl,
+    # and the extensions module imports pymongo and PyJWT, which load ssl.
+    from shared.extensions import cors
+
     wildcard = "*" in origins
     cors.init_app(
         app,

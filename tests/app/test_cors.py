@@ -1,5 +1,9 @@
 """CORS on HTTP routes of both services, and the token cookie's attributes (the Socket.IO
 handshake's origin check: tests/system/test_socket_cors.py)."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from flask import Flask
 
@@ -8,6 +12,7 @@ from shared.config import TestingConfig
 
 from ..conftest import make_config
 
+ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = "http://localhost:5173"
 DENIED = "http://evil.example"
 
@@ -93,3 +98,14 @@ def test_cookie_in_production_is_secure_and_cross_site_only_when_needed():
     assert "Secure" in local and "SameSite=Lax" in local
     cross = cookie_header(APP_ENV="production", CORS_ORIGINS=["https://app.example.com"])
     assert "Secure" in cross and "SameSite=None" in cross
+
+
+def test_the_dev_gateway_reads_the_lists_without_the_services_dependencies():
+    """make run's gateway imports the CORS lists before gevent patches ssl: pymongo and
+    PyJWT (which load ssl) must not come with them, or every start warns."""
+    code = ("import sys, devserver.gateway; "
+            "print(sorted(m for m in ('pymongo', 'jwt', 'flask_jwt_extended') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
