@@ -97,6 +97,16 @@ def example(seq, sent, outcome, receipts):
     return story
 
 
+def comeback_story(outcome, since):
+    """How one comeback went: when it was back (seconds after `since`), its attempts and
+    their errors, whether the answer had the same pid and socket id."""
+    resumed = outcome["resumed_at"]
+    return {"id": outcome["id"], "back_s": None if resumed is None else round(resumed - since, 3),
+            "attempts": outcome["attempts"], "attempt_errors": outcome["attempt_errors"],
+            "error": outcome["error"], "same_pid": outcome["same_pid"],
+            "same_sid": outcome["same_sid"]}
+
+
 def summarize(name, cfg, setup, phases, outcomes, counts, loadavg, records, collected):
     """The result of one setup (embedded or Redis), printed in one line."""
     timing, answered = by_phase(records, collected, phases["at"])
@@ -119,6 +129,12 @@ def summarize(name, cfg, setup, phases, outcomes, counts, loadavg, records, coll
         "recovered_within_s": {str(s): sum(o["resumed_at"] - dropped <= s for o in recovered)
                                for s in (1, 2, 5, 10, 30, 60, 120)},
         "frames": phases["storm_frames"],
+        "receiver_workers_cpu_s": phases["storm"].get("receiver_workers_cpu_s"),
+        "not_recovered_examples": [comeback_story(o, dropped) for o in outcomes
+                                   if not (o["recovered"] and o["same_sid"])][:DETAILS],
+        "later_not_recovered_examples": [
+            comeback_story(c, c["lost_at"]) for r in collected for c in r["comebacks"]
+            if not c["in_storm"] and not (c["recovered"] and c["same_sid"])][:DETAILS],
     }
     storm.update(cpu_costs(phases, len(recovered), answered))
     ok = statuses.get("201", 0)
