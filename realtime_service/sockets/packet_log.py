@@ -142,10 +142,13 @@ class RedisLog:
 
     def missed(self, offset, rooms):
         """(offset, [event, *args]) of the entries after `offset` addressed to `rooms`,
-        or None when some entry after it was trimmed (or the offset is not one)."""
-        if not is_stream_id(offset) or not self.kept_after(offset):
+        or None when some entry after it was trimmed (or the offset is not one). Checked
+        after the read: an entry trimmed between a check and the read would be missed."""
+        if not is_stream_id(offset):
             return None
         entries = self.redis.xrange(self.stream, min=f"({offset}")
+        if not self.kept_after(offset):
+            return None
         return [(entry_id, json.loads(fields["e"])) for entry_id, fields in entries
                 if addressed_to(json.loads(fields["r"]), json.loads(fields["x"]), rooms)]
 
