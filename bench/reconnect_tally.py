@@ -30,7 +30,8 @@ def tally(records, collected, outcomes):
     always = {r["id"] for r in collected if all(
         c["recovered"] and c["same_sid"] for c in r["comebacks"])}
     counts = Counter()
-    lost, duplicated, unexpected = [], [], []
+    lost, lost_recovered, duplicated, unexpected = [], [], [], []
+    got_by_id = {r["id"]: r for r in collected}
     for receiver in collected:
         outcome = by_id.get(receiver["id"], {})
         for seq, receipts in receiver["got"].items():
@@ -49,6 +50,8 @@ def tally(records, collected, outcomes):
         if not receipts:
             counts["lost_recovered" if receiver_id in always else "lost_not_recovered"] += 1
             lost.append(example(seq, sent[seq], outcome, []))
+            if receiver_id in always:
+                lost_recovered.append(neighbours(lost[-1], got_by_id[receiver_id], outcome))
             continue
         counts["received"] += 1
         counts[away(outcome, issued, answered, receipts[0][0])] += 1
@@ -68,7 +71,9 @@ def tally(records, collected, outcomes):
             "replayed_answered_before_drop": counts["on_the_wire"],
             "in_flight_at_resume": counts["in_flight"],
             "offsets_out_of_order": len(disorder),
-            "examples": {"lost": lost[:DETAILS], "duplicated": duplicated[:DETAILS],
+            "events_before_connect": sum(r["early"] for r in collected),
+            "examples": {"lost": lost[:DETAILS], "lost_of_recovered": lost_recovered[:DETAILS],
+                         "duplicated": duplicated[:DETAILS],
                          "unexpected": unexpected[:DETAILS],
                          "offsets_out_of_order": disorder[:DETAILS]}}
 
@@ -81,6 +86,23 @@ def away(outcome, issued, answered, first_at):
     if answered <= resumed:
         return "on_the_wire" if answered < dropped else "answered_while_away"
     return "in_flight" if issued <= resumed else "live"
+
+
+def neighbours(story, receiver, outcome):
+    """A lost message's story with what its receiver got just before and after it was
+    sent (times and offsets) and each time the receiver came back."""
+    dropped = outcome.get("dropped_at") or 0.0
+    receipts = sorted((at, offset, seq) for seq, got in receiver["got"].items()
+                      for at, offset in got)
+    sent_s = story.get("answered_s", 0.0)
+    before = [r for r in receipts if r[0] - dropped <= sent_s][-3:]
+    after = [r for r in receipts if r[0] - dropped > sent_s][:3]
+    return {**story, "near": [(round(at - dropped, 4), offset, seq)
+                              for at, offset, seq in before + after],
+            "comebacks": [{key: (round(value - dropped, 4) if key.endswith("_at") and value
+                                 else value) for key, value in comeback.items()
+                           if key not in ("attempt_errors", "id")}
+                          for comeback in receiver["comebacks"]]}
 
 
 def example(seq, sent, outcome, receipts):
