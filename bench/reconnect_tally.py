@@ -10,7 +10,9 @@ receiver was back but sent before (either way). Lost messages are counted apart 
 whether their receiver was recovered every time it came back (in the storm, and after
 the server closed its connection, if it did): for those, a loss is a bug; a receiver
 given a new session instead missed by design what was sent while it was away (its
-application reloads history). Times are `time.monotonic()`, shared by every process
+application reloads history). Messages to a receiver that never connected (its
+connection failed in the set-up, on a loaded machine) are neither: counted apart, not
+lost. Times are `time.monotonic()`, shared by every process
 of the machine.
 """
 from collections import Counter
@@ -27,7 +29,7 @@ def tally(records, collected, outcomes):
             in records if status == "201"}
     failed = {seq: receiver for seq, receiver, _, _, status in records if status != "201"}
     by_id = {outcome["id"]: outcome for outcome in outcomes}
-    always = {r["id"] for r in collected if all(
+    always = {r["id"] for r in collected if r["id"] in by_id and all(
         c["recovered"] and c["same_sid"] for c in r["comebacks"])}
     counts = Counter()
     lost, lost_recovered, duplicated, unexpected = [], [], [], []
@@ -48,7 +50,8 @@ def tally(records, collected, outcomes):
         outcome = by_id.get(receiver_id, {})
         receipts = receipts_of.get((receiver_id, seq))
         if not receipts:
-            counts["lost_recovered" if receiver_id in always else "lost_not_recovered"] += 1
+            counts["lost_recovered" if receiver_id in always else "lost_not_recovered"
+                   if receiver_id in by_id else "lost_never_connected"] += 1
             lost.append(example(seq, sent[seq], outcome, []))
             if receiver_id in always:
                 lost_recovered.append(neighbours(lost[-1], got_by_id[receiver_id], outcome))
@@ -61,6 +64,7 @@ def tally(records, collected, outcomes):
             "lost": counts["lost_recovered"] + counts["lost_not_recovered"],
             "lost_of_recovered": counts["lost_recovered"],
             "lost_of_not_recovered": counts["lost_not_recovered"],
+            "to_never_connected": counts["lost_never_connected"],
             "duplicated": counts["duplicated"], "unexpected": len(unexpected),
             "received_though_post_failed": counts["received_though_post_failed"],
             "receivers_always_recovered": len(always),
