@@ -62,6 +62,11 @@ class Servers:
         if self.redis_proc:
             self.redis_proc.stop()
         self.db_server.stop()
+        if os.environ.get("BENCH_KEEP_LOGS"):  # a directory: the servers' logs go there
+            keep = Path(os.environ["BENCH_KEEP_LOGS"])
+            keep.mkdir(parents=True, exist_ok=True)
+            for log in self.tmp.glob("*.log"):
+                shutil.copy(log, keep / log.name)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

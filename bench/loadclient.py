@@ -54,7 +54,9 @@ class Socket(asyncio.Protocol):
 
     Recovery, as socket.io-client does it: `pid` is the CONNECT answer's, `offset` the
     last argument of the latest event when it is a string (read from the raw packet,
-    not decoded, and set before the event's handler runs); `resume()` after `drop()`
+    not decoded, and set before the event's handler runs; an event that arrives before
+    the CONNECT answer is handled after it, as socket.io-client buffers it, even when
+    that connection fails and a later one answers); `resume()` after `drop()`
     sends both back, and `recovered` says whether the answer had the same `pid`.
     `ended_by_server`: the server sent DISCONNECT, after which socket.io-client does not
     reconnect."""
@@ -65,7 +67,8 @@ class Socket(asyncio.Protocol):
         self.sid = self.transport = self.token = None
         self.auth = {}
         self.pid = self.offset = self.connected_at = None
-        self.recovered = self.ended_by_server = False
+        self.recovered = self.ended_by_server = self.connected = False
+        self.unconnected, self.early = [], 0  # events received before a CONNECT answer
         self.address = None
         self.buffer, self.fragments, self.upgraded = bytearray(), [], False
         self.closed = asyncio.Event()
@@ -124,6 +127,7 @@ class Socket(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.closed.set()
+        self.connected = False
         if self.ready is not None and not self.ready.done():
             self.ready.set_exception(ConnectionResetError("closed during the handshake"))
 
@@ -194,11 +198,11 @@ class Socket(asyncio.Protocol):
             self.frames[event] += 1
             self.bytes[event] += len(packet)
             self.last_at[event] = received
-            if self.pid is not None:
-                self._note_offset(last_string(packet))
-            handler = self.handlers.get(event)
-            if handler is not None:
-                handler(json.loads(packet[2:])[1], received)
+            if self.connected:
+                self._event(event, packet, received)
+            else:  # socket.io-client: handled once connected (the buffer is kept)
+                self.unconnected.append((event, packet, received))
+                self.early += 1
         elif packet.startswith("43"):
             start = packet.index("[")
             callback = self.acks.pop(int(packet[2:start]), None)
@@ -215,6 +219,9 @@ class Socket(asyncio.Protocol):
             pid = answer.get("pid")
             self.recovered = pid is not None and pid == self.pid
             self.sid, self.pid, self.connected_at = answer["sid"], pid, time.monotonic()
+            self.connected, buffered, self.unconnected = True, self.unconnected, []
+            for event in buffered:
+                self._event(*event)
             if not self.ready.done():
                 self.ready.set_result(True)
         elif packet.startswith("44"):
@@ -224,6 +231,13 @@ class Socket(asyncio.Protocol):
             # back); an Engine.IO close only the transport.
             self.ended_by_server = packet.startswith("41")
             self.transport.close()
+
+    def _event(self, event, packet, received):
+        if self.pid is not None:
+            self._note_offset(last_string(packet))
+        handler = self.handlers.get(event)
+        if handler is not None:
+            handler(json.loads(packet[2:])[1], received)
 
     def _note_offset(self, offset):
         """An event's offset (None when its last argument is not a string)."""

@@ -125,7 +125,7 @@ class ReceiverWorker(Worker):
                 "resumed_at": None if error else sock.connected_at,
                 "recovered": error is None and sock.recovered,
                 "same_sid": error is None and sock.sid == before["sid"],
-                "same_pid": error is None and sock.pid == before["pid"],
+                "same_pid": error is None and sock.pid == before["pid"], "sid": sock.sid,
                 "offset_at_drop": before["offset_at_drop"]}
 
     async def received(self):
@@ -136,7 +136,8 @@ class ReceiverWorker(Worker):
 
     async def collect(self):
         return [{"id": r.id, "got": r.got, "disorder": r.sock.disorder if r.sock else [],
-                 "comebacks": r.comebacks} for r in self.receivers]
+                 "comebacks": r.comebacks, "early": r.sock.early if r.sock else 0}
+                for r in self.receivers]
 
     async def close(self):
         self.closing = True

@@ -112,9 +112,11 @@ def drive(cfg, fleet, sending, pids, loadavg):
     phases = {"steady": steady.read()}
     frames_before = merged_frames(fleet)
     loadavg["drop"] = os.getloadavg()
-    meter = common.CpuMeter(**pids)
+    meter, client_cpu = common.CpuMeter(**pids), list(fleet.cpu)
     phases["outcomes"] = fleet.call("storm", concurrency=cfg["concurrency"], timeout=900)
     phases["storm"] = meter.read()
+    phases["storm"]["receiver_workers_cpu_s"] = [
+        round(after - before, 2) for before, after in zip(client_cpu, fleet.cpu, strict=True)]
     time.sleep(cfg["tail_s"])
     phases["storm_and_tail"] = meter.read()
     after = common.CpuMeter(**pids)

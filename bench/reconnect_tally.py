@@ -10,7 +10,9 @@ receiver was back but sent before (either way). Lost messages are counted apart 
 whether their receiver was recovered every time it came back (in the storm, and after
 the server closed its connection, if it did): for those, a loss is a bug; a receiver
 given a new session instead missed by design what was sent while it was away (its
-application reloads history). Times are `time.monotonic()`, shared by every process
+application reloads history). Messages to a receiver that never connected (its
+connection failed in the set-up, on a loaded machine) are neither: counted apart, not
+lost. Times are `time.monotonic()`, shared by every process
 of the machine.
 """
 from collections import Counter
@@ -27,10 +29,11 @@ def tally(records, collected, outcomes):
             in records if status == "201"}
     failed = {seq: receiver for seq, receiver, _, _, status in records if status != "201"}
     by_id = {outcome["id"]: outcome for outcome in outcomes}
-    always = {r["id"] for r in collected if all(
+    always = {r["id"] for r in collected if r["id"] in by_id and all(
         c["recovered"] and c["same_sid"] for c in r["comebacks"])}
     counts = Counter()
-    lost, duplicated, unexpected = [], [], []
+    lost, lost_recovered, duplicated, unexpected = [], [], [], []
+    got_by_id = {r["id"]: r for r in collected}
     for receiver in collected:
         outcome = by_id.get(receiver["id"], {})
         for seq, receipts in receiver["got"].items():
@@ -47,8 +50,11 @@ def tally(records, collected, outcomes):
         outcome = by_id.get(receiver_id, {})
         receipts = receipts_of.get((receiver_id, seq))
         if not receipts:
-            counts["lost_recovered" if receiver_id in always else "lost_not_recovered"] += 1
+            counts["lost_recovered" if receiver_id in always else "lost_not_recovered"
+                   if receiver_id in by_id else "lost_never_connected"] += 1
             lost.append(example(seq, sent[seq], outcome, []))
+            if receiver_id in always:
+                lost_recovered.append(neighbours(lost[-1], got_by_id[receiver_id], outcome))
             continue
         counts["received"] += 1
         counts[away(outcome, issued, answered, receipts[0][0])] += 1
@@ -58,6 +64,7 @@ def tally(records, collected, outcomes):
             "lost": counts["lost_recovered"] + counts["lost_not_recovered"],
             "lost_of_recovered": counts["lost_recovered"],
             "lost_of_not_recovered": counts["lost_not_recovered"],
+            "to_never_connected": counts["lost_never_connected"],
             "duplicated": counts["duplicated"], "unexpected": len(unexpected),
             "received_though_post_failed": counts["received_though_post_failed"],
             "receivers_always_recovered": len(always),
@@ -68,7 +75,9 @@ def tally(records, collected, outcomes):
             "replayed_answered_before_drop": counts["on_the_wire"],
             "in_flight_at_resume": counts["in_flight"],
             "offsets_out_of_order": len(disorder),
-            "examples": {"lost": lost[:DETAILS], "duplicated": duplicated[:DETAILS],
+            "events_before_connect": sum(r["early"] for r in collected),
+            "examples": {"lost": lost[:DETAILS], "lost_of_recovered": lost_recovered[:DETAILS],
+                         "duplicated": duplicated[:DETAILS],
                          "unexpected": unexpected[:DETAILS],
                          "offsets_out_of_order": disorder[:DETAILS]}}
 
@@ -83,6 +92,23 @@ def away(outcome, issued, answered, first_at):
     return "in_flight" if issued <= resumed else "live"
 
 
+def neighbours(story, receiver, outcome):
+    """A lost message's story with what its receiver got just before and after it was
+    sent (times and offsets) and each time the receiver came back."""
+    dropped = outcome.get("dropped_at") or 0.0
+    receipts = sorted((at, offset, seq) for seq, got in receiver["got"].items()
+                      for at, offset in got)
+    sent_s = story.get("answered_s", 0.0)
+    before = [r for r in receipts if r[0] - dropped <= sent_s][-3:]
+    after = [r for r in receipts if r[0] - dropped > sent_s][:3]
+    return {**story, "near": [(round(at - dropped, 4), offset, seq)
+                              for at, offset, seq in before + after],
+            "comebacks": [{key: (round(value - dropped, 4) if key.endswith("_at") and value
+                                 else value) for key, value in comeback.items()
+                           if key not in ("attempt_errors", "id")}
+                          for comeback in receiver["comebacks"]]}
+
+
 def example(seq, sent, outcome, receipts):
     """One message's story, its times relative to its receiver's drop (seconds)."""
     dropped = outcome.get("dropped_at") or 0.0
@@ -95,6 +121,16 @@ def example(seq, sent, outcome, receipts):
         story.update(receiver=sent[0], issued_s=round(sent[1] - dropped, 4),
                      answered_s=round(sent[2] - dropped, 4))
     return story
+
+
+def comeback_story(outcome, since):
+    """How one comeback went: when it was back (seconds after `since`), its attempts and
+    their errors, whether the answer had the same pid and socket id."""
+    resumed = outcome["resumed_at"]
+    return {"id": outcome["id"], "back_s": None if resumed is None else round(resumed - since, 3),
+            "attempts": outcome["attempts"], "attempt_errors": outcome["attempt_errors"],
+            "error": outcome["error"], "same_pid": outcome["same_pid"],
+            "same_sid": outcome["same_sid"]}
 
 
 def summarize(name, cfg, setup, phases, outcomes, counts, loadavg, records, collected):
@@ -119,6 +155,12 @@ def summarize(name, cfg, setup, phases, outcomes, counts, loadavg, records, coll
         "recovered_within_s": {str(s): sum(o["resumed_at"] - dropped <= s for o in recovered)
                                for s in (1, 2, 5, 10, 30, 60, 120)},
         "frames": phases["storm_frames"],
+        "receiver_workers_cpu_s": phases["storm"].get("receiver_workers_cpu_s"),
+        "not_recovered_examples": [comeback_story(o, dropped) for o in outcomes
+                                   if not (o["recovered"] and o["same_sid"])][:DETAILS],
+        "later_not_recovered_examples": [
+            comeback_story(c, c["lost_at"]) for r in collected for c in r["comebacks"]
+            if not c["in_storm"] and not (c["recovered"] and c["same_sid"])][:DETAILS],
     }
     storm.update(cpu_costs(phases, len(recovered), answered))
     ok = statuses.get("201", 0)

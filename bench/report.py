@@ -80,6 +80,9 @@ def rows(results):
                         f"empty -> {last['rides']} rides, {last['messages']} messages"))
     if "signaling" in results:
         out += signaling_rows(results["signaling"])
+    for name, result in results.items():
+        if name.startswith("reconnect_storm"):
+            out += storm_rows(result)
     if "idle_memory" in results:
         for step in results["idle_memory"]["ramp"]["steps"]:
             out.append((f"12: {step['open']} idle websockets, worker RSS per socket",
@@ -87,6 +90,22 @@ def rows(results):
                         f"{step['greenlets_per_socket']} greenlets, "
                         f"{step['objects_per_socket']} objects per socket"))
     return out
+
+
+def storm_rows(result):
+    """One row per setup of scenario 11: every receiver dropped at once."""
+    rows = []
+    grace = result["config"].get("server_env", {}).get("PRESENCE_GRACE_SECONDS", "5")
+    for name, setup in result["setups"].items():
+        storm, messages = setup["storm"], setup["messages"]
+        rows.append((f"11: {storm['receivers']} receivers dropped at once, {name}, presence "
+                     f"grace {grace} s",
+                     f"{storm['recovered']} recovered, all after {storm['all_recovered_s']} s; "
+                     f"{messages['replayed']} replayed, lost {messages['lost_of_recovered']} "
+                     f"(+{messages['lost_of_not_recovered']} to new sessions), duplicated "
+                     f"{messages['duplicated']}",
+                     f"worker CPU per recovery {storm['excess_cpu_ms_per_recovery']['server']} ms"))
+    return rows
 
 
 def signaling_rows(result):

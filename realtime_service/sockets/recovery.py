@@ -45,12 +45,19 @@ class Sessions:
         self.leaving = {}  # sid -> the event its disconnect sets, for a take-over
 
     def pre_connect(self, eio_sid, namespace):
+        """A new socket's packets, like a recovered one's, are held until its CONNECT
+        answer is sent: an event before it (a push to the account's room while the
+        connect handler runs) would reach a client that has not seen this session, and
+        whose next reconnection, if this one fails, recovers its old session from an
+        offset that event moved (a loss) or gets it again (socket.io-client buffers
+        it: a duplicate)."""
         restored = self.restore(eio_sid, namespace)
         if restored is not None:
             return restored
         sid = super().pre_connect(eio_sid, namespace)
         if sid is not None:
             self.track(sid, secrets.token_urlsafe(16), self.log.position())
+            self.hold(sid)
         return sid
 
     def track(self, sid, pid, since):
@@ -121,6 +128,8 @@ class Sessions:
         if recovering is not None:
             _, missed, offset = recovering
             self.release(sid, missed, missed[-1][0] if missed else offset)
+        else:
+            self.release(sid, [], None)
         return sid
 
     def disconnect(self, sid, namespace, **kwargs):
@@ -143,7 +152,7 @@ class Sessions:
         """A claimed session that is not the connecting account's: a new session under
         a new pid, in none of the old rooms, nothing replayed."""
         self.recovering.pop(sid, None)
-        self.drop_hold(sid)
+        self.hold(sid)  # anew: only the new session's packets
         for room in list(self.get_rooms(sid, namespace)):
             if room not in (sid, None):
                 self.basic_leave_room(sid, namespace, room)

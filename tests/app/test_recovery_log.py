@@ -82,6 +82,19 @@ def test_redis_replay_after_an_offset(redis_log):
     assert redis_log.missed("0-0", ["alice"])[0][1] == ["ev", "one"]
 
 
+def test_redis_replay_reads_every_kind_of_address(redis_log):
+    """One room, several, the whole namespace, a skipped socket, a room name JSON
+    escapes: each replayed exactly when the memory log's rule says."""
+    start = add(redis_log, "nobody", "zero")
+    entries = [('"alice"', "[]"), ('"bob"', "[]"), ('["bob", "alice"]', "[]"), ("null", "[]"),
+               ('"alice"', '["sid1"]'), ('"alice"', '["sid2"]'), ('"al\\"ice"', "[]")]
+    ids = [redis_log.redis.xadd(redis_log.stream, {"r": rooms, "x": skip, "e": f'["ev", {n}]'})
+           for n, (rooms, skip) in enumerate(entries)]
+    got = redis_log.missed(start, ["sid1", "alice"])
+    assert got == [(ids[n], ["ev", n]) for n in (0, 2, 3, 5)]
+    assert [args[1] for _, args in redis_log.missed(start, ['al"ice'])] == [3, 6]
+
+
 def test_redis_refuses_an_offset_after_which_entries_were_trimmed(redis_log):
     ids = [add(redis_log, "alice", str(n)) for n in range(5)]
     redis_log.redis.xtrim(redis_log.stream, maxlen=2, approximate=False)

@@ -365,3 +365,57 @@ def test_clients_back_while_their_old_sockets_are_closing_keep_their_rooms(
 
     recovered, before, after = asyncio.run(drop_and_resume())
     assert all(recovered) and before == after
+
+
+class GivingUpSocket(Socket):
+    """The lean client, which can give up a reconnection the moment its CONNECT packet
+    is sent (`give_up`), as a client does whose connect timed out on a loaded server."""
+
+    give_up = False
+
+    def send_raw(self, text):
+        super().send_raw(text)
+        if self.give_up and text.startswith("40"):
+            self.transport.abort()
+
+
+def test_a_client_that_gives_up_a_reconnection_midway_recovers_on_the_next(
+        served_realtime, db):
+    """A client cuts its reconnection while the server is still answering its CONNECT
+    (the connect handler waits on the database): the server must not keep that socket
+    half-open, holding the session (its next reconnection would wait for a socket that
+    never closes, then start a new session) and every packet sent to it. The next
+    reconnection recovers, with what was sent meanwhile, once."""
+    alice, bob = make_user(db), make_user(db)
+    url, port = served_realtime.url, served_realtime.port
+
+    async def scenario():
+        got = []
+        sock = await GivingUpSocket({"newMessage": lambda m, _at: got.append(m["text"])}) \
+            .connect("127.0.0.1", port, token_for(alice))
+        before = (sock.sid, sock.pid)
+        await asyncio.to_thread(send, url, bob, alice, "one")
+        await wait_for(lambda: got == ["one"])
+        sock.drop()
+        await asyncio.to_thread(send, url, bob, alice, "while away")
+        sock.give_up = True
+        with pytest.raises(ConnectionError):
+            await sock.resume(10)
+        sock.give_up = False
+        await asyncio.to_thread(send, url, bob, alice, "given up")
+        recovered = await sock.resume(30)
+        await asyncio.to_thread(send, url, bob, alice, "after")
+        await wait_for(lambda: len(got) >= 4)
+        await sock.close()
+        return recovered, before == (sock.sid, sock.pid), got
+
+    recovered, same, got = asyncio.run(scenario())
+    assert (recovered, same) == (True, True)
+    assert got == ["one", "while away", "given up", "after"]
+
+
+async def wait_for(predicate, timeout=20):
+    """wait_until for a coroutine: polls without blocking the event loop."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
