@@ -29,7 +29,8 @@ SATURATED_P99_MS = 1000.0
 HTTP_POOL = 64
 SEND_TIMEOUT_S = 60.0  # after a step's last send is scheduled
 # What a send looks like: Ridewire's own route, the sender naming its socket so that one
-# `newMessage` goes out per message. bench.versus swaps in QuickChat's.
+# `newMessage` goes out per message. bench.versus swaps in QuickChat's; `socket_auth`
+# adds to the sockets' handshake auth (the token's `auth` says how a send is made).
 RIDEWIRE_SEND = {"path": "/messages/send/{partner}", "auth": "bearer", "name_socket": True,
                  "query_user_id": False}
 # Ridewire's socket send: the `send-message` event, acknowledged, over the connection.
@@ -60,7 +61,7 @@ class PushWorker(Worker):
                                               lambda j, ix=indexes: {
                                                   "newMessage": self._receiver(users[ix[j]])},
                                               queries=queries,
-                                              auth=self.request.get("auth"))
+                                              auth=self.request.get("socket_auth"))
             for i, sock in zip(indexes, done, strict=True):
                 sockets[i] = sock
             failures.update(failed)

@@ -13,7 +13,7 @@ from bench import common, peers, push_latency
 
 QUICKCHAT_CONNECT = {"query_user_id": True}
 RIDEWIRE_CONNECT = {"query_user_id": False}
-RIDEWIRE_BATCH_CONNECT = {"query_user_id": False, "auth": {"presence": "batch"}}
+RIDEWIRE_BATCH_CONNECT = {"query_user_id": False, "socket_auth": {"presence": "batch"}}
 
 
 def ridewire(cfg, presence_events, request=None):
