@@ -11,13 +11,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
              "query_costs", "versus", "signaling", "city", "city_redis", "reconnect_storm",
-             "idle_memory"]
+             "idle_memory", "scale_curve"]
 
 
 # `python -m bench` runs side by side, each with its own database and Redis: the two
 # longest scenarios (connections, versus) alone, the others together. Benchmarks mostly
 # wait (servers settling, fixed-rate steps), so three at once take the time of the longest.
-GROUPS = [["3"], ["8", "10"], ["1", "2", "4", "5", "6", "7", "9", "11", "12"]]
+GROUPS = [["3"], ["8", "10", "13"], ["1", "2", "4", "5", "6", "7", "9", "11", "12"]]
 
 
 def run_groups(out):
