@@ -1,4 +1,4 @@
-"""Scenario 12: the cost of chat against the work held, a curve.
+"""Scenario 13: the cost of chat against the work held, a curve.
 
 Each variant holds CLIENTS authenticated websockets (the lean client, spread over
 load-client processes): PAIRS pairs of users who chat over the `send-message` socket
