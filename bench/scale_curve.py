@@ -20,6 +20,9 @@ socket), its idle CPU while the sockets are held, and per step the delivered rat
 push latency, losses and CPU per message (each server worker, the database, Redis).
 Saturation is the highest rate a whole step held (`bench.versus.held`: every send
 acknowledged, nothing lost, >= 95 % of the offered rate, p99 under 1 s).
+
+    make bench SCENARIO=13                                  # about 10 minutes
+    BENCH_SCALE_VARIANTS=10000-memory make bench SCENARIO=13  # one point
 """
 import os
 import time
