@@ -203,3 +203,20 @@ def test_idle_memory(results):
         assert any("transport._read" in kind for kind in step["greenlet_kinds_per_socket"])
     traced = result["traced"]["steps"][0]
     assert traced["open"] == result["config"]["traced"] and traced["sites_kib_per_socket"]
+
+
+@pytest.mark.timeout(900)
+def test_scale_curve(results):
+    """Every point of the curve held its clients and delivered each acknowledged
+    message once: on one process in memory, and on one and two processes with Redis."""
+    result = results["scale_curve"]
+    config = result["config"]
+    assert [(p["clients"], p["processes"], p["redis"]) for p in result["points"]] == [
+        *((n, 1, False) for n in config["clients"]),
+        (config["redis_clients"], 1, True), (config["redis_clients"], 2, True)]
+    for point, row in zip(result["points"], result["curve"], strict=True):
+        assert point["setup"]["connected"] == point["clients"] and not point["setup"]["failures"]
+        step = point["steps"][0]
+        assert step["statuses"] == {"ack": step["delivered"]} and step["lost"] == 0
+        assert step["delivered"] > 0 and row["steps"][0]["achieved"] > 0
+        assert set(row["worker_rss_mb"]) == {f"server{i}" for i in range(point["processes"])}
