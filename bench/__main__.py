@@ -19,6 +19,7 @@ SCENARIOS = {
     "10": "bench.city",
     "11": "bench.reconnect_storm",
     "12": "bench.idle_memory",
+    "13": "bench.scale_curve",
 }
 
 

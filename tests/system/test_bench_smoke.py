@@ -11,13 +11,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
              "query_costs", "versus", "signaling", "city", "city_redis", "reconnect_storm",
-             "idle_memory"]
+             "idle_memory", "scale_curve"]
 
 
 # `python -m bench` runs side by side, each with its own database and Redis: the two
 # longest scenarios (connections, versus) alone, the others together. Benchmarks mostly
 # wait (servers settling, fixed-rate steps), so three at once take the time of the longest.
-GROUPS = [["3"], ["8", "10"], ["1", "2", "4", "5", "6", "7", "9", "11", "12"]]
+GROUPS = [["3"], ["8", "10", "13"], ["1", "2", "4", "5", "6", "7", "9", "11", "12"]]
 
 
 def run_groups(out):
@@ -203,3 +203,20 @@ def test_idle_memory(results):
         assert any("transport._read" in kind for kind in step["greenlet_kinds_per_socket"])
     traced = result["traced"]["steps"][0]
     assert traced["open"] == result["config"]["traced"] and traced["sites_kib_per_socket"]
+
+
+@pytest.mark.timeout(900)
+def test_scale_curve(results):
+    """Every point of the curve held its clients and delivered each acknowledged
+    message once: on one process in memory, and on one and two processes with Redis."""
+    result = results["scale_curve"]
+    config = result["config"]
+    assert [(p["clients"], p["processes"], p["redis"]) for p in result["points"]] == [
+        *((n, 1, False) for n in config["clients"]),
+        (config["redis_clients"], 1, True), (config["redis_clients"], 2, True)]
+    for point, row in zip(result["points"], result["curve"], strict=True):
+        assert point["setup"]["connected"] == point["clients"] and not point["setup"]["failures"]
+        step = point["steps"][0]
+        assert step["statuses"] == {"ack": step["delivered"]} and step["lost"] == 0
+        assert step["delivered"] > 0 and row["steps"][0]["achieved"] > 0
+        assert set(row["worker_rss_mb"]) == {f"server{i}" for i in range(point["processes"])}
