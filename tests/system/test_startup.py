@@ -1,4 +1,4 @@
-"""`make run` start-up that explains itself (issue 17), run as a subprocess on free
+"""`make run` start-up that explains itself, run as a subprocess on free
 ports with its own data directory: ports in use, an unreachable or invalid MONGO_URI,
 a process that exits, Ctrl-C at any moment, the banner; `make reset`; `.env.example`;
 and the database-down timings of a service (a 503 within MONGO_TIMEOUT_MS, a liveness
