@@ -263,11 +263,13 @@ def persist(sid, account_id, reason):
 
 def left(sessions, sid, reason):
     """A client's own DISCONNECT packet (`socket.disconnect()`): python-socketio names
-    it as it names an Engine.IO close, but the transport is still open."""
-    if reason != "client disconnect":
-        return False
+    it as it names an Engine.IO close, but the transport is still open, or its socket
+    noted the packet before the close that came right behind it
+    (transport.LeanSocket)."""
     transport = sessions.server.eio.sockets.get(sessions.eio_sid_from_sid(sid, "/"))
-    return transport is None or not transport.closing
+    if getattr(transport, "client_left", False):
+        return True
+    return reason == "client disconnect" and (transport is None or not transport.closing)
 
 
 def manager():

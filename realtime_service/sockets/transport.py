@@ -26,6 +26,8 @@ from wsproto.utilities import LocalProtocolError
 
 from realtime_service.sockets.frames import RawFrames
 
+SOCKETIO_DISCONNECT = "1"  # a Socket.IO packet's type, first in an Engine.IO message
+
 
 def call_later(server, seconds, function, *args):
     """Run `function(*args)` in a task of its own after `seconds`: in gevent mode a
@@ -149,6 +151,7 @@ class LeanSocket(Socket):
 
     _websocket = _writer = None
     _inline = False  # its websocket is served by `_websocket_handler` below
+    client_left = False  # it sent a Socket.IO DISCONNECT (recovery.left reads it)
 
     def schedule_ping(self):
         """As python-engineio's: a new ping once the previous one was answered."""
@@ -161,6 +164,15 @@ class LeanSocket(Socket):
         if not self.closing and not self.closed:
             self.last_ping = time.time()
             self.send(packet.Packet(packet.PING))
+
+    def receive(self, pkt):
+        """As python-engineio's, noting at once a Socket.IO DISCONNECT: its handler runs
+        in a task of its own, often after the Engine.IO close that the client sends
+        right behind it, and must still see a client that left on purpose."""
+        if pkt.packet_type == packet.MESSAGE and isinstance(pkt.data, str) \
+                and pkt.data.startswith(SOCKETIO_DISCONNECT):
+            self.client_left = True
+        return super().receive(pkt)
 
     def send(self, pkt):
         """Queue `pkt` as python-engineio does, and have it written."""

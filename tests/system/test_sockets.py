@@ -137,7 +137,11 @@ def test_online_users_on_connect_and_disconnect(url, db, clients):
     captain = clients(url, token_for(carol, "captain"))
     a.forget("getOnlineUsers")
     b.disconnect()
-    assert a_id in a.wait_for("getOnlineUsers", lambda ids: b_id not in ids)
+    # python-socketio's client may close its transport before its DISCONNECT packet is
+    # written, which the server cannot tell from a drop: then b goes offline after the
+    # presence grace (5 s), not at once (tests/app/test_transport_disconnect.py and the
+    # in-process presence tests check the deliberate case).
+    assert a_id in a.wait_for("getOnlineUsers", lambda ids: b_id not in ids, timeout=15)
     # Captains are not in the list and do not get it.
     assert not any(str(carol["_id"]) in ids for ids in a.events["getOnlineUsers"])
     assert "getOnlineUsers" not in captain.events
@@ -157,8 +161,8 @@ def test_second_tab_gets_the_list_and_keeps_the_user_online(url, db, clients):
     assert a_id in watcher.wait_for("getOnlineUsers", lambda ids: d_id in ids)
     assert db.users.find_one({"_id": alice["_id"]})["socketId"] == tab2.client.get_sid()
     watcher.forget("getOnlineUsers")
-    tab2.disconnect()
-    watcher.wait_for("getOnlineUsers", lambda ids: a_id not in ids)
+    tab2.disconnect()  # may count as a drop: offline after the grace (see above)
+    watcher.wait_for("getOnlineUsers", lambda ids: a_id not in ids, timeout=15)
     assert db.users.find_one({"_id": alice["_id"]})["socketId"] is None
 
 
