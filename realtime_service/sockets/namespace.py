@@ -151,9 +151,9 @@ def captain_location(reporter, data=None):
 
 def forget(sid, may_return=False, keep_calls=False):
     """Undo what the connection recorded (a guest's too: its calls); tell the users
-    when one went offline (for a socket that may be recovered, only if its account is
-    not back within PRESENCE_GRACE_SECONDS). A connection that died silently keeps
-    its calls for that long too."""
+    when one went offline (a user whose socket may be recovered stays online, held,
+    and goes offline only if not back within PRESENCE_GRACE_SECONDS). A connection
+    that died silently keeps its calls for that long too."""
     if session.get("in_calls"):
         if keep_calls:
             socketio.start_background_task(
@@ -166,8 +166,9 @@ def forget(sid, may_return=False, keep_calls=False):
     if tracked is None:
         return
     role, account_id = tracked.role, tracked.account_id
+    hold = may_return and role == Role.USER
     try:
-        changed = presence.disconnected(role, account_id, sid)
+        changed = presence.disconnected(role, account_id, sid, hold)
     except RedisError:  # the next heartbeat rewrites this process's entries
         current_app.logger.warning("presence update failed on disconnect")
         changed = True
@@ -179,10 +180,16 @@ def forget(sid, may_return=False, keep_calls=False):
         except PyMongoError:
             current_app.logger.warning("a disconnect hook failed: database unavailable")
     if changed and role == Role.USER:
-        if may_return:
-            notifier.offline_grace().later(account_id, announce_offline)
-        else:
-            announce_offline(account_id)
+        announce_offline(account_id)
+    elif hold and presence.held(role, account_id):
+        notifier.offline_grace().later(account_id, end_hold)
+
+
+def end_hold(account_id):
+    """The grace of a dropped user is over and it is not back: offline, if no other
+    process has it."""
+    if presence.released(Role.USER, account_id):
+        announce_offline(account_id)
 
 
 def announce_offline(account_id):

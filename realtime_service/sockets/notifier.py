@@ -120,33 +120,33 @@ class Announcer:
 
 
 class OfflineGrace:
-    """An account whose last socket dropped and may be recovered: its going offline is
-    announced only if it is still offline PRESENCE_GRACE_SECONDS later, so that a
-    network blip (or a thousand clients recovering at once) tells nobody anything."""
+    """An account whose last socket dropped and may be recovered (held online by
+    presence meanwhile): `expire` (which releases it and announces it offline) runs
+    PRESENCE_GRACE_SECONDS later unless it is back, so that a network blip (or a
+    thousand clients recovering at once) tells nobody anything."""
 
     def __init__(self, app, seconds):
         self.app, self.seconds = app, seconds
         self.pending = {}  # account id -> the wait that will announce it
 
-    def later(self, account_id, announce):
+    def later(self, account_id, expire):
         if self.seconds <= 0:
-            return announce(account_id)
+            return expire(account_id)
         wait = self.pending[account_id] = object()
-        socketio.start_background_task(self._announce_later, account_id, wait, announce)
+        socketio.start_background_task(self._expire_later, account_id, wait, expire)
 
     def back(self, account_id):
         """Whether the account came back while its going offline was still unsaid."""
         return self.pending.pop(account_id, None) is not None
 
-    def _announce_later(self, account_id, wait, announce):
+    def _expire_later(self, account_id, wait, expire):
         socketio.sleep(self.seconds)
         if self.pending.get(account_id) is not wait:
             return
         del self.pending[account_id]
         with self.app.app_context():
             try:
-                if not presence.is_online(account_id):
-                    announce(account_id)
+                expire(account_id)
             except Exception:  # the next change announces the list again
                 self.app.logger.exception("could not announce an account offline")
 

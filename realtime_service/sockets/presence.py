@@ -7,6 +7,10 @@ each process keeps, per role, a Redis set of the accounts connected to it, rewri
 by a heartbeat and expiring PRESENCE_TTL seconds after the process's last beat; the
 online set is the union over the processes that beat recently, so the accounts of a
 crashed process go offline on their own.
+
+A connection that may be recovered can leave its account *held*: still online here
+(and in this process's Redis set) until `released`, so that a drop and a recovery
+within the grace change nothing anyone sees, in any process.
 """
 import uuid
 
@@ -79,9 +83,20 @@ def connected(role, account_id, sid):
     return _store().connected(role, str(account_id), sid)
 
 
-def disconnected(role, account_id, sid):
-    """Forget a connection; True when the online set changed."""
-    return _store().disconnected(role, str(account_id), sid)
+def disconnected(role, account_id, sid, hold=False):
+    """Forget a connection; True when the online set changed. With `hold`, an account
+    whose last connection this was stays online until `released` (or a new one)."""
+    return _store().disconnected(role, str(account_id), sid, hold)
+
+
+def held(role, account_id):
+    """Whether the account is online only by a hold of this process."""
+    return _store().local.is_held(role, str(account_id))
+
+
+def released(role, account_id):
+    """End the account's hold; True when that took it out of the online set."""
+    return _store().released(role, str(account_id))
 
 
 def _store():
@@ -99,15 +114,20 @@ class LocalSockets:
 
     def __init__(self):
         self.sockets = {}
+        self.held = set()  # (role, account id) online without a connection here
 
     def add(self, role, account_id, sid):
-        """Record a connection; True when it is the account's first one here."""
+        """Record a connection; True when the account was not online here (it may
+        have been held: the hold ends)."""
         sids = self.sockets.setdefault((role, account_id), set())
         sids.add(sid)
-        return len(sids) == 1
+        was_held = (role, account_id) in self.held
+        self.held.discard((role, account_id))
+        return len(sids) == 1 and not was_held
 
-    def remove(self, role, account_id, sid):
-        """Forget a connection; True when it was the account's last one here."""
+    def remove(self, role, account_id, sid, hold=False):
+        """Forget a connection; True when it was the account's last one here (and
+        not `hold`: then the account is held instead)."""
         sids = self.sockets.get((role, account_id))
         if not sids or sid not in sids:
             return False
@@ -115,16 +135,29 @@ class LocalSockets:
         if sids:
             return False
         del self.sockets[(role, account_id)]
+        if hold:
+            self.held.add((role, account_id))
+        return not hold
+
+    def release(self, role, account_id):
+        """End a hold; True when there was one."""
+        if (role, account_id) not in self.held:
+            return False
+        self.held.discard((role, account_id))
         return True
+
+    def is_held(self, role, account_id):
+        return (role, account_id) in self.held
 
     def count(self, role, account_id):
         return len(self.sockets.get((role, account_id), ()))
 
     def ids(self, role):
-        return {account_id for (r, account_id) in self.sockets if r == role}
+        return {account_id for (r, account_id) in [*self.sockets, *self.held] if r == role}
 
     def has(self, account_id):
-        return any((role, account_id) in self.sockets for role in ROLES)
+        return any((role, account_id) in self.sockets or (role, account_id) in self.held
+                   for role in ROLES)
 
 
 class MemoryPresence:
@@ -139,8 +172,11 @@ class MemoryPresence:
         """Record a connection; True when the online set changed."""
         return self.local.add(role, account_id, sid)
 
-    def disconnected(self, role, account_id, sid):
-        return self.local.remove(role, account_id, sid)
+    def disconnected(self, role, account_id, sid, hold=False):
+        return self.local.remove(role, account_id, sid, hold)
+
+    def released(self, role, account_id):
+        return self.local.release(role, account_id)
 
     def is_online(self, account_id):
         return self.local.has(account_id)
@@ -189,9 +225,16 @@ class RedisPresence:
             self.local.remove(role, account_id, sid)  # the connection will be refused
             raise
 
-    def disconnected(self, role, account_id, sid):
-        if not self.local.remove(role, account_id, sid):
+    def disconnected(self, role, account_id, sid, hold=False):
+        if not self.local.remove(role, account_id, sid, hold):
             return False
+        return self._leave(role, account_id)
+
+    def released(self, role, account_id):
+        return self.local.release(role, account_id) and self._leave(role, account_id)
+
+    def _leave(self, role, account_id):
+        """Out of this process's set; True when no process has the account any more."""
         return bool(self._disconnect(keys=[self.procs_key, self._key(self.proc, role)],
                                      args=[self.prefix, self.ttl, account_id]))
 

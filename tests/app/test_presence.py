@@ -27,6 +27,20 @@ def test_memory_presence_counts_connections_per_account():
     assert store.online_ids("user") == set()
 
 
+def test_memory_presence_holds_an_account_until_released_or_back():
+    store = MemoryPresence()
+    store.connected("user", "a", "s1")
+    assert store.disconnected("user", "a", "s1", hold=True) is False
+    assert store.is_online("a") and store.online_ids("user") == {"a"}
+    assert store.local.count("user", "a") == 0 and store.local.is_held("user", "a")
+    assert store.connected("user", "a", "s2") is False  # back: never went offline
+    assert store.released("user", "a") is False and store.is_online("a")
+    assert store.disconnected("user", "a", "s2", hold=True) is False
+    assert store.released("user", "a") is True
+    assert not store.is_online("a") and store.online_ids("user") == set()
+    assert store.released("user", "a") is False
+
+
 def test_module_functions_use_the_apps_store(realtime_app):
     with realtime_app.app_context():
         assert presence.connected("captain", "c1", "sid") is True
@@ -57,6 +71,23 @@ def test_redis_presence_is_shared_between_processes(stores):
     assert a.disconnected("user", "u1", "a1") is False  # still on B
     assert a.is_online("u1")
     assert b.disconnected("user", "u1", "b1") is True
+    assert not a.is_online("u1") and a.online_ids("user") == set()
+
+
+def test_redis_presence_holds_an_account_for_every_process(stores):
+    """A hold keeps the account in this process's set (through heartbeats too): online
+    for every process, back on another one without a change, offline once released
+    and on no other process."""
+    a, b = stores
+    a.connected("user", "u1", "a1")
+    assert a.disconnected("user", "u1", "a1", hold=True) is False
+    a.heartbeat()
+    assert b.online_ids("user") == {"u1"} and b.is_online("u1")
+    assert b.connected("user", "u1", "b1") is False  # back, on B
+    assert a.released("user", "u1") is False  # still on B
+    assert b.disconnected("user", "u1", "b1", hold=True) is False
+    assert a.is_online("u1")
+    assert b.released("user", "u1") is True
     assert not a.is_online("u1") and a.online_ids("user") == set()
 
 
