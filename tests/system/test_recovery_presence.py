@@ -102,8 +102,9 @@ def offline_changes(client, style):
 def test_a_change_in_the_window_of_the_recovery_comes_as_the_fresh_list(
         style, mongo_uri, tmp_path, db):
     """The change is made as the client comes back (frozen, then given up at once),
-    within the window of the last announcement (no grace: Bob goes offline at once): the change is flushed at the window's
-    end, where the recovered connection gets the list instead, which shows it."""
+    within the window of the last announcement (no grace: Bob goes offline at once):
+    the change is flushed at the window's end, where the recovered connection gets the
+    list instead, which shows it."""
     service = serve("realtime_service", mongo_uri, tmp_path, PRESENCE_EVENTS="delta",
                     PRESENCE_ANNOUNCE_SECONDS="1.0", PRESENCE_GRACE_SECONDS="0")
     proxy = CuttingProxy(service.port)
