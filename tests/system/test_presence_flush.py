@@ -59,11 +59,16 @@ def test_a_flush_reaches_websocket_and_polling_clients_as_separate_events(delta_
             client.disconnect()
 
 
+def delta_pair(mongo_uri, redis_url, tmp_path):
+    """Two realtime processes sharing Redis, delta presence with a 1 s window."""
+    return serve_all([prepare("realtime_service", mongo_uri, tmp_path, REDIS_URL=redis_url,
+                              PRESENCE_EVENTS="delta", PRESENCE_ANNOUNCE_SECONDS="1.0")
+                      for _ in range(2)])
+
+
 def test_with_redis_a_window_of_changes_reaches_the_users_of_the_other_process(
         mongo_uri, redis_url, tmp_path, db):
-    services = serve_all([prepare("realtime_service", mongo_uri, tmp_path, REDIS_URL=redis_url,
-                                  PRESENCE_EVENTS="delta", PRESENCE_ANNOUNCE_SECONDS="1.0")
-                          for _ in range(2)])
+    services = delta_pair(mongo_uri, redis_url, tmp_path)
     try:
         watcher, received = observer(services[0].url, db, ("websocket",))
         accounts = [make_user(db) for _ in range(3)]
@@ -121,9 +126,7 @@ def offline(client):
 
 def test_with_redis_a_batch_client_gets_the_other_process_s_changes(
         mongo_uri, redis_url, tmp_path, db):
-    services = serve_all([prepare("realtime_service", mongo_uri, tmp_path, REDIS_URL=redis_url,
-                                  PRESENCE_EVENTS="delta", PRESENCE_ANNOUNCE_SECONDS="1.0")
-                          for _ in range(2)])
+    services = delta_pair(mongo_uri, redis_url, tmp_path)
     try:
         watcher = RecordingClient().connect(services[0].url, token_for(make_user(db)),
                                             auth={"presence": "batch"})
