@@ -1,14 +1,11 @@
 """`make run`: the embedded database (unless MONGO_URI is set), both services and the
-gateway in front of them (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR),
-started together; once every service is ready (/readyz: database and indexes), the
-banner, demo accounts with random passwords in an empty embedded database (`flask
-seed-demo`; SEED_DEMO, never with APP_ENV=production) and, in the background, the
-maps gazetteer (`flask seed-places`; maps answer from memory until it ends).
+gateway (GATEWAY_PORT: one origin for frontends, serving FRONTEND_DIR), started together;
+once every service is ready (/readyz), the banner, demo accounts (`flask seed-demo`) and,
+in the background, the maps gazetteer (`flask seed-places`; maps answer meanwhile).
 
-What would make a start fail confusingly is checked first (a port taken, an invalid or
-unreachable MONGO_URI): every failure is one message and a non-zero exit, never a
-traceback. A child that exits is named with its last lines and the others are stopped.
-Ctrl-C or SIGTERM, at any moment, stops everything quietly (exit 0).
+What would fail confusingly (a port taken, a bad MONGO_URI) is checked first: a failure
+is one message, never a traceback; a child that exits is named with its last lines and
+the others are stopped. Ctrl-C or SIGTERM, at any moment, stops everything quietly.
 """
 # ruff: noqa: E402 (the imports come after the first signal handlers)
 import os
@@ -24,9 +21,10 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
-from devserver.gateway import Frontend, connect_host
-from devserver.processes import Child, EmbeddedMongo, Gateway, Service, die_with_parent, stop_all
+from devserver.gateway import connect_host
+from devserver.processes import EmbeddedMongo, Gateway, Service, die_with_parent, stop_all
 from shared.config import Config
 from shared.db import mask_uri
 
@@ -39,16 +37,8 @@ SERVICES_HOST = connect_host(Config.HOST)
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-class Interrupted(Exception):
-    """Ctrl-C (SIGINT) or SIGTERM: stop what started, quietly."""
-
-
 class StartupError(Exception):
     """Why `make run` cannot go on: its message is all the user needs to see."""
-
-
-def _interrupt(*_):
-    raise Interrupted
 
 
 def _set_signals(handler):
@@ -58,19 +48,19 @@ def _set_signals(handler):
 
 def main():
     children = []
-    _set_signals(_interrupt)
+    _set_signals(signal.default_int_handler)  # KeyboardInterrupt, on SIGTERM too
     try:
-        return run(children)
-    except Interrupted:
-        _set_signals(signal.SIG_IGN)
+        try:
+            return run(children)
+        finally:
+            _set_signals(signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+    except KeyboardInterrupt:
         os.write(1, b"stopping (Ctrl-C)\n")  # not print: a relay may hold stdout's lock
         return 0
     except StartupError as error:
-        _set_signals(signal.SIG_IGN)
         print(f"make run: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
-        _set_signals(signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         stop_all(list(reversed(children)))
 
 
@@ -82,19 +72,18 @@ def run(children):
     check_secret()
     env = {}
     if embedded:
-        data_dir = os.environ.get("DATA_DIR", ".data/db")
-        print(f"starting SecantusDB on 127.0.0.1:{Config.DB_PORT} (data in {data_dir}; "
+        print(f"starting SecantusDB on 127.0.0.1:{Config.DB_PORT} (data in {Config.DATA_DIR}; "
               "`make reset` empties it)", flush=True)
-        db = EmbeddedMongo(Config.DB_PORT, data_dir, sync_on_commit=True)
+        db = EmbeddedMongo(Config.DB_PORT, Config.DATA_DIR, sync_on_commit=True)
         env["MONGO_URI"] = db.uri()
         start(children, db)
     else:
         check_mongo(Config.MONGO_URI, Config.MONGO_TIMEOUT_MS)
     hops = {"TRUSTED_PROXY_HOPS": "1"} if SERVICES_HOST in LOOPBACK else {}
-    services = [Service(module, port, {**env, "HOST": SERVICES_HOST, **hops}) for module, port
-                in (("auth_service", Config.AUTH_PORT), ("realtime_service", Config.REALTIME_PORT))]
-    for service in services:
-        service.HEALTH = "/readyz"  # the banner only once every feature answers
+    # /readyz: the banner only once every feature answers.
+    services = [Service(module, port, {**env, "HOST": SERVICES_HOST, **hops}, health="/readyz")
+                for module, port in (("auth_service", Config.AUTH_PORT),
+                                     ("realtime_service", Config.REALTIME_PORT))]
     start(children, *services, Gateway(Config.GATEWAY_PORT, env))
     print_banner(frontend)
     if demo_wanted(embedded):
@@ -103,11 +92,9 @@ def run(children):
     threading.Thread(target=seed, args=places, daemon=True).start()
     print("Ctrl-C stops everything.", flush=True)
     while True:  # until Ctrl-C, or a child exits
-        try:
-            check_running(children)
-        except StartupError as error:
-            print(f"make run: {error}\nmake run: stopping the others", file=sys.stderr,
-                  flush=True)
+        if stopped := next((child for child in children if not child.running()), None):
+            print(f"make run: {exited(stopped)}\nmake run: stopping the others",
+                  file=sys.stderr, flush=True)
             return 1
         time.sleep(0.3)
 
@@ -119,61 +106,52 @@ def check_ports(embedded):
               ("GATEWAY_PORT", Config.GATEWAY_PORT, "the gateway", Config.HOST)]
     if embedded:
         wanted.insert(0, ("DB_PORT", Config.DB_PORT, "the embedded SecantusDB", "127.0.0.1"))
-    problems, seen = [], {}
+    problems = []
     for variable, port, who, host in wanted:
-        if port in seen:
-            problems.append(f"{variable}={port} is also {seen[port]}'s port: set "
-                            f"{variable} to another port")
-        elif error := bind_error(port, host):
+        if error := bind_error(port, host):
             problems.append(
                 f"port {port} ({who}) is already in use: set {variable}=<another port> or "
                 "stop the other process (another `make run`?)" if error.errno == errno.EADDRINUSE
                 else f"cannot listen on {host}:{port} ({who}): {error.strerror or error}")
-        seen.setdefault(port, variable)
     if problems:
         raise StartupError("\nmake run: ".join(problems))
 
 
 def check_secret():
-    """StartupError when the development JWT secret (no JWT_SECRET_KEY set: a random one
+    """StartupError when the development JWT secret (without JWT_SECRET_KEY: a random one
     kept beside DATA_DIR, which both services read) cannot be made or read."""
     try:
-        if not Config.JWT_SECRET_KEY:
+        if not Config.JWT_SECRET_KEY:  # made now, once, or read
             raise RuntimeError("JWT_SECRET_KEY is empty")
     except (OSError, RuntimeError) as error:
         raise StartupError(f"no JWT secret: {error}") from None
 
 
 def bind_error(port, host):
-    """The OSError binding `host:port` fails with, else None (SO_REUSEADDR, as servers
-    set it: connections in TIME_WAIT do not count)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as error:
-            return error
+    """The OSError listening on `host:port` fails with, else None (with SO_REUSEADDR, as
+    servers set it: connections in TIME_WAIT do not count)."""
+    try:
+        socket.create_server((host, port), family=socket.AF_INET6 if ":" in host
+                             else socket.AF_INET).close()
+    except OSError as error:
+        return error
     return None
 
 
 def check_mongo(uri, timeout_ms):
-    """StartupError when MONGO_URI is not a MongoDB URI naming a database, or when the
-    database does not answer a ping within `timeout_ms` (MONGO_TIMEOUT_MS)."""
-    from pymongo import MongoClient, uri_parser
-    from pymongo.errors import ConnectionFailure, PyMongoError
+    """StartupError when MONGO_URI does not name a database or does not answer a ping
+    within MONGO_TIMEOUT_MS."""
+    from pymongo import MongoClient
+    from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError
 
     masked = mask_uri(uri)
     try:
-        parsed = uri_parser.parse_uri(uri, connect_timeout=timeout_ms / 1000)
-    except (PyMongoError, ValueError) as error:
-        raise StartupError(f"MONGO_URI={masked} is not a valid MongoDB URI ({error}); "
-                           "expected mongodb://[user:password@]host[:port]/database") from None
-    if not parsed.get("database"):
-        raise StartupError(f"MONGO_URI={masked} names no database; add one: "
-                           "mongodb://host:port/ridewire")
-    client = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
-    try:
-        client.admin.command("ping")
+        with MongoClient(uri, serverSelectionTimeoutMS=timeout_ms,
+                         connectTimeoutMS=timeout_ms) as client:
+            client.get_default_database().command("ping")
+    except (ConfigurationError, ValueError) as error:
+        raise StartupError(f"MONGO_URI={masked}: {error}; expected "
+                           "mongodb://[user:password@]host[:port]/database") from None
     except ConnectionFailure:
         raise StartupError(
             f"cannot reach MongoDB at {masked} — is it running? Start it, correct "
@@ -181,16 +159,13 @@ def check_mongo(uri, timeout_ms):
             f"{timeout_ms} ms: MONGO_TIMEOUT_MS)") from None
     except PyMongoError as error:
         raise StartupError(f"MongoDB at {masked} refused us: {error}") from None
-    finally:
-        client.close()
 
 
 def start(children, *started):
     """Start each child in a process group of its own, all at once, then wait until each
     is ready; StartupError (with its last lines) if one exits or is not ready in time."""
     for child in started:
-        child.own_group = True
-        children.append(Child.start(child))
+        children.append(child.spawn(own_group=True))
     for child in started:
         try:
             child.wait_until(child.ready, READY_TIMEOUT)
@@ -198,13 +173,6 @@ def start(children, *started):
             raise StartupError(exited(child)) from None
         except TimeoutError:
             raise StartupError(exited(child, f"was not ready within {READY_TIMEOUT} s")) from None
-
-
-def check_running(children):
-    """StartupError naming the first child that exited."""
-    for child in children:
-        if not child.running():
-            raise StartupError(exited(child))
 
 
 def exited(child, how=None):
@@ -217,18 +185,18 @@ def exited(child, how=None):
 
 
 def check_frontend(directory):
-    """The Frontend of FRONTEND_DIR (None when unset); StartupError when it cannot be
-    served, a warning when it has no index.html."""
+    """FRONTEND_DIR, resolved (None when unset); StartupError when it cannot be served, a
+    warning when it has no index.html."""
     if not directory:
         return None
     try:
-        frontend = Frontend(directory)
+        names = os.listdir(directory)
     except OSError as error:
         raise StartupError(f"FRONTEND_DIR={directory}: {error.strerror or error}") from None
-    if frontend.index is None:
+    if "index.html" not in names:
         print(f"FRONTEND_DIR={directory} has no index.html: no single-page-app fallback",
               file=sys.stderr)
-    return frontend
+    return Path(directory).resolve()
 
 
 def print_banner(frontend):
@@ -246,7 +214,7 @@ def print_banner(frontend):
         f"            {auth}/docs  {realtime}/docs  (each service directly)",
     ]
     if frontend is not None:
-        lines.append(f"  frontend  {frontend.root} served at {gateway}/")
+        lines.append(f"  frontend  {frontend} served at {gateway}/")
     lines += [f"  auth      {auth}  ready", f"  realtime  {realtime}  ready"]
     print("\n".join(lines), flush=True)
 
@@ -254,9 +222,8 @@ def print_banner(frontend):
 def demo_wanted(embedded):
     """Whether to seed demo accounts: never with APP_ENV=production (they are dispatched
     rides), else as SEED_DEMO says, by default only in the embedded database."""
-    if Config.APP_ENV == "production":
-        return False
-    return embedded if Config.SEED_DEMO is None else Config.SEED_DEMO
+    return Config.APP_ENV != "production" and (
+        embedded if Config.SEED_DEMO is None else Config.SEED_DEMO)
 
 
 def seed(module, command, env, every=False):

@@ -1,30 +1,26 @@
 """`make run`'s gateway: one origin (GATEWAY_PORT, 5000) for frontends, in front of both
 services, routing by deploy/nginx.conf's locations as nginx does (devserver/routes.py).
 
-A WSGI app under gunicorn (gevent worker), which parses requests, bounds their heads and
-times out slow ones (keepalive: HEADER_TIMEOUT), as it does for the services. A routed
-request goes to its service with X-Forwarded-For/-Proto/-Host set (the client's own
-address, never what it wrote) and the answer streams back as it comes; a websocket
-upgrade on a websocket route becomes a tunnel once the service answers 101. Paths no
-service has get the gateway's own answers, all with CORS headers: a built frontend's
-files (FRONTEND_DIR), preflights, JSON errors. This module is gunicorn's config too:
-
-    python -m gunicorn -c python:devserver.gateway    # settings from the environment
+A WSGI app under gunicorn (gevent worker: request heads bounded and timed out as for the
+services); this module is gunicorn's config too (`-c python:devserver.gateway`). A routed
+request goes to its service with X-Forwarded-For/-Proto/-Host (the client's own address,
+never what it wrote) and the answer streams back as it comes; a websocket upgrade
+becomes a tunnel once the service answers 101. Other paths get the gateway's own
+answers, all with CORS headers: FRONTEND_DIR's files, preflights, JSON errors.
 """
-import email.utils
-import errno
-import functools
 import http.client
 import json
 import mimetypes
-import os
 import re
-from http import HTTPStatus
 from pathlib import Path
 
 import gevent
 from gevent import socket
 from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import LimitedStream
 
 from devserver import routes
 from shared.config import Config
@@ -41,41 +37,13 @@ MESSAGES = {400: "Bad request", 404: "Not found", 413: "Request body too large",
 # A path with a segment starting with a dot, `/.well-known/...` excepted (nginx.conf's).
 HIDDEN = re.compile(r"^/\.(?!well-known/)|^/.+/\.")
 # Deterministic types for what a web build holds, whatever /etc/mime.types says.
-TYPES = mimetypes.MimeTypes()
-for _type, _ext in (("text/javascript", ".js"), ("text/javascript", ".mjs"),
-                    ("application/json", ".map"), ("application/manifest+json", ".webmanifest"),
-                    ("font/woff", ".woff"), ("font/woff2", ".woff2"),
-                    ("application/wasm", ".wasm"), ("image/webp", ".webp"),
-                    ("image/svg+xml", ".svg"), ("image/x-icon", ".ico")):
-    TYPES.add_type(_type, _ext)
-
-
-class TooLarge(Exception):
-    """A chunked request body went over MAX_BODY (nginx.conf's client_max_body_size)."""
-
-
-class ClientError(Exception):
-    """Reading the client's body failed (it went away, or sent a bad chunk)."""
-
-
-class Frontend:
-    """A built single-page app (FRONTEND_DIR) served at the gateway's root: its files,
-    and its index.html for any other GET path that no route takes."""
-
-    def __init__(self, directory):
-        self.root = Path(directory).resolve(strict=True)
-        if not self.root.is_dir():
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), directory)
-        index = self.root / "index.html"
-        self.index = index if index.is_file() else None
-
-    def file(self, path):
-        """The file of a normalised path, or None: never a directory (no listing), never
-        outside the folder (links included)."""
-        candidate = (self.root / path.lstrip("/")).resolve()
-        if candidate.is_relative_to(self.root) and candidate.is_file():
-            return candidate
-        return None
+for _extension, _type in {
+        ".js": "text/javascript", ".mjs": "text/javascript", ".map": "application/json",
+        ".webmanifest": "application/manifest+json", ".woff": "font/woff",
+        ".woff2": "font/woff2", ".wasm": "application/wasm", ".webp": "image/webp",
+        ".svg": "image/svg+xml", ".ico": "image/x-icon"}.items():
+    mimetypes.add_type(_type, _extension)
+UPSTREAMS = {"auth": Config.AUTH_PORT, "realtime": Config.REALTIME_PORT}  # nginx.conf's names
 
 
 def connect_host(host):
@@ -83,71 +51,66 @@ def connect_host(host):
     return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
-@functools.cache
-def frontend():
-    """FRONTEND_DIR's Frontend, or None (built on first use: `make run` imports this
-    module only to check the folder)."""
-    return Frontend(Config.FRONTEND_DIR) if Config.FRONTEND_DIR else None
-
-
-UPSTREAMS = {"auth": Config.AUTH_PORT, "realtime": Config.REALTIME_PORT}  # nginx.conf's names
-
-
 def app(environ, start_response):
-    """Route one request: the gateway's health, a redirect, a service, or its own answer."""
-    method, origin = environ["REQUEST_METHOD"], environ.get("HTTP_ORIGIN")
-    cors = cors_headers(origin, Config.CORS_ORIGINS, preflight=method == "OPTIONS")
+    """Route one request: a service's answer, or the gateway's own with CORS headers."""
+    response = respond(environ, start_response)
+    if not isinstance(response, Response):
+        return response  # the service's, as it streams
+    preflight = environ["REQUEST_METHOD"] == "OPTIONS"
+    response.headers.extend(cors_headers(environ.get("HTTP_ORIGIN"), Config.CORS_ORIGINS,
+                                         preflight))
+    return response(environ, start_response)
+
+
+def respond(environ, start_response):
+    """The gateway's health, a redirect, a service (forwarded), a frontend file, or a
+    JSON error; werkzeug's Response leaves out the body of a HEAD request or a 204."""
+    method = environ["REQUEST_METHOD"]
     path, query = routes.split_target(environ["RAW_URI"])
-    reply = Reply(start_response, cors, method == "HEAD")
     if path is None:
-        return reply.json(400)
+        return own(400)
     if int(environ.get("CONTENT_LENGTH") or 0) > routes.MAX_BODY:
-        return reply.json(413)
+        return own(413)
     if path == routes.HEALTH_PATH:
-        return reply.json(200, {"status": "ok"})
+        return own(200, {"status": "ok"})
     if location := routes.redirect_for(path):
-        location += f"?{query}" if query else ""
-        return reply.json(301, {"message": "Moved Permanently"}, [("Location", location)])
+        return own(301, {"message": "Moved Permanently"},
+                   {"Location": location + (f"?{query}" if query else "")})
     route = routes.resolve(path)
-    files = frontend() if method in {"GET", "HEAD"} and not HIDDEN.search(path) else None
-    page = files is not None and files.index is not None
-    if route is not None and not (route.page and page):
+    static = method in {"GET", "HEAD"} and Config.FRONTEND_DIR and not HIDDEN.search(path)
+    if route is not None and not (route.page and static and frontend_file("/")):
         target = route.target(environ["RAW_URI"], path, query)
-        return forward(environ, reply, route, target)
+        return forward(environ, start_response, route, target)
     if method == "OPTIONS":
-        return reply.json(204)
-    found = files and (files.file(path) or files.index)
-    return reply.file(environ, found) if found else reply.json(404)
+        return own(204)
+    if found := static and frontend_file(path):
+        # Every GET gets the whole file (no-cache, no 304): a rebuilt frontend is never
+        # mixed with stale files.
+        response = send_file(found, environ, conditional=False)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+    return own(404)
 
 
-class Reply:
-    """The gateway's own answers, each with the request's CORS headers."""
+def frontend_file(path):
+    """FRONTEND_DIR's file at a normalised path, else its index.html, else None: never a
+    folder (no listing), never outside FRONTEND_DIR (links included)."""
+    root = Path(Config.FRONTEND_DIR).resolve()
+    for candidate in ((root / path.lstrip("/")).resolve(), root / "index.html"):
+        if candidate.is_relative_to(root) and candidate.is_file():
+            return candidate
+    return None
 
-    def __init__(self, start_response, cors, head_only):
-        self.start_response, self.cors, self.head_only = start_response, cors, head_only
 
-    def json(self, status, payload=None, headers=()):
-        """`{"message"}` unless `payload` is given; no body for 204 or a HEAD request."""
-        if status == 204:
-            self.start_response("204 No Content", self.cors)
-            return []
-        body = json.dumps(payload or {"message": MESSAGES[status]}).encode()
-        self.start_response(f"{status} {HTTPStatus(status).phrase}", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-            *headers, *self.cors])
-        return [] if self.head_only else [body]
+class Answer(Response):
+    default_mimetype = None  # a 204 has no type
 
-    def file(self, environ, path):
-        """A frontend file; browsers revalidate every time (no-cache), so a rebuilt
-        frontend is never mixed with stale files."""
-        kind = TYPES.guess_type(path.name)[0] or "application/octet-stream"
-        kind += "; charset=utf-8" if kind.startswith("text/") else ""
-        stat = path.stat()
-        self.start_response("200 OK", [
-            ("Content-Type", kind), ("Content-Length", str(stat.st_size)),
-            ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
-            ("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True)), *self.cors])
-        return [] if self.head_only else environ["wsgi.file_wrapper"](path.open("rb"), CHUNK)
+
+def own(status, payload=None, headers=None):
+    """The gateway's own answer: JSON, `{"message"}` unless `payload` is given; a 204 empty."""
+    body, kind = ("", None) if status == 204 else (
+        json.dumps(payload or {"message": MESSAGES[status]}), "application/json")
+    return Answer(body, status, headers, mimetype=kind)
 
 
 def cors_headers(origin, allowed_origins, preflight=False):
@@ -181,23 +144,14 @@ def request_headers(environ):
 
 
 def body(environ):
-    """The request body as it arrives (gunicorn decodes a chunked one); TooLarge past
-    MAX_BODY, ClientError when reading it fails."""
-    total = 0
-    while True:
-        try:
-            data = environ["wsgi.input"].read(CHUNK)
-        except Exception as error:  # gunicorn's: NoMoreData, a bad chunk size...
-            raise ClientError from error
-        total += len(data)
-        if total > routes.MAX_BODY:
-            raise TooLarge
-        if not data:
-            return
+    """The request body as it arrives (gunicorn decodes a chunked one): werkzeug raises
+    RequestEntityTooLarge past MAX_BODY, ClientDisconnected when reading fails."""
+    stream = LimitedStream(environ["wsgi.input"], routes.MAX_BODY, is_max=True)
+    while data := stream.read(CHUNK):
         yield data
 
 
-def forward(environ, reply, route, target):
+def forward(environ, start_response, route, target):
     """The request to the route's service, its answer streamed back. A websocket upgrade
     on a websocket route becomes a tunnel only once the service answers 101; any other
     answer is a plain one, and what the client sends next is parsed as a new request."""
@@ -213,22 +167,22 @@ def forward(environ, reply, route, target):
         upstream.sock.settimeout(None)  # long-polling and streams wait as long as they must
         # A body of unknown length goes on chunked (http.client's framing).
         upstream.request(environ["REQUEST_METHOD"], target, payload, headers)
-    except TooLarge:
+    except (RequestEntityTooLarge, ClientDisconnected) as error:
         upstream.close()
-        return reply.json(413)
-    except ClientError as error:  # gunicorn answers or drops the client as it does
-        upstream.close()
-        raise error.__cause__ from None
+        return own(error.code)
     except OSError:
         pass  # it stopped reading: it has answered already (its own 413), or it is down
+    except Exception:  # a chunk gunicorn cannot parse: it answers 400 itself
+        upstream.close()
+        raise
     try:
         answer = upstream.getresponse()
     except (OSError, http.client.HTTPException):
         upstream.close()
-        return reply.json(503)
-    if answer.status == HTTPStatus.SWITCHING_PROTOCOLS:
+        return own(503)
+    if answer.status == 101:
         tunnel(environ["gunicorn.socket"], answer, upstream.sock)
-    reply.start_response(f"{answer.status} {answer.reason}", answer.getheaders())
+    start_response(f"{answer.status} {answer.reason}", answer.getheaders())
     return stream(answer, upstream)
 
 

@@ -1,7 +1,6 @@
-"""Child processes of `make run` (the tests and the benchmarks start theirs with these
-too, tests/harness.py adds theirs): the embedded database, the services, the gateway.
-Children die with their parent (PR_SET_PDEATHSIG), so
-even a `kill -9` of `make run` or of the test runner leaves no orphan behind."""
+"""The child processes of `make run` (also started by the tests and the benchmarks,
+tests/harness.py adds theirs): the embedded database, the services, the gateway. They
+die with their parent (PR_SET_PDEATHSIG): even a `kill -9` leaves no orphan behind."""
 import collections
 import ctypes
 import os
@@ -34,34 +33,40 @@ def port_open(port, host="127.0.0.1"):
         return sock.connect_ex((host, port)) == 0
 
 
-class Child:
-    """A subprocess to start, wait on until it answers, and stop; its output goes to
-    `log_path`, else to ours. With `own_group` (`make run`) it has a process group of its
-    own (a Ctrl-C reaches only the parent, which stops it), and its output passes through
-    the parent, which keeps its last lines to show if it dies."""
+def http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
-    KEPT_LINES = 10
+
+class Child:
+    """A subprocess to spawn, wait on until `ready()`, and stop; its output goes to
+    `log_path`, else to ours."""
 
     def __init__(self, name, argv, env=None, log_path=None):
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.log_path = log_path
+        self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
         self.proc = None
-        self.own_group = False
-        self._tail = collections.deque(maxlen=self.KEPT_LINES)
+        self._tail = collections.deque(maxlen=10)  # shown if it dies
 
-    def start(self):
+    def ready(self):
+        return True
+
+    def start(self, timeout=30.0):
+        """Spawn, then wait until ready."""
+        return self.spawn().wait_until(self.ready, timeout)
+
+    def spawn(self, own_group=False):
+        """With `own_group` (`make run`) the child has a process group of its own (a Ctrl-C
+        reaches only us, and we stop it) and its output passes through us, which keep its
+        last lines to show if it dies."""
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
-        piped = out is None and self.own_group
+        piped = out is None and own_group
         self.proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            stdout=subprocess.PIPE if piped else out,
-            stderr=subprocess.STDOUT if out or piped else None,
-            preexec_fn=die_with_parent,
-            process_group=0 if self.own_group else None,
-        )
+            self.argv, env=self.env, stdout=subprocess.PIPE if piped else out,
+            stderr=subprocess.STDOUT if out or piped else None, preexec_fn=die_with_parent,
+            process_group=0 if own_group else None)
         if out:
             out.close()
         if piped:
@@ -105,9 +110,18 @@ class Child:
             self.proc.wait()
 
 
+def start_together(children, timeout=30.0):
+    """Spawn every child, then wait until each is ready. From one thread: a child dies
+    with the thread that spawned it (PR_SET_PDEATHSIG)."""
+    for child in children:
+        child.spawn()
+    for child in children:
+        child.wait_until(child.ready, timeout)
+    return children
+
+
 def stop_all(children, timeout=10.0):
-    """Stop `children` together: SIGTERM to each, then wait for all within one
-    `timeout`, then SIGKILL what is left (a stop never takes longer than that)."""
+    """SIGTERM to each child, one `timeout` for all to exit, then SIGKILL what is left."""
     running = [child for child in children if child.running()]
     for child in running:
         child.proc.send_signal(signal.SIGTERM)
@@ -119,21 +133,17 @@ def stop_all(children, timeout=10.0):
             child.kill()
 
 
-def secantusd_executable():
-    candidate = Path(sys.executable).with_name("secantusd-py")
-    return str(candidate) if candidate.exists() else shutil.which("secantusd-py")
-
-
 class EmbeddedMongo(Child):
     """A SecantusDB server (MongoDB wire protocol) on 127.0.0.1; `storage` is a
     directory, or ":memory:" for a throwaway database."""
 
     def __init__(self, port, storage=":memory:", sync_on_commit=False, log_path=None):
         self.port = port
-        self.storage = storage
-        argv = [secantusd_executable() or "secantusd-py", "--host", "127.0.0.1", "--port",
-                str(self.port), "--storage-path", str(storage), "--standalone",
-                "--log-level", "WARNING", *(["--sync-on-commit"] if sync_on_commit else [])]
+        beside_python = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        argv = [shutil.which("secantusd-py", path=beside_python) or "secantusd-py",
+                "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage),
+                "--standalone", "--log-level", "WARNING",
+                *(["--sync-on-commit"] if sync_on_commit else [])]
         super().__init__("secantusdb", argv, log_path=log_path)
         if storage != ":memory:":
             Path(storage).mkdir(parents=True, exist_ok=True)
@@ -144,44 +154,25 @@ class EmbeddedMongo(Child):
     def ready(self):
         return port_open(self.port)
 
-    def start(self, timeout=30.0):
-        super().start()
-        return self.wait_until(self.ready, timeout)
-
-
-def http_ok(url):
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
 
 class Service(Child):
-    """`python -m <module>` with `env` added to ours, ready when HEALTH answers."""
+    """`python -m <module>` with `env` added to ours, ready when `health` answers."""
 
-    HEALTH = "/healthz"
-
-    def __init__(self, module, port, env, log_path=None):
-        self.port = port
+    def __init__(self, module, port, env, log_path=None, health="/healthz"):
+        self.port, self.health = port, health
         self.url = f"http://127.0.0.1:{port}"
-        full_env = {**os.environ, **env}
-        super().__init__(module, [sys.executable, "-m", module], full_env, log_path)
+        super().__init__(module, [sys.executable, "-m", module], {**os.environ, **env},
+                         log_path)
 
     def ready(self):
-        return http_ok(self.url + self.HEALTH)
-
-    def start(self, timeout=30.0):
-        super().start()
-        return self.wait_until(self.ready, timeout)
+        return http_ok(self.url + self.health)
 
 
 class Gateway(Service):
     """devserver/gateway.py under gunicorn on `port` (`env` names the services' ports,
     CORS_ORIGINS and FRONTEND_DIR)."""
 
-    HEALTH = "/gateway/healthz"
-
     def __init__(self, port, env, log_path=None):
-        super().__init__("gateway", port, {**env, "GATEWAY_PORT": str(port)}, log_path)
+        super().__init__("gateway", port, {**env, "GATEWAY_PORT": str(port)}, log_path,
+                         health="/gateway/healthz")
         self.argv = [sys.executable, "-m", "gunicorn", "-c", "python:devserver.gateway"]

@@ -90,26 +90,22 @@ def redirect_for(path):
                  and route.match.endswith("/") and path == route.match[:-1]), None)
 
 
-def normalize(raw_path):
-    """The path as nginx matches it: percent-decoded, `.` and `..` segments resolved,
-    repeated slashes merged, a trailing slash kept. None when it is not a path, climbs
-    above the root or holds a NUL (nginx answers 400)."""
+def split_target(raw_target):
+    """(path, query string) of a request target, the path as nginx matches it:
+    percent-decoded, `.` and `..` segments resolved, repeated slashes merged, a trailing
+    slash kept; None when it is not a path, climbs above the root or holds a NUL (nginx
+    answers 400)."""
+    raw_path, _, query = raw_target.partition("?")
     path = unquote(raw_path, errors="surrogateescape")
     if not path.startswith("/") or "\0" in path:
-        return None
+        return None, query
     segments = []
     for part in path.split("/")[1:]:
         if part == "..":
             if not segments:
-                return None
+                return None, query
             segments.pop()
         elif part not in ("", "."):
             segments.append(part)
     slash = "/" if segments and path.endswith(("/", "/.", "/..")) else ""
-    return "/" + "/".join(segments) + slash
-
-
-def split_target(raw_target):
-    """(normalised path or None, query string) of a request target."""
-    raw_path, _, query = raw_target.partition("?")
-    return normalize(raw_path), query
+    return "/" + "/".join(segments) + slash, query

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from devserver.processes import Child, EmbeddedMongo, Service, http_ok
+from devserver.processes import EmbeddedMongo, Service, start_together
 from shared.config import TestingConfig
 from tests.harness import RedisServer, free_port
 from tests.inprocess import kill_background_tasks
@@ -238,10 +238,7 @@ def serve_all(services, timeout=30.0):
     """Start prepared services side by side: all spawned, then each waited for (from
     this thread: a child dies with the thread that spawned it)."""
     try:
-        for service in services:
-            Child.start(service)
-        for service in services:
-            service.wait_until(lambda s=service: http_ok(f"{s.url}/healthz"), timeout)
+        start_together(services, timeout)
     except BaseException:
         for service in services:
             service.kill()

@@ -2,7 +2,7 @@
 frontend served from the gateway's origin talks to."""
 from types import SimpleNamespace
 
-from devserver.processes import Child, Gateway, Service, http_ok
+from devserver.processes import Gateway, Service, start_together
 from tests.conftest import service_env
 from tests.harness import free_port
 
@@ -20,12 +20,7 @@ def start_stack(mongo_uri, logs, frontend_dir=None, gateway_port=None, **extra_e
     processes = [Service("auth_service", auth_port, env, log_path=logs / "auth.log"),
                  Service("realtime_service", realtime_port, env, log_path=logs / "rt.log"),
                  Gateway(gateway_port, env, log_path=logs / "gateway.log")]
-    for process in processes:
-        Child.start(process)
-    for process, path in zip(processes, ("/healthz", "/healthz", "/gateway/healthz"),
-                             strict=True):
-        process.wait_until(lambda p=process, path=path: http_ok(p.url + path))
-    return SimpleNamespace(url=origin), processes
+    return SimpleNamespace(url=origin), start_together(processes)
 
 
 def stop_stack(processes):

@@ -4,10 +4,9 @@ pointed at local ports."""
 import os
 import re
 import shutil
-import signal
 from pathlib import Path
 
-from devserver.processes import Child, http_ok, port_open
+from devserver.processes import Child, port_open, start_together
 from tests.conftest import service_env
 from tests.harness import GunicornService, free_port
 
@@ -51,9 +50,8 @@ class Nginx(Child):
         argv = [nginx_binary(), "-e", "stderr", "-p", str(directory), "-c", str(conf)]
         super().__init__("nginx", argv, log_path=Path(directory) / "nginx.log")
 
-    def start(self, timeout=15.0):
-        super().start()
-        return self.wait_until(lambda: port_open(self.port), timeout)
+    def ready(self):
+        return port_open(self.port)
 
 
 def gunicorn(module, mongo_uri, directory, **env):
@@ -67,20 +65,7 @@ def gunicorn(module, mongo_uri, directory, **env):
 
 def start_all(services, timeout=60):
     """Start the services together, then wait until each answers /healthz."""
-    for service in services:
-        Child.start(service)
-    for service in services:
-        service.wait_until(lambda s=service: http_ok(f"{s.url}/healthz"), timeout)
-    return services
-
-
-def stop_all(children, timeout=15):
-    """SIGTERM to all at once (each stops gracefully), then wait for each."""
-    for child in children:
-        if child.running():
-            child.proc.send_signal(signal.SIGTERM)
-    for child in children:
-        child.stop(timeout)
+    return start_together(services, timeout)
 
 
 def log_text(service):

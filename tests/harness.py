@@ -45,19 +45,13 @@ class RedisServer(Child):
                 "--appendonly", "no", "--dir", str(directory)]
         super().__init__("redis", argv, log_path=Path(directory) / "redis.log")
 
-    def start(self, timeout=15.0):
+    def ready(self):
         import redis
 
-        super().start()
         client = redis.Redis.from_url(self.url)
-
-        def answers():
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
         try:
-            return self.wait_until(answers, timeout)
+            return client.ping()
+        except redis.ConnectionError:
+            return False
         finally:
             client.close()

@@ -33,9 +33,8 @@ class Coturn(Child):
                 f"--log-file={directory / 'turn.log'}", "--simple-log", "--no-stdout-log"]
         super().__init__("coturn", argv, log_path=directory / "coturn.out")
 
-    def start(self, timeout=15.0):
-        super().start()
-        return self.wait_until(lambda: port_open(self.port), timeout)
+    def ready(self):
+        return port_open(self.port)
 
 
 def credential(secret, username):

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from devserver.processes import Child, Service, http_ok, stop_all
+from devserver.processes import Service, start_together, stop_all
 from tests.conftest import SESSION_STOP_SECONDS, service_env
 from tests.e2e.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, WAIT_MS
 from tests.harness import free_port
@@ -34,13 +34,7 @@ def serve_stack(mongo_uri, logs, **realtime_settings):
                 service_env(mongo_uri, AUTH_PORT=auth_port, CORS_ORIGINS=realtime_url),
                 log_path=logs / "auth.log"),
     ]
-    # Spawn both, then wait for both (not from threads: a child dies with the thread
-    # that spawned it, PR_SET_PDEATHSIG).
-    for service in services:
-        Child.start(service)
-    for service in services:
-        service.wait_until(lambda service=service: http_ok(f"{service.url}/healthz"))
-    realtime, auth = services
+    realtime, auth = start_together(services)
     return SimpleNamespace(page=f"{realtime.url}/", auth=auth.url,
                            realtime=realtime.url, auth_port=auth_port,
                            realtime_port=realtime_port, gateway_ports=gateway_ports,

@@ -17,7 +17,7 @@ from shared.config import DEFAULT_JWT_SECRET
 from tests.harness import free_port
 
 from ..factories import make_captain
-from ..system.test_startup import BANNER_END, ROOT, Run, assert_no_traceback, run_env
+from ..system.test_startup import BANNER_END, ROOT, Run, assert_no_traceback, run_env, run_to_end
 from .forge import claims
 
 
@@ -109,3 +109,20 @@ def test_production_refuses_to_start_without_its_own_secret(tmp_path, mongo_uri)
         raise AssertionError("production started with the development secret file")
     assert "JWT_SECRET_KEY must be set" in (tmp_path / "auth.log").read_text()
     assert planted.read_text() == "k" * 48
+
+
+def test_make_run_refuses_a_secret_file_others_can_read_in_one_line(tmp_path):
+    """A `jwt-secret` someone else could read (mode 0644) is no secret: `make run` says
+    so in one line before anything starts, and never prints it."""
+    env = run_env(tmp_path)
+    env.pop("JWT_SECRET_KEY", None)
+    env.pop("APP_ENV", None)
+    planted = tmp_path / "jwt-secret"
+    planted.write_text("k" * 48)
+    os.chmod(planted, 0o644)
+    run, code = run_to_end(env, [sys.executable, "-m", "devserver"])
+    assert code == 1 and "starting SecantusDB" not in run.stdout
+    assert run.stderr.splitlines() == [
+        f"make run: no JWT secret: {planted} must be a file of this user with mode 0600 "
+        "(or set JWT_SECRET_KEY)"], run.stderr
+    assert "k" * 48 not in run.stdout + run.stderr

@@ -211,6 +211,18 @@ def test_chunked_bodies_over_the_limit_are_refused(gateways, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_malformed_chunked_body_is_a_bad_request(gateways, kind):
+    """A chunk size that is not hex: 400 (from gunicorn itself, as for a request head it
+    cannot parse), never a service's answer."""
+    received = exchange(gateways[kind, False].port,
+                        "POST /messages/send/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                        "zz\r\nabc\r\n0\r\n\r\n")
+    assert received.startswith(b"HTTP/1.1 400"), received
+    assert b"body_length" not in received
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_services_get_the_client_address_and_host(gateways, kind):
     """X-Forwarded-For is the address the client connected from, whatever the client
     wrote there: a service trusting one hop must not let it pick its address."""

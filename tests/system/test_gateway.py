@@ -10,8 +10,9 @@ import pytest
 import requests
 import socketio
 
+from devserver.processes import stop_all
 from tests.factories import make_user, token_for
-from tests.gateway_support import Nginx, gunicorn, log_text, start_all, stop_all
+from tests.gateway_support import Nginx, gunicorn, log_text, start_all
 from tests.harness import RedisServer
 from tests.sockets import RecordingClient, payload_of
 

@@ -6,8 +6,9 @@ import runpy
 
 import pytest
 
+from devserver.processes import stop_all
 from shared.serve import GC_YOUNG_THRESHOLD
-from tests.gateway_support import gunicorn, start_all, stop_all
+from tests.gateway_support import gunicorn, start_all
 from tests.harness import DEPLOY
 
 pytestmark = pytest.mark.timeout(120)

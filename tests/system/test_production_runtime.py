@@ -9,11 +9,11 @@ import time
 import pytest
 import requests
 
-from devserver.processes import port_open
+from devserver.processes import port_open, stop_all
 from shared.logging import JsonFormatter, redact
 from tests.conftest import serve
 from tests.factories import make_user, token_for
-from tests.gateway_support import gunicorn, log_text, start_all, stop_all
+from tests.gateway_support import gunicorn, log_text, start_all
 from tests.sockets import RecordingClient
 
 pytestmark = pytest.mark.timeout(180)
