@@ -42,9 +42,8 @@ from realtime_service.calls.service import (
     NOT_IN_CALL,
     join_meeting,
     leave_call,
-    post_call_message,
-    relay_signal,
 )
+from realtime_service.calls.signaling import post_call_message, relay_signal
 from realtime_service.extensions import socketio
 from realtime_service.sockets import notifier
 from realtime_service.sockets.events import limited, parse, refuse_event

@@ -24,10 +24,9 @@ from realtime_service.calls.service import (
     join_call,
     leave_call,
     leave_calls_of_socket,
-    post_call_message,
-    relay_signal,
     start_call,
 )
+from realtime_service.calls.signaling import post_call_message, relay_signal
 from realtime_service.extensions import socketio
 from realtime_service.sockets import event_limits
 from realtime_service.sockets.events import limited, parse, refuse_event
