@@ -123,9 +123,13 @@ class MemoryLog:
         first = self.packets[0].offset if self.packets else self.next
         if after < first - 1 or after >= self.next:
             return None
-        return [(f"{self.epoch}:{logged.offset}", logged.packet)
-                for logged in list(self.packets)[after - first + 1:]
-                if addressed_to(logged.rooms, logged.skip, rooms)]
+        missed = []
+        for logged in reversed(self.packets):  # from the newest: only what was missed
+            if logged.offset <= after:
+                break
+            if addressed_to(logged.rooms, logged.skip, rooms):
+                missed.append((f"{self.epoch}:{logged.offset}", logged.packet))
+        return missed[::-1]
 
 
 class RedisLog:
