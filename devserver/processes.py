@@ -78,9 +78,9 @@ class Child:
         for raw in self.proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self._tail.append(line)
-            try:
-                print(line, flush=True)
-            except (OSError, ValueError):  # our stdout is gone: keep the tail only
+            try:  # one write a line: two children's lines never interleave
+                os.write(1, f"{line}\n".encode())
+            except OSError:  # our stdout is gone: keep the tail only
                 pass
 
     def last_lines(self):

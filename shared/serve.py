@@ -6,8 +6,9 @@ On SIGTERM a worker:
 2. runs the `on_shutdown` hooks: the realtime service closes every Socket.IO
    connection (clients reconnect, through the gateway, to another process, and the
    disconnect handlers clean presence up);
-3. lets in-flight requests finish, for at most the grace period; their responses close
-   their connection (`Connection: close`), so keep-alive clients go too;
+3. closes the keep-alive connections that wait for their next request (as gunicorn's
+   threaded worker does), and lets in-flight requests finish, for at most the grace
+   period; their responses close their connection (`Connection: close`);
 4. then refuses what still comes on an open connection, and interrupts what still runs,
    with a 503 `{"message"}` (never a 500, never a request killed half-way);
 5. runs the `on_close` hooks and closes the Mongo clients (Redis clients register
@@ -16,6 +17,7 @@ On SIGTERM a worker:
 This module is imported by the gunicorn config files in the master process, before
 the workers monkey-patch: keep its top-level imports to the standard library and gevent.
 """
+import errno
 import gc
 import json
 import logging
@@ -135,6 +137,31 @@ class InFlight:
             gevent.sleep(0.05)
 
 
+class Connections:
+    """The worker's client connections and the greenlet serving each (wrapping the
+    worker's `handle`), so that a stop can close the idle keep-alive ones at once rather
+    than wait for their keep-alive timeout (a gateway keeps some open all the time)."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.open = {}  # greenlet -> its client socket
+
+    def __call__(self, listener, client, address):
+        greenlet = gevent.getcurrent()
+        self.open[greenlet] = client
+        try:
+            return self.handle(listener, client, address)
+        finally:
+            self.open.pop(greenlet, None)
+
+    def close_idle(self, busy):
+        """End every connection whose greenlet handles no request (it waits for the
+        next one) as a reset would: gunicorn closes it without a word."""
+        idle = [greenlet for greenlet in self.open if greenlet not in busy]
+        gevent.killall(idle, ConnectionResetError(errno.ECONNRESET, "closed: stopping"),
+                       block=False)
+
+
 def _refusal(start_response):
     """503 `{"message"}` without the app: the process is stopping."""
     from shared.errors import SHUTTING_DOWN
@@ -156,6 +183,7 @@ def post_worker_init(worker):
     period is answered 503 (InFlight)."""
     stop_worker = worker.handle_exit
     in_flight = worker.wsgi = InFlight(worker.wsgi)
+    connections = worker.handle = Connections(worker.handle)
     # Interrupted requests answer 503 before gunicorn's own end of grace kills them.
     interrupt_after = max(worker.cfg.graceful_timeout - INTERRUPT_SECONDS, 0)
 
@@ -164,6 +192,7 @@ def post_worker_init(worker):
         if in_flight.draining:
             return
         in_flight.drain()
+        connections.close_idle(in_flight.busy)
         gevent.spawn(begin_shutdown)  # not in the signal handler itself: hooks may block
         gevent.spawn_later(interrupt_after, in_flight.refuse, INTERRUPT_SECONDS)
 

@@ -14,6 +14,7 @@ At most `workers` jobs run at once and `queue` more wait; one more is refused
 (Busy) instead of waiting. Outside a gevent server (tests, scripts) `function` runs
 in place. `function` and its arguments must pickle: a module-level function.
 """
+import atexit
 import concurrent.futures
 import ctypes
 import multiprocessing
@@ -70,6 +71,14 @@ def _executor(workers):
             workers, mp_context=context, initializer=worker_started)
         _pool_pid = os.getpid()
     return _pool
+
+
+@atexit.register
+def _forget_pool():
+    """Let the pool go while the interpreter is whole: collected during its teardown,
+    the pool's clean-up callback finds multiprocessing gone and prints a traceback."""
+    global _pool
+    _pool = None
 
 
 def _discard(pool):

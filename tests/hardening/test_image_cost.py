@@ -163,3 +163,20 @@ def test_an_image_past_the_queue_is_refused_not_queued(one_image_at_a_time, db):
     assert refused.status_code == 503
     assert refused.json() == {"message": "Images cannot be processed right now, try again later"}
     assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_process_that_decoded_images_stops_without_a_traceback(mongo_uri, tmp_path, db):
+    """The image workers end with the service's own stop, not at interpreter exit (where
+    the pool's clean-up runs after multiprocessing is torn down and prints a traceback)."""
+    service = serve("realtime_service", mongo_uri, tmp_path, **PRODUCTION)
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(picture, "PNG")
+    try:
+        sent = send(service, make_user(db), make_user(db),
+                    {"image": data_url(picture.getvalue())})
+        assert sent.status_code == 201, sent.text
+    finally:
+        service.stop(30)
+    log = service.log_path.read_text()
+    assert "stopped" in log
+    assert "Exception ignored" not in log and "Traceback" not in log, log

@@ -307,3 +307,26 @@ def test_a_database_failure_after_the_response_is_built_is_a_503(realtime_app):
     response = realtime_app.test_client().get("/fine")
     assert response.status_code == 503
     assert response.json == {"message": "Database unavailable"}
+
+
+def test_an_idle_keep_alive_connection_does_not_hold_a_stop(mongo_uri, tmp_path):
+    """A gateway keeps connections open between requests: at a SIGTERM the worker closes
+    those waiting for their next request at once (a reset, not logged), instead of
+    waiting for their keep-alive timeout past the grace period and being killed before
+    its clean-up ran."""
+    service = serve("realtime_service", mongo_uri, tmp_path, **{**PRODUCTION,
+                                                                "GRACEFUL_TIMEOUT": "10"})
+    kept = socket.create_connection(("127.0.0.1", service.port), timeout=15)
+    try:
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert kept.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        service.proc.send_signal(signal.SIGTERM)
+        assert kept.recv(65536) == b""  # closed by the service, not by the test
+        assert service.proc.wait(15) == 0
+        assert time.monotonic() - started < 5  # not the 10 s grace, nor HEADER_TIMEOUT
+    finally:
+        kept.close()
+        service.stop()
+    log = service.log_path.read_text()
+    assert '"stopped"' in log and "Error handling request" not in log, log
