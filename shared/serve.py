@@ -138,21 +138,21 @@ class InFlight:
 
 
 class Connections:
-    """The worker's client connections and the greenlet serving each (wrapping the
-    worker's `handle`), so that a stop can close the idle keep-alive ones at once rather
-    than wait for their keep-alive timeout (a gateway keeps some open all the time)."""
+    """The greenlets serving the worker's client connections (wrapping the worker's
+    `handle`), so that a stop can close the idle keep-alive ones at once rather than
+    wait for their keep-alive timeout (a gateway keeps some open all the time)."""
 
     def __init__(self, handle):
         self.handle = handle
-        self.open = {}  # greenlet -> its client socket
+        self.open = set()
 
     def __call__(self, listener, client, address):
         greenlet = gevent.getcurrent()
-        self.open[greenlet] = client
+        self.open.add(greenlet)
         try:
             return self.handle(listener, client, address)
         finally:
-            self.open.pop(greenlet, None)
+            self.open.discard(greenlet)
 
     def close_idle(self, busy):
         """End every connection whose greenlet handles no request (it waits for the
