@@ -33,7 +33,9 @@ SLOW_SYSTEM = {
     "test_devgateway.py", "test_devgateway_services.py", "test_gateway.py",
     "test_gc_tuning.py", "test_production.py", "test_production_runtime.py",
     "test_rides_races.py", "test_rides_scaleout.py", "test_scaleout.py", "test_startup.py",
-    "test_calls_scaleout.py", "test_calls_turn.py",
+    "test_calls_scaleout.py", "test_calls_turn.py", "test_recovery.py",
+    "test_recovery_presence.py", "test_presence_flush.py", "test_socket_identity.py",
+    "test_socket_transport.py",
 }
 # The longest files, started first so that parallel workers do not end waiting on one.
 LONGEST = {"test_bench_smoke.py", "test_soak.py", "test_fuzz_openapi.py", "test_startup.py"}
