@@ -145,8 +145,9 @@ def request_headers(environ):
 
 def body(environ):
     """The request body as it arrives (gunicorn decodes a chunked one): werkzeug raises
-    RequestEntityTooLarge past MAX_BODY, ClientDisconnected when reading fails."""
-    stream = LimitedStream(environ["wsgi.input"], routes.MAX_BODY, is_max=True)
+    RequestEntityTooLarge past MAX_BODY, ClientDisconnected when reading fails. (Its
+    limit is the first size refused: a read at the limit raises even at the end.)"""
+    stream = LimitedStream(environ["wsgi.input"], routes.MAX_BODY + 1, is_max=True)
     while data := stream.read(CHUNK):
         yield data
 

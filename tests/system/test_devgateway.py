@@ -211,6 +211,16 @@ def test_chunked_bodies_over_the_limit_are_refused(gateways, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_a_body_of_exactly_the_limit_is_forwarded(gateways, kind, chunked):
+    """client_max_body_size is the largest body allowed, not the first one refused."""
+    data = [b"x" * 65536] * (MAX_BODY // 65536)
+    answer = requests.post(f"{gateways[kind, False].url}/messages/send/x", timeout=20,
+                           data=iter(data) if chunked else b"".join(data))
+    assert answer.status_code == 200 and answer.json()["body_length"] == MAX_BODY
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_malformed_chunked_body_is_a_bad_request(gateways, kind):
     """A chunk size that is not hex: 400 (from gunicorn itself, as for a request head it
     cannot parse), never a service's answer."""
