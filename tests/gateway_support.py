@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from devserver.processes import Child, port_open, start_together
+from devserver.processes import Child, port_open
 from tests.conftest import service_env
 from tests.harness import GunicornService, free_port
 
@@ -61,11 +61,6 @@ def gunicorn(module, mongo_uri, directory, **env):
     full_env = service_env(mongo_uri, **{port_var: port}, **env)
     log = Path(directory) / f"{module}-{port}.log"
     return GunicornService(module, port, full_env, log_path=log)
-
-
-def start_all(services, timeout=60):
-    """Start the services together, then wait until each answers /healthz."""
-    return start_together(services, timeout)
 
 
 def log_text(service):

@@ -21,7 +21,7 @@ from tests.harness import free_port
 
 from ..conftest import serve
 from ..factories import auth_header, make_user, token_for
-from ..gateway_support import gunicorn, start_all
+from ..gateway_support import gunicorn
 from .forge import claims
 
 pytestmark = pytest.mark.timeout(240)
@@ -51,7 +51,7 @@ def production_header(account):
 
 def start(kind, uri, tmp_path):
     if kind == "gunicorn":
-        return start_all([gunicorn("realtime_service", uri, tmp_path, **PRODUCTION)])[0]
+        return gunicorn("realtime_service", uri, tmp_path, **PRODUCTION).start(60)
     return serve("realtime_service", uri, tmp_path, **PRODUCTION)
 
 

@@ -10,9 +10,9 @@ import pytest
 import requests
 import socketio
 
-from devserver.processes import stop_all
+from devserver.processes import start_together, stop_all
 from tests.factories import make_user, token_for
-from tests.gateway_support import Nginx, gunicorn, log_text, start_all
+from tests.gateway_support import Nginx, gunicorn, log_text
 from tests.harness import RedisServer
 from tests.sockets import RecordingClient, payload_of
 
@@ -30,7 +30,7 @@ def topology(mongo_uri, tmp_path_factory):
                "GRACEFUL_TIMEOUT": "3", "AUTH_WORKERS": "2"}
         auth = gunicorn("auth_service", mongo_uri, directory, **env)
         realtimes = [gunicorn("realtime_service", mongo_uri, directory, **env) for _ in range(2)]
-        started.extend(start_all([auth, *realtimes]))
+        started.extend(start_together([auth, *realtimes], 60))
         nginx = Nginx(directory, [auth.port], [r.port for r in realtimes]).start()
         started.append(nginx)
         yield {"url": nginx.url, "nginx": nginx, "auth": auth, "realtimes": realtimes}
@@ -240,4 +240,4 @@ def test_clients_move_to_the_other_process_when_one_stops(topology, cookies, db)
         assert [m["text"] for m in messages] == ["still here"]
     finally:
         client.disconnect()
-        start_all([leaving])
+        leaving.start(60)

@@ -8,7 +8,7 @@ import pytest
 
 from devserver.processes import stop_all
 from shared.serve import GC_YOUNG_THRESHOLD
-from tests.gateway_support import gunicorn, start_all
+from tests.gateway_support import gunicorn
 from tests.harness import DEPLOY
 
 pytestmark = pytest.mark.timeout(120)
@@ -55,7 +55,7 @@ def test_a_worker_freezes_the_app_and_raises_the_young_threshold(module, mongo_u
     service = gunicorn(module, mongo_uri, tmp_path)
     service.argv = [*service.argv[:-1], str(config)]
     workers = configured_workers(production, service.env, monkeypatch)
-    start_all([service])
+    service.start(60)
     try:
         service.wait_until(lambda: len(worker_reports(out)) >= workers, timeout=60)
         reports = worker_reports(out)

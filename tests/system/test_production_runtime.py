@@ -13,7 +13,7 @@ from devserver.processes import port_open, stop_all
 from shared.logging import JsonFormatter, redact
 from tests.conftest import serve
 from tests.factories import make_user, token_for
-from tests.gateway_support import gunicorn, log_text, start_all
+from tests.gateway_support import gunicorn, log_text
 from tests.sockets import RecordingClient
 
 pytestmark = pytest.mark.timeout(180)
@@ -22,7 +22,7 @@ PASSWORD = "Sup3r-Secret-Passw0rd"
 
 @pytest.fixture(scope="module")
 def auth(mongo_uri, tmp_path_factory):
-    service = start_all([gunicorn("auth_service", mongo_uri, tmp_path_factory.mktemp("logs"))])[0]
+    service = gunicorn("auth_service", mongo_uri, tmp_path_factory.mktemp("logs")).start(60)
     yield service
     stop_all([service])
 
@@ -102,7 +102,7 @@ def test_formatter_puts_extras_and_tracebacks_in_the_object():
 def start(kind, module, mongo_uri, tmp_path, **env):
     env.setdefault("GRACEFUL_TIMEOUT", "30")
     if kind == "gunicorn":
-        return start_all([gunicorn(module, mongo_uri, tmp_path, **env)])[0]
+        return gunicorn(module, mongo_uri, tmp_path, **env).start(60)
     return serve(module, mongo_uri, tmp_path, **env)
 
 
