@@ -82,8 +82,7 @@ class RealtimeNamespace(ChatEvents, RideEvents, CallEvents, Namespace):
         style = notifier.presence_style(auth)
         if style is None:
             refuse(notifier.UNKNOWN_PRESENCE)
-        session.update(account_id=account_id, role=str(role), jti=claims["jti"],
-                       via_cookie=source == "cookie")
+        session.update(account_id=account_id, role=str(role), jti=claims["jti"])
         if resumed is not None:
             session["in_calls"] = True  # it may still be in the calls it was in
         join_room(account_id)

@@ -150,7 +150,6 @@ class LeanSocket(Socket):
     new socket, in the Engine.IO connect handler, before its first ping is scheduled."""
 
     _websocket = _writer = None
-    _inline = False  # its websocket is served by `_websocket_handler` below
     client_left = False  # it sent a Socket.IO DISCONNECT (recovery.left reads it)
 
     def schedule_ping(self):
@@ -185,7 +184,7 @@ class LeanSocket(Socket):
         has gone: nothing would ever take them)."""
         super().close(wait=False, abort=abort, reason=reason)
         self._write_soon()
-        if wait and (self._websocket is not None or not self._inline):
+        if wait and (self._websocket is not None or not self.upgraded):
             self.queue.join()
 
     def _write_soon(self):
@@ -235,7 +234,7 @@ class LeanSocket(Socket):
         ends, then close the socket. A long-polling socket upgrades first."""
         if self.connected and not self._upgraded(ws):
             return []
-        self.connected = self.upgraded = self._inline = True
+        self.connected = self.upgraded = True
         self._websocket = ws
         self._write_soon()  # what was queued before
         while self._received(ws):
