@@ -234,7 +234,7 @@ def check_request_token():
     """Accept the request's token (one decode, see the module's docstring), or let
     `verify_jwt_in_request` decide, refuse and answer; the outcome is kept for
     `current_claims` and `current_account`."""
-    raw_token = plain_token() if request.method != "OPTIONS" else None
+    raw_token = plain_token()
     checked = accepted(raw_token) if raw_token else None
     if checked is None:
         verify_jwt_in_request()
