@@ -43,8 +43,6 @@ def ws_frame(opcode, payload):
 
 
 class Socket(asyncio.Protocol):
-    EXTENSIONS = ""  # the handshake's Sec-WebSocket-Extensions header line, if any
-
     """One Socket.IO connection (namespace "/") over a websocket.
 
     `handlers` maps an event name to `callback(data, received_at)`; other events are
@@ -60,6 +58,8 @@ class Socket(asyncio.Protocol):
     sends both back, and `recovered` says whether the answer had the same `pid`.
     `ended_by_server`: the server sent DISCONNECT, after which socket.io-client does not
     reconnect."""
+
+    EXTENSIONS = ""  # the handshake's Sec-WebSocket-Extensions header line, if any
 
     def __init__(self, handlers=None):
         self.handlers = handlers or {}
