@@ -312,11 +312,11 @@ def test_a_database_failure_after_the_response_is_built_is_a_503(realtime_app):
 def test_an_idle_keep_alive_connection_does_not_hold_a_stop(mongo_uri, tmp_path):
     """A gateway keeps connections open between requests: at a SIGTERM the worker closes
     those waiting for their next request at once (a reset, not logged), instead of
-    waiting for their keep-alive timeout past the grace period and being killed before
-    its clean-up ran."""
+    waiting for their keep-alive timeout (HEADER_TIMEOUT, 10 s) or, past a shorter grace,
+    being killed before its clean-up ran. The deadlines below are under both."""
     service = serve("realtime_service", mongo_uri, tmp_path, **{**PRODUCTION,
-                                                                "GRACEFUL_TIMEOUT": "10"})
-    kept = socket.create_connection(("127.0.0.1", service.port), timeout=15)
+                                                                "GRACEFUL_TIMEOUT": "60"})
+    kept = socket.create_connection(("127.0.0.1", service.port), timeout=8)
     try:
         kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         answer = b""
@@ -325,11 +325,9 @@ def test_an_idle_keep_alive_connection_does_not_hold_a_stop(mongo_uri, tmp_path)
             assert chunk, answer
             answer += chunk
         assert answer.startswith(b"HTTP/1.1 200")
-        started = time.monotonic()
         service.proc.send_signal(signal.SIGTERM)
-        assert kept.recv(65536) == b""  # closed by the service, not by the test
-        assert service.proc.wait(15) == 0
-        assert time.monotonic() - started < 5  # not the 10 s grace, nor HEADER_TIMEOUT
+        assert kept.recv(65536) == b""  # closed by the service before the deadline
+        assert service.proc.wait(8) == 0
     finally:
         kept.close()
         service.stop()
