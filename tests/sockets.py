@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import socketio
 import websocket
+from socketio import packet
 
 # websocket-client's close() waits up to 3 s for the server's close frame, which the
 # Engine.IO client's own reader thread usually consumes first, so nearly every
@@ -38,11 +39,25 @@ def payload_of(args):
     return args[0] if len(args) == 1 else tuple(args)
 
 
+class LeavingClient(socketio.Client):
+    """python-socketio's client, whose disconnect writes its DISCONNECT packet before the
+    transport closes, as socket.io-client does: the library's own may close it first,
+    and the server then takes a deliberate leave for a drop (held for the grace)."""
+
+    def disconnect(self):
+        for namespace in self.namespaces:
+            self._send_packet(self.packet_class(packet.DISCONNECT, namespace=namespace))
+        written = threading.Thread(target=self.eio.queue.join, daemon=True)
+        written.start()
+        written.join(2)  # not forever: a dead transport writes nothing
+        self.eio.disconnect()
+
+
 class RecordingClient:
     """Connects to a served realtime process; `wait_for` blocks until an event arrives."""
 
     def __init__(self):
-        self.client = socketio.Client(reconnection=False)
+        self.client = LeavingClient(reconnection=False)
         self.events = defaultdict(list)
         self._changed = threading.Condition()
         self.connect_error = None

@@ -136,12 +136,8 @@ def test_online_users_on_connect_and_disconnect(url, db, clients):
     a.wait_for("getOnlineUsers", lambda ids: b_id in ids)
     captain = clients(url, token_for(carol, "captain"))
     a.forget("getOnlineUsers")
-    b.disconnect()
-    # python-socketio's client may close its transport before its DISCONNECT packet is
-    # written, which the server cannot tell from a drop: then b goes offline after the
-    # presence grace (5 s), not at once (tests/app/test_transport_disconnect.py and the
-    # in-process presence tests check the deliberate case).
-    assert a_id in a.wait_for("getOnlineUsers", lambda ids: b_id not in ids, timeout=15)
+    b.disconnect()  # a deliberate leave: offline at once, not after the 5 s grace
+    assert a_id in a.wait_for("getOnlineUsers", lambda ids: b_id not in ids, timeout=3)
     # Captains are not in the list and do not get it.
     assert not any(str(carol["_id"]) in ids for ids in a.events["getOnlineUsers"])
     assert "getOnlineUsers" not in captain.events
@@ -161,8 +157,8 @@ def test_second_tab_gets_the_list_and_keeps_the_user_online(url, db, clients):
     assert a_id in watcher.wait_for("getOnlineUsers", lambda ids: d_id in ids)
     assert db.users.find_one({"_id": alice["_id"]})["socketId"] == tab2.client.get_sid()
     watcher.forget("getOnlineUsers")
-    tab2.disconnect()  # may count as a drop: offline after the grace (see above)
-    watcher.wait_for("getOnlineUsers", lambda ids: a_id not in ids, timeout=15)
+    tab2.disconnect()  # a deliberate leave: offline at once (see above)
+    watcher.wait_for("getOnlineUsers", lambda ids: a_id not in ids, timeout=3)
     assert db.users.find_one({"_id": alice["_id"]})["socketId"] is None
 
 
