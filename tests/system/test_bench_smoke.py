@@ -143,6 +143,11 @@ def test_versus(results):
         for trial in trials:
             assert trial["connected"] == results["versus"]["config"]["connects"]["users"], side
             assert trial["frames"]["getOnlineUsers"] >= trial["connected"], side
+            # each side in its presence mode (12 tiny connects may all fall in one
+            # window, with no change to announce: no event is required)
+            batch_only, each_only = {"presence"}, {"userOnline", "userOffline"}
+            unexpected = each_only if side.endswith("-batch") else batch_only
+            assert not unexpected & set(trial["frames"]), (side, trial["frames"])
 
 
 @pytest.mark.timeout(900)
