@@ -122,11 +122,10 @@ def track_calls():
     session["in_calls"] = True
 
 
-def leave_calls_unless_back(app, sid, seconds):
-    """A socket that dropped and may be recovered (under the same id) stays in its
-    calls for `seconds`: back by then, it renegotiates (an ICE restart) in a room that
-    did not forget it; otherwise it leaves them."""
-    socketio.sleep(seconds)
+def leave_calls_unless_back(app, sid):
+    """Run PRESENCE_GRACE_SECONDS after a socket that may be recovered (under the same
+    id) dropped: back by then, it renegotiates (an ICE restart) in a room that did not
+    forget it; otherwise it leaves its calls."""
     if socketio.server.manager.is_connected(sid, "/"):
         return
     with app.app_context():

@@ -155,9 +155,8 @@ def forget(sid, may_return=False, keep_calls=False):
     that died silently keeps its calls for that long too."""
     if session.get("in_calls"):
         if keep_calls:
-            socketio.start_background_task(
-                leave_calls_unless_back, current_app._get_current_object(), sid,
-                current_app.config["PRESENCE_GRACE_SECONDS"])
+            call_later(socketio.server, current_app.config["PRESENCE_GRACE_SECONDS"],
+                       leave_calls_unless_back, current_app._get_current_object(), sid)
         else:
             leave_calls(sid)
     lean.forget(sid)

@@ -13,6 +13,7 @@ from flask import current_app
 
 from realtime_service.extensions import socketio
 from realtime_service.sockets import presence
+from realtime_service.sockets.transport import call_later
 
 ROLE_ROOMS = {"user": "role:user", "captain": "role:captain"}
 # What a user's connection asked for in its handshake (`auth.presence`), with
@@ -133,14 +134,14 @@ class OfflineGrace:
         if self.seconds <= 0:
             return expire(account_id)
         wait = self.pending[account_id] = object()
-        socketio.start_background_task(self._expire_later, account_id, wait, expire)
+        # A timer until it is due, not a sleeping task: a storm drops thousands at once.
+        call_later(socketio.server, self.seconds, self._expire, account_id, wait, expire)
 
     def back(self, account_id):
         """Whether the account came back while its going offline was still unsaid."""
         return self.pending.pop(account_id, None) is not None
 
-    def _expire_later(self, account_id, wait, expire):
-        socketio.sleep(self.seconds)
+    def _expire(self, account_id, wait, expire):
         if self.pending.get(account_id) is not wait:
             return
         del self.pending[account_id]
