@@ -19,12 +19,19 @@ if __name__ == "__main__":  # a Ctrl-C during the imports below: nothing started
 import errno
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 from devserver.gateway import connect_host
-from devserver.processes import EmbeddedMongo, Gateway, Service, die_with_parent, stop_all
+from devserver.processes import (
+    EmbeddedMongo,
+    Gateway,
+    Service,
+    background,
+    die_with_parent,
+    stop_all,
+    stops_held,
+)
 from shared.config import Config
 from shared.db import mask_uri
 
@@ -88,8 +95,7 @@ def run(children):
     print_banner(frontend)
     if demo_wanted(embedded):
         seed("auth_service", "seed-demo", env, every=True)
-    places = ("realtime_service", "seed-places", env)
-    threading.Thread(target=seed, args=places, daemon=True).start()
+    background(seed, "realtime_service", "seed-places", env)
     print("Ctrl-C stops everything.", flush=True)
     while True:  # until Ctrl-C, or a child exits
         if stopped := next((child for child in children if not child.running()), None):
@@ -165,7 +171,8 @@ def start(children, *started):
     """Start each child in a process group of its own, all at once, then wait until each
     is ready; StartupError (with its last lines) if one exits or is not ready in time."""
     for child in started:
-        children.append(child.spawn(own_group=True))
+        children.append(child)  # first: a Ctrl-C as it spawns must still stop it
+        child.spawn(own_group=True)
     for child in started:
         try:
             child.wait_until(child.ready, READY_TIMEOUT)
@@ -230,17 +237,20 @@ def seed(module, command, env, every=False):
     """`flask --app <module> <command>` (seeding is idempotent) in a process group of its
     own (a Ctrl-C reaches only us): every line it printed (the demo passwords, shown only
     this once) or its last, indented; or one line saying why it failed."""
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", module, command], text=True, check=False,
-            env={**os.environ, **env}, capture_output=True, timeout=SEED_TIMEOUT,
+    with stops_held():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", module, command], text=True,
+            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=die_with_parent, process_group=0)
+    try:
+        stdout, stderr = process.communicate(timeout=SEED_TIMEOUT)
     except subprocess.TimeoutExpired:
+        process.kill()
         return print(f"  {command} failed: did not finish in time", file=sys.stderr, flush=True)
-    if result.returncode != 0:
-        last = ((result.stderr or result.stdout).strip().splitlines() or ["no output"])[-1]
+    if process.returncode != 0:
+        last = ((stderr or stdout).strip().splitlines() or ["no output"])[-1]
         return print(f"  {command} failed: {last}", file=sys.stderr, flush=True)
-    lines = result.stdout.splitlines()
+    lines = stdout.splitlines()
     return print("\n".join(f"  {line}" for line in (lines if every else lines[-1:])), flush=True)
 
 

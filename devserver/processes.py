@@ -2,6 +2,7 @@
 tests/harness.py adds theirs): the embedded database, the services, the gateway. They
 die with their parent (PR_SET_PDEATHSIG): even a `kill -9` leaves no orphan behind."""
 import collections
+import contextlib
 import ctypes
 import os
 import shutil
@@ -17,14 +18,38 @@ from pathlib import Path
 from shared.embedded import EMBEDDED_URI_OPTIONS
 
 PR_SET_PDEATHSIG = 1
+STOPS = {signal.SIGINT, signal.SIGTERM}
 
 
 def die_with_parent():
-    """A child's preexec_fn: SIGTERM when its parent dies, however it died."""
+    """A child's preexec_fn: SIGTERM when its parent dies, however it died; Ctrl-C and
+    SIGTERM no longer held (held by the parent while it forks: `stops_held`)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def stops_held():
+    """Ctrl-C and SIGTERM wait while we fork: a Python handler run inside the fork's own
+    clean-up (logging's at-fork lock release) is lost, its exception ignored, and it
+    leaves that lock taken for the next fork."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def background(target, *args):
+    """A daemon thread that never takes Ctrl-C or SIGTERM: the kernel gives them to the
+    main thread, which holds them while it forks."""
+    with stops_held():  # a thread starts with its creator's mask
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+    return thread
 
 
 def port_open(port, host="127.0.0.1"):
@@ -63,14 +88,15 @@ class Child:
         last lines to show if it dies."""
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         piped = out is None and own_group
-        self.proc = subprocess.Popen(
-            self.argv, env=self.env, stdout=subprocess.PIPE if piped else out,
-            stderr=subprocess.STDOUT if out or piped else None, preexec_fn=die_with_parent,
-            process_group=0 if own_group else None)
+        with stops_held():
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, stdout=subprocess.PIPE if piped else out,
+                stderr=subprocess.STDOUT if out or piped else None,
+                preexec_fn=die_with_parent, process_group=0 if own_group else None)
         if out:
             out.close()
         if piped:
-            threading.Thread(target=self._relay, daemon=True).start()
+            background(self._relay)
         return self
 
     def _relay(self):
