@@ -25,6 +25,7 @@ from socketio import packet
 
 from realtime_service.sockets.delivery import LogManager, StreamManager
 from realtime_service.sockets.packet_log import MemoryLog, RedisLog, Session
+from realtime_service.sockets.rooms import RoomIndex
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +161,13 @@ class Sessions:
         self.track(sid, secrets.token_urlsafe(16), self.log.position())
 
 
-class MemorySessionManager(Sessions, LogManager):
+class MemorySessionManager(Sessions, RoomIndex, LogManager):
     def __init__(self, log_, max_queued):
         super().__init__(log_, max_queued)
         self.init_sessions()
 
 
-class StreamSessionManager(Sessions, StreamManager):
+class StreamSessionManager(Sessions, RoomIndex, StreamManager):
     def __init__(self, url, log_, max_queued, window, max_packets):
         super().__init__(url, log_, max_queued, window, max_packets)
         self.init_sessions()
