@@ -149,13 +149,13 @@ class LogManager(Delivery, socketio.Manager):
         if callback is not None or event in self.volatile:  # not logged
             return super().emit(event, data, namespace, room=rooms, skip_sid=skip_sid,
                                 callback=callback, **kwargs)
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        skip = skipped(skip_sid)
         self.deliver(namespace, rooms, skip, *self.log_event(event, data, namespace, rooms, skip))
 
     def emit_many(self, events, namespace, room, skip_sid=None):
         """Several `(event, data)` to the same rooms: each logged (an offset each) and
         encoded once, then written together (`deliver_many`)."""
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        skip = skipped(skip_sid)
         packets = [self.log_event(event, data, namespace, room, skip) for event, data in events]
         self.deliver_many(namespace, room, skip, packets)
 
@@ -192,7 +192,7 @@ class StreamDelivery(Delivery, socketio.Manager):
                                 callback=callback, **kwargs)
         offset = arguments[-1]
         self.log.seen = max(self.log.seen, offset, key=stream_id)
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        skip = skipped(skip_sid)
         self.deliver(namespace, rooms, skip, offset,
                      self.encode_event(namespace, event, arguments))
 
@@ -206,6 +206,11 @@ class StreamDelivery(Delivery, socketio.Manager):
     @staticmethod
     def later(offset, after):
         return stream_id(offset) > stream_id(after)
+
+
+def skipped(skip_sid):
+    """The socket ids an emit skips, as a set: each member of a room is looked up in it."""
+    return frozenset(skip_sid) if isinstance(skip_sid, list) else frozenset((skip_sid,))
 
 
 def is_offset(value):
@@ -230,7 +235,7 @@ class StreamManager(socketio.RedisManager, StreamDelivery):
             return super().emit(event, data, namespace=namespace, room=rooms,
                                 skip_sid=skip_sid, callback=callback, **kwargs)
         arguments = as_arguments(data)
-        skip = [s for s in (skip_sid if isinstance(skip_sid, list) else [skip_sid]) if s]
+        skip = [s for s in skipped(skip_sid) if s]
         message = self.json.dumps({"method": "emit", "event": event,
                                    "data": [*arguments, PLACEHOLDER], "binary": False,
                                    "namespace": namespace or "/", "room": rooms,

@@ -11,7 +11,7 @@ or slow client costs the log nothing of its own.
 import json
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass
 
 import redis
@@ -74,7 +74,7 @@ class MemoryLog:
         self.epoch = secrets.token_hex(4)
         self.packets = deque()
         self.next, self.bytes = 1, 0
-        self.sessions = {}
+        self.sessions = OrderedDict()  # pid -> (Session, saved at), oldest first
 
     def position(self):
         """The offset of the last packet logged: where a new socket's replay starts."""
@@ -101,6 +101,7 @@ class MemoryLog:
     def save(self, session):
         self._expire_sessions()
         self.sessions[session.pid] = (session, time.monotonic())
+        self.sessions.move_to_end(session.pid)
 
     def take(self, pid):
         self._expire_sessions()
@@ -108,9 +109,10 @@ class MemoryLog:
         return saved[0] if saved else None
 
     def _expire_sessions(self):
+        """Forget the sessions saved before the window, looking at those only."""
         oldest = time.monotonic() - self.window
-        for pid in [pid for pid, (_, at) in self.sessions.items() if at < oldest]:
-            del self.sessions[pid]
+        while self.sessions and next(iter(self.sessions.values()))[1] < oldest:
+            self.sessions.popitem(last=False)
 
     def missed(self, offset, rooms):
         """The encoded packets after `offset` addressed to `rooms`, or None when some

@@ -5,6 +5,7 @@ import time
 import pytest
 import redis
 
+from realtime_service.sockets import packet_log
 from realtime_service.sockets.packet_log import MemoryLog, RedisLog, Session, addressed_to
 
 
@@ -128,3 +129,17 @@ def test_volatile_events_are_delivered_but_not_kept(realtime_app, app_sockets, d
     assert socket.wait_for("typing") == {"from": "someone", "active": True}
     assert socket.wait_for("newMessage") == {"text": "kept"}
     assert log.next == kept + 1
+
+
+def test_a_session_saved_again_expires_from_its_last_save(monkeypatch):
+    """Sessions expire oldest first, and only those (a drop looks at no other one): one
+    saved again counts from then."""
+    clock = [100.0]
+    monkeypatch.setattr(packet_log.time, "monotonic", lambda: clock[0])
+    log = memory_log(window=10)
+    for pid, at in (("a", 100.0), ("b", 104.0), ("a", 108.0)):
+        clock[0] = at
+        log.save(Session("sid-" + pid, pid, "acc", [], log.position()))
+    clock[0] = 115.0
+    assert log.take("b") is None
+    assert log.take("a").pid == "a"
