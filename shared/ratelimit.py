@@ -4,7 +4,8 @@ geocode or route), the password limits of every route that checks a password, an
 budgets that a service spends itself (`spend_or_refuse`: the images an account
 stores, whichever route takes them).
 
-Counters live in memory, or in Redis when REDIS_URL is set (shared by every worker).
+Counters live in memory (shared.limits_memory), or in Redis when REDIS_URL is set
+(shared by every worker).
 RATELIMIT_ENABLED=false turns them off (the test default). A limited request gets
 429 `{"message"}` with `Retry-After`. Every limit is a route's decorator (no default
 or application limit), so flask-limiter's check before every request is skipped
@@ -26,6 +27,7 @@ from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
+from shared import limits_memory
 from shared.accounts import throttle
 from shared.accounts.tokens import current_account, current_claims
 from shared.errors import TooManyRequests
@@ -39,7 +41,8 @@ SKIPS_APP_WIDE_CHECK = "ratelimit_skips_app_wide_check"
 
 
 def init_ratelimit(app):
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI",
+                          app.config.get("REDIS_URL") or f"{limits_memory.SCHEME}://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
