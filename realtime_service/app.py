@@ -32,8 +32,10 @@ from shared.jsonio import SocketJSON
 from shared.ratelimit import init_ratelimit
 
 # Events only the latest of which matters: delivered to the sockets connected now, not
-# kept for connection state recovery (Socket.IO's volatile events).
-VOLATILE_EVENTS = ("typing", "captain-location")
+# kept for connection state recovery (Socket.IO's volatile events). A connection gets
+# the online list anew when it comes back; kept, each copy (a few hundred KiB with
+# thousands online) would push the recovery log's other events out.
+VOLATILE_EVENTS = ("typing", "captain-location", "getOnlineUsers")
 MODELS = (accounts, blacklist, rides, messages, read_marks, calls, call_history, places,
           map_cache, idempotency_keys)
 

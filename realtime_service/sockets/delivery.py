@@ -120,7 +120,7 @@ class Delivery:
 
     def release(self, sid, replayed, after):
         """Send the replayed packets, then what was held for `sid` past `after` (the
-        last replayed offset)."""
+        last replayed offset) and the volatile events held (no offset)."""
         held = self.held.pop(sid, [])
         eio_sid = self.eio_sid_from_sid(sid, "/")
         if eio_sid is None:
@@ -128,7 +128,7 @@ class Delivery:
         for _, encoded in replayed:
             self.server._send_eio_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, encoded))
         for offset, encoded in held:
-            if after is None or self.later(offset, after):
+            if offset is None or after is None or self.later(offset, after):
                 self.server._send_eio_packet(
                     eio_sid, eio_packet.Packet(eio_packet.MESSAGE, encoded))
 
@@ -146,10 +146,13 @@ class LogManager(Delivery, socketio.Manager):
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None,
              to=None, **kwargs):
         rooms = to or room
-        if callback is not None or event in self.volatile:  # not logged
+        if callback is not None:
             return super().emit(event, data, namespace, room=rooms, skip_sid=skip_sid,
                                 callback=callback, **kwargs)
         skip = skipped(skip_sid)
+        if event in self.volatile:  # delivered (after a hold, like any event), not logged
+            return self.deliver(namespace, rooms, skip, None,
+                                self.encode_event(namespace, event, as_arguments(data)))
         self.deliver(namespace, rooms, skip, *self.log_event(event, data, namespace, rooms, skip))
 
     def emit_many(self, events, namespace, room, skip_sid=None):
@@ -186,15 +189,15 @@ class StreamDelivery(Delivery, socketio.Manager):
              to=None, **kwargs):
         arguments = as_arguments(data)
         rooms = to or room
-        if callback is not None or not arguments or not isinstance(arguments[-1], str) \
-                or not is_offset(arguments[-1]):
+        if callback is not None:
             return super().emit(event, data, namespace, room=rooms, skip_sid=skip_sid,
                                 callback=callback, **kwargs)
-        offset = arguments[-1]
-        self.log.seen = max(self.log.seen, offset, key=stream_id)
-        skip = skipped(skip_sid)
-        self.deliver(namespace, rooms, skip, offset,
-                     self.encode_event(namespace, event, arguments))
+        offset = arguments[-1] if arguments and isinstance(arguments[-1], str) \
+            and is_offset(arguments[-1]) else None  # None: a volatile event, not logged
+        if offset is not None:
+            self.log.seen = max(self.log.seen, offset, key=stream_id)
+        self.deliver(namespace or "/", rooms, skipped(skip_sid), offset,
+                     self.encode_event(namespace or "/", event, arguments))
 
     def replay(self, offset, rooms):
         missed = self.log.missed(offset, rooms)
