@@ -50,6 +50,14 @@ def addressed_to(rooms, skip, session_rooms):
     return any(room in session_rooms for room in rooms)
 
 
+def targets(rooms):
+    """The rooms a packet is indexed under: its room, each of its rooms (once), or None
+    for the whole namespace."""
+    if rooms is None or isinstance(rooms, str):
+        return (rooms,)
+    return tuple(dict.fromkeys(rooms))
+
+
 class Reached:
     """`addressed_to` on a Stream entry's JSON fields, for one session's rooms. A replay
     reads every entry after its offset, most of them sent to one other room and
@@ -73,6 +81,8 @@ class MemoryLog:
         self.window, self.max_packets, self.max_bytes = window, max_packets, max_bytes
         self.epoch = secrets.token_hex(4)
         self.packets = deque()
+        self.logged = {}  # offset -> Logged, the same packets
+        self.by_room = {}  # room (None: the whole namespace) -> deque of its offsets
         self.next, self.bytes = 1, 0
         self.sessions = OrderedDict()  # pid -> (Session, saved at), oldest first
 
@@ -85,8 +95,11 @@ class MemoryLog:
         offset = self.next
         self.next += 1
         packet = encode(f"{self.epoch}:{offset}")
-        self.packets.append(Logged(offset, rooms, tuple(skip), packet, len(packet),
-                                   time.monotonic()))
+        logged = self.logged[offset] = Logged(offset, rooms, tuple(skip), packet, len(packet),
+                                              time.monotonic())
+        self.packets.append(logged)
+        for room in targets(rooms):
+            self.by_room.setdefault(room, deque()).append(offset)
         self.bytes += len(packet)
         self._trim()
         return packet
@@ -96,7 +109,14 @@ class MemoryLog:
         while self.packets and (len(self.packets) > self.max_packets
                                 or self.bytes > self.max_bytes
                                 or self.packets[0].at < oldest):
-            self.bytes -= self.packets.popleft().size
+            logged = self.packets.popleft()
+            del self.logged[logged.offset]
+            self.bytes -= logged.size
+            for room in targets(logged.rooms):
+                offsets = self.by_room[room]
+                offsets.popleft()
+                if not offsets:
+                    del self.by_room[room]
 
     def save(self, session):
         self._expire_sessions()
@@ -125,13 +145,15 @@ class MemoryLog:
         first = self.packets[0].offset if self.packets else self.next
         if after < first - 1 or after >= self.next:
             return None
-        missed = []
-        for logged in reversed(self.packets):  # from the newest: only what was missed
-            if logged.offset <= after:
-                break
-            if addressed_to(logged.rooms, logged.skip, rooms):
-                missed.append((f"{self.epoch}:{logged.offset}", logged.packet))
-        return missed[::-1]
+        found = set()
+        for room in (None, *rooms):  # each room's packets from the newest: only the missed
+            for logged_offset in reversed(self.by_room.get(room, ())):
+                if logged_offset <= after:
+                    break
+                found.add(logged_offset)
+        missed = (self.logged[logged_offset] for logged_offset in sorted(found))
+        return [(f"{self.epoch}:{logged.offset}", logged.packet) for logged in missed
+                if addressed_to(logged.rooms, logged.skip, rooms)]
 
 
 class RedisLog:

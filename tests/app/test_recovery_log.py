@@ -1,5 +1,6 @@
 """The recovery logs' rules, in memory and in a real Redis: what is replayed after an
 offset and to whom, and when a recovery is refused because something may be gone."""
+import random
 import time
 
 import pytest
@@ -143,3 +144,24 @@ def test_a_session_saved_again_expires_from_its_last_save(monkeypatch):
     clock[0] = 115.0
     assert log.take("b") is None
     assert log.take("a").pid == "a"
+
+
+def test_a_replay_finds_what_a_scan_of_the_whole_log_finds():
+    """The log finds a socket's missed packets through each room's own offsets; that
+    gives what reading every packet after the offset gives, trimmed log included."""
+    rng = random.Random(5)
+    log = memory_log(max_packets=300, max_bytes=10**9)
+    rooms, offsets = [f"room{n}" for n in range(8)], []
+    for _ in range(2000):
+        target = rng.choice([None, rng.choice(rooms), [*rng.sample(rooms, 2), rng.choice(rooms)]])
+        log.append(target, rng.choice([[], ["sid1"], ["sid2"]]),
+                   lambda offset: offsets.append(offset) or f"packet {offset}")
+    for _ in range(300):
+        session_rooms = ["sid1", *rng.sample(rooms, rng.randrange(4))]
+        after = rng.choice(offsets[-300:])
+        number = int(after.partition(":")[2])
+        assert log.missed(after, session_rooms) == [
+            (f"{log.epoch}:{logged.offset}", logged.packet) for logged in log.packets
+            if logged.offset > number and addressed_to(logged.rooms, logged.skip, session_rooms)]
+    indexed = sorted(offset for room_offsets in log.by_room.values() for offset in room_offsets)
+    assert set(indexed) == set(log.logged) == {logged.offset for logged in log.packets}
