@@ -60,16 +60,17 @@ def targets(rooms):
 
 class Reached:
     """`addressed_to` on a Stream entry's JSON fields, for one session's rooms. A replay
-    reads every entry after its offset, most of them sent to one other room and
-    skipping no socket: those are told by their text, without decoding it."""
+    reads every entry after its offset, most of them sent to other rooms: those are
+    told by their text, without decoding it (a room of the session, as json.dumps
+    writes it, is not in it)."""
 
     def __init__(self, session_rooms):
         self.rooms = session_rooms
-        self.texts = {json.dumps(room) for room in session_rooms}
+        self.texts = [json.dumps(room) for room in session_rooms]
 
     def __call__(self, rooms, skip):
-        if skip == "[]" and rooms.startswith('"'):  # one room (as json.dumps wrote it)
-            return rooms in self.texts
+        if rooms != "null" and not any(text in rooms for text in self.texts):
+            return False
         return addressed_to(json.loads(rooms), json.loads(skip), self.rooms)
 
 

@@ -1,5 +1,6 @@
 """The recovery logs' rules, in memory and in a real Redis: what is replayed after an
 offset and to whom, and when a recovery is refused because something may be gone."""
+import json
 import random
 import time
 
@@ -7,7 +8,7 @@ import pytest
 import redis
 
 from realtime_service.sockets import packet_log
-from realtime_service.sockets.packet_log import MemoryLog, RedisLog, Session, addressed_to
+from realtime_service.sockets.packet_log import MemoryLog, Reached, RedisLog, Session, addressed_to
 
 
 def memory_log(window=60, max_packets=100, max_bytes=10_000):
@@ -165,3 +166,16 @@ def test_a_replay_finds_what_a_scan_of_the_whole_log_finds():
             if logged.offset > number and addressed_to(logged.rooms, logged.skip, session_rooms)]
     indexed = sorted(offset for room_offsets in log.by_room.values() for offset in room_offsets)
     assert set(indexed) == set(log.logged) == {logged.offset for logged in log.packets}
+
+
+def test_a_stream_entry_is_told_by_its_text_as_by_its_decoded_fields():
+    """Reached reads most entries without decoding them; it answers what addressed_to
+    answers on the decoded fields, for names that hold one another or quotes."""
+    rng = random.Random(9)
+    names = ["room1", "room10", "1", 'say "hi"', "sid1", "sid2", "caf\u00e9", "a/b"]
+    for _ in range(3000):
+        rooms = rng.choice([None, rng.choice(names), rng.sample(names, rng.randrange(1, 4))])
+        skip = rng.sample(["sid1", "sid2"], rng.randrange(3))
+        session = ["sid1", *rng.sample(names, rng.randrange(3))]
+        assert Reached(session)(json.dumps(rooms), json.dumps(skip)) == addressed_to(
+            rooms, skip, session)
