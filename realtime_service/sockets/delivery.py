@@ -14,10 +14,8 @@ replayed ones, those already replayed dropped. A socket whose outgoing queue pas
 SOCKET_MAX_QUEUED_PACKETS (a client that does not read) is closed instead of queued
 to: it recovers what it missed from the log when it comes back.
 """
-import json
 import logging
 import secrets
-import time
 
 import redis
 import socketio
@@ -32,14 +30,6 @@ log = logging.getLogger(__name__)
 # Where the Stream's entry id goes in the published message: unguessable, so that no
 # payload can hold it.
 PLACEHOLDER = f"\x00offset-{secrets.token_hex(8)}\x00"
-
-PUBLISH_LUA = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-                      'r', ARGV[3], 'x', ARGV[4], 'e', ARGV[5])
-redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2])
-redis.call('PUBLISH', ARGV[6], ARGV[7] .. id .. ARGV[8])
-return id
-"""
 
 
 def as_arguments(data):
@@ -224,12 +214,9 @@ def is_offset(value):
 class StreamManager(socketio.RedisManager, StreamDelivery):
     """Several processes: the log is a Redis Stream (see the module's docstring)."""
 
-    def __init__(self, url, log_, max_queued, window, max_packets,
-                 channel="flask-socketio"):
+    def __init__(self, url, log_, max_queued, channel="flask-socketio"):
         super().__init__(url, channel=channel)
         self.init_delivery(log_, max_queued)
-        self.window, self.max_packets = window, max_packets
-        self.publish_script = log_.redis.register_script(PUBLISH_LUA)
 
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,
              to=None, **kwargs):
@@ -245,16 +232,11 @@ class StreamManager(socketio.RedisManager, StreamDelivery):
                                    "skip_sid": skip, "callback": None, "host_id": "log"})
         before, after = message.rsplit(self.json.dumps(PLACEHOLDER), 1)
         try:
-            self.publish_script(keys=[self.log.stream], args=[
-                self.max_packets, self.oldest_id(), json.dumps(rooms), json.dumps(skip),
-                self.json.dumps([event, *arguments]), self.channel, before + '"',
-                '"' + after])
+            self.log.publish(rooms, skip, self.json.dumps([event, *arguments]), self.channel,
+                             before + '"', '"' + after)
         except redis.RedisError:
             log.warning("Redis unavailable: %s delivered in this process only, not "
                         "kept for recovery", event)
             super().emit(event, data, namespace=namespace or "/", room=rooms,
                          skip_sid=skip_sid, ignore_queue=True)
 
-    def oldest_id(self):
-        """Entries older than the window are trimmed (by this host's clock)."""
-        return f"{int((time.time() - self.window) * 1000)}-0"

@@ -157,15 +157,50 @@ class MemoryLog:
                 if addressed_to(logged.rooms, logged.skip, rooms)]
 
 
+# Adds an entry to the Stream (KEYS[1]) and its id to the index of each of its rooms
+# (the other KEYS: sorted sets of ids by their milliseconds), trims them of what is
+# older than the window (ARGV[2], "<ms>-0"), and publishes the message with the id in
+# place.
+PUBLISH_LUA = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+                      'r', ARGV[3], 'x', ARGV[4], 'e', ARGV[5])
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+local ms = tonumber(string.match(id, '^%d+'))
+local oldest = string.match(ARGV[2], '^%d+')
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ms, id)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. oldest)
+  redis.call('PEXPIRE', KEYS[i], ARGV[9])
+end
+redis.call('PUBLISH', ARGV[6], ARGV[7] .. id .. ARGV[8])
+return id
+"""
+
+
 class RedisLog:
     """The log in a Redis Stream (entries `r` rooms, `x` skipped sockets, `e` the event
-    and its arguments as JSON) and the sessions as keys that expire with the window.
-    Offsets are the stream's entry ids."""
+    and its arguments as JSON), an index per room of the ids of its entries (a sorted
+    set, gone once idle for two windows), and the sessions as keys that expire with
+    the window. Offsets are the Stream's entry ids."""
 
     def __init__(self, client, window, max_packets, prefix="ridewire:recovery"):
         self.redis, self.window, self.max_packets = client, window, max_packets
-        self.stream, self.prefix = f"{prefix}:packets", prefix
+        self.stream, self.prefix = f"{prefix}:log", prefix
         self.seen = "0-0"  # the last offset this process delivered
+        self.publish_script = client.register_script(PUBLISH_LUA)
+
+    def index(self, room):
+        """The key of a room's index (None: the events to the whole namespace)."""
+        return f"{self.prefix}:all" if room is None else f"{self.prefix}:room:{room}"
+
+    def publish(self, rooms, skip, event, channel, before, after):
+        """Log `event` (JSON) for `rooms` but `skip`, and publish `before` + its entry id
+        + `after` on `channel`; the entry id."""
+        oldest = f"{int((time.time() - self.window) * 1000)}-0"  # by this host's clock
+        return self.publish_script(
+            keys=[self.stream, *map(self.index, targets(rooms))],
+            args=[self.max_packets, oldest, json.dumps(rooms), json.dumps(skip), event, channel,
+                  before, after, int(self.window * 2000)])
 
     def position(self):
         if self.seen == "0-0":  # nothing delivered yet: the Stream's last entry
@@ -186,17 +221,34 @@ class RedisLog:
 
     def missed(self, offset, rooms):
         """(offset, [event, *args]) of the entries after `offset` addressed to `rooms`,
-        or None when some entry after it was trimmed (or the offset is not one). Checked
+        or None when some entry after it was trimmed (or the offset is not one). Read
+        through the rooms' indexes: the entries of other rooms are not read. Checked
         after the read: an entry trimmed between a check and the read would be missed."""
         if not is_stream_id(offset):
             return None
-        entries = self.redis.xrange(self.stream, min=f"({offset}")
+        entries = self.entries(self.indexed_after(offset, rooms))
         if not self.kept_after(offset):
             return None
         reached = Reached(rooms)
         return [(entry_id, json.loads(fields["e"])) for entry_id, fields in entries
                 if reached(fields["r"], fields["x"])]
 
+    def indexed_after(self, offset, rooms):
+        """The ids after `offset` of the entries to `rooms` or to everyone, in order."""
+        after = stream_id(offset)
+        pipe = self.redis.pipeline(transaction=False)
+        for room in (None, *rooms):
+            pipe.zrangebyscore(self.index(room), after[0], "+inf")
+        found = {entry_id for ids in pipe.execute() for entry_id in ids}
+        return sorted((entry_id for entry_id in found if stream_id(entry_id) > after),
+                      key=stream_id)
+
+    def entries(self, ids):
+        """The Stream's entries of these ids (those still in it), in order."""
+        pipe = self.redis.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xrange(self.stream, min=entry_id, max=entry_id)
+        return [found[0] for found in pipe.execute() if found]
 
     def kept_after(self, offset):
         """Whether every entry after `offset` is still in the Stream. It is only trimmed

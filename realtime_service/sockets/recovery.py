@@ -168,8 +168,8 @@ class MemorySessionManager(Sessions, RoomIndex, LogManager):
 
 
 class StreamSessionManager(Sessions, RoomIndex, StreamManager):
-    def __init__(self, url, log_, max_queued, window, max_packets):
-        super().__init__(url, log_, max_queued, window, max_packets)
+    def __init__(self, url, log_, max_queued):
+        super().__init__(url, log_, max_queued)
         self.init_sessions()
 
 
@@ -181,7 +181,7 @@ def client_manager(config, volatile_events=()):
     if config["REDIS_URL"]:
         client = redis.Redis.from_url(config["REDIS_URL"], decode_responses=True)
         manager = StreamSessionManager(config["REDIS_URL"], RedisLog(client, window, max_packets),
-                                       max_queued, window, max_packets)
+                                       max_queued)
     else:
         manager = MemorySessionManager(
             MemoryLog(window, max_packets, config["RECOVERY_MAX_BYTES"]), max_queued)

@@ -70,11 +70,14 @@ def redis_log(redis_url):
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     log = RedisLog(client, 60, 100, prefix=f"test:{time.monotonic_ns()}")
     yield log
-    client.delete(log.stream)
+    for key in client.keys(f"{log.prefix}:*"):
+        client.delete(key)
 
 
-def add(log, room, text):
-    return log.redis.xadd(log.stream, {"r": f'"{room}"', "x": "[]", "e": f'["ev", "{text}"]'})
+def add(log, rooms, text, skip=()):
+    """Log an event as the client manager does (its message published on a channel
+    nobody reads); its entry id."""
+    return log.publish(rooms, list(skip), json.dumps(["ev", text]), "test:nobody", "", "")
 
 
 def test_redis_replay_after_an_offset(redis_log):
@@ -89,13 +92,31 @@ def test_redis_replay_reads_every_kind_of_address(redis_log):
     """One room, several, the whole namespace, a skipped socket, a room name JSON
     escapes: each replayed exactly when the memory log's rule says."""
     start = add(redis_log, "nobody", "zero")
-    entries = [('"alice"', "[]"), ('"bob"', "[]"), ('["bob", "alice"]', "[]"), ("null", "[]"),
-               ('"alice"', '["sid1"]'), ('"alice"', '["sid2"]'), ('"al\\"ice"', "[]")]
-    ids = [redis_log.redis.xadd(redis_log.stream, {"r": rooms, "x": skip, "e": f'["ev", {n}]'})
-           for n, (rooms, skip) in enumerate(entries)]
+    entries = [("alice", ()), ("bob", ()), (["bob", "alice"], ()), (None, ()),
+               ("alice", ["sid1"]), ("alice", ["sid2"]), ('al"ice', ())]
+    ids = [add(redis_log, rooms, n, skip) for n, (rooms, skip) in enumerate(entries)]
     got = redis_log.missed(start, ["sid1", "alice"])
     assert got == [(ids[n], ["ev", n]) for n in (0, 2, 3, 5)]
     assert [args[1] for _, args in redis_log.missed(start, ['al"ice'])] == [3, 6]
+
+
+def test_redis_replay_reads_only_the_sessions_rooms(redis_log):
+    """A replay goes through the indexes of the session's rooms (and of the events to
+    everyone): it finds what reading the whole Stream finds, and idle indexes expire."""
+    rng = random.Random(2)
+    rooms = [f"room{n}" for n in range(6)]
+    start = add(redis_log, None, "start")
+    for n in range(90):  # the log keeps 100
+        add(redis_log, rng.choice([None, rng.choice(rooms), rng.sample(rooms, 2)]), n,
+            rng.choice([(), ["sid1"]]))
+    whole = redis_log.redis.xrange(redis_log.stream, min=f"({start}")
+    for _ in range(20):
+        session = ["sid1", *rng.sample(rooms, rng.randrange(3))]
+        assert redis_log.missed(start, session) == [
+            (entry_id, json.loads(fields["e"])) for entry_id, fields in whole
+            if addressed_to(json.loads(fields["r"]), json.loads(fields["x"]), session)]
+    ttl = redis_log.redis.pttl(redis_log.index("room1"))
+    assert 60_000 < ttl <= 120_000
 
 
 def test_redis_refuses_an_offset_after_which_entries_were_trimmed(redis_log):
