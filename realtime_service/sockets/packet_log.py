@@ -186,6 +186,7 @@ class RedisLog:
     def __init__(self, client, window, max_packets, prefix="ridewire:recovery"):
         self.redis, self.window, self.max_packets = client, window, max_packets
         self.stream, self.prefix = f"{prefix}:log", prefix
+        self.previous = f"{prefix}:packets"  # the Stream of versions without indexes
         self.seen = "0-0"  # the last offset this process delivered
         self.publish_script = client.register_script(PUBLISH_LUA)
 
@@ -196,11 +197,14 @@ class RedisLog:
     def publish(self, rooms, skip, event, channel, before, after):
         """Log `event` (JSON) for `rooms` but `skip`, and publish `before` + its entry id
         + `after` on `channel`; the entry id."""
-        oldest = f"{int((time.time() - self.window) * 1000)}-0"  # by this host's clock
         return self.publish_script(
             keys=[self.stream, *map(self.index, targets(rooms))],
-            args=[self.max_packets, oldest, json.dumps(rooms), json.dumps(skip), event, channel,
-                  before, after, int(self.window * 2000)])
+            args=[self.max_packets, self.oldest(), json.dumps(rooms), json.dumps(skip), event,
+                  channel, before, after, int(self.window * 2000)])
+
+    def oldest(self):
+        """The first entry id within the window (by this host's clock)."""
+        return f"{int((time.time() - self.window) * 1000)}-0"
 
     def position(self):
         if self.seen == "0-0":  # nothing delivered yet: the Stream's last entry
@@ -224,7 +228,7 @@ class RedisLog:
         or None when some entry after it was trimmed (or the offset is not one). Read
         through the rooms' indexes: the entries of other rooms are not read. Checked
         after the read: an entry trimmed between a check and the read would be missed."""
-        if not is_stream_id(offset):
+        if not is_stream_id(offset) or self.previous_version_after(offset):
             return None
         entries = self.entries(self.indexed_after(offset, rooms))
         if not self.kept_after(offset):
@@ -232,6 +236,15 @@ class RedisLog:
         reached = Reached(rooms)
         return [(entry_id, json.loads(fields["e"])) for entry_id, fields in entries
                 if reached(fields["r"], fields["x"])]
+
+    def previous_version_after(self, offset):
+        """Whether a process of a previous version (while an upgrade rolls out) logged
+        an event after `offset` where no index finds it: then the session is not
+        recovered. That Stream is deleted once it has nothing within the window."""
+        last = self.redis.xrevrange(self.previous, count=1)
+        if last and stream_id(last[0][0]) < stream_id(self.oldest()):
+            self.redis.delete(self.previous)
+        return bool(last) and stream_id(last[0][0]) > stream_id(offset)
 
     def indexed_after(self, offset, rooms):
         """The ids after `offset` of the entries to `rooms` or to everyone, in order."""

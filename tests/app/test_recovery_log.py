@@ -119,6 +119,24 @@ def test_redis_replay_reads_only_the_sessions_rooms(redis_log):
     assert 60_000 < ttl <= 120_000
 
 
+def test_redis_refuses_a_recovery_an_older_version_logged_for(redis_log):
+    """While an upgrade rolls out, processes of the previous version log to the old
+    Stream, which the indexes do not cover: a session dropped before such an entry is
+    not recovered (a new session, never a silent gap); the old Stream goes once it has
+    nothing within the window."""
+    start = add(redis_log, "alice", "one")
+    milliseconds, sequence = start.split("-")
+    redis_log.redis.xadd(redis_log.previous, {"r": '"alice"', "x": "[]", "e": '["ev", 2]'},
+                         id=f"{milliseconds}-{int(sequence) + 1}")
+    three = add(redis_log, "alice", "three")
+    assert redis_log.missed(start, ["alice"]) is None
+    assert redis_log.missed(three, ["alice"]) == []  # after the old Stream's last entry
+    redis_log.redis.delete(redis_log.previous)
+    redis_log.redis.xadd(redis_log.previous, {"r": '"a"', "x": "[]", "e": "[]"}, id="1-1")
+    assert [args[1] for _, args in redis_log.missed(start, ["alice"])] == ["three"]
+    assert not redis_log.redis.exists(redis_log.previous)
+
+
 def test_redis_refuses_an_offset_after_which_entries_were_trimmed(redis_log):
     ids = [add(redis_log, "alice", str(n)) for n in range(5)]
     redis_log.redis.xtrim(redis_log.stream, maxlen=2, approximate=False)
