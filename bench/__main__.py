@@ -20,6 +20,7 @@ SCENARIOS = {
     "11": "bench.reconnect_storm",
     "12": "bench.idle_memory",
     "13": "bench.scale_curve",
+    "14": "bench.churn",
 }
 
 
