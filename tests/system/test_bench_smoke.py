@@ -11,13 +11,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["push_latency", "dispatch", "connections", "login_storm", "profile", "scaleout",
              "query_costs", "versus", "signaling", "city", "city_redis", "reconnect_storm",
-             "idle_memory", "scale_curve"]
+             "idle_memory", "scale_curve", "churn"]
 
 
 # `python -m bench` runs side by side, each with its own database and Redis: the two
 # longest scenarios (connections, versus) alone, the others together. Benchmarks mostly
 # wait (servers settling, fixed-rate steps), so three at once take the time of the longest.
-GROUPS = [["3"], ["8", "10", "13"], ["1", "2", "4", "5", "6", "7", "9", "11", "12"]]
+GROUPS = [["3"], ["8", "10", "13"], ["1", "2", "4", "5", "6", "7", "9", "11", "12", "14"]]
 
 
 def run_groups(out):
@@ -226,3 +226,19 @@ def test_scale_curve(results):
         assert step["statuses"] == {"ack": step["delivered"]} and step["lost"] == 0
         assert step["delivered"] > 0 and row["steps"][0]["achieved"] > 0
         assert set(row["worker_rss_mb"]) == {f"server{i}" for i in range(point["processes"])}
+
+
+@pytest.mark.timeout(900)
+def test_churn(results):
+    """At every number of sockets held, every one dropped in the churn step came back
+    recovered (same pid and socket id), none failed, and the server closed none."""
+    result = results["churn"]
+    assert [p["held_target"] for p in result["points"]] == result["config"]["held"]
+    assert result["served"]["tree"] is None and result["served"]["realtime_service"]
+    for point, row in zip(result["points"], result["table"], strict=True):
+        assert point["setup"]["held"] == point["held_target"] and not point["setup"]["failures"]
+        cycles = point["cycles"]
+        assert cycles["cycles"] == cycles["completed"] == cycles["recovered"] > 0
+        assert cycles["new"] == cycles["failed"] == cycles["server_closed"] == 0
+        assert cycles["reconnect_ms"]["n"] == cycles["completed"]
+        assert row["held"] == point["held_target"] and row["cycles"] == cycles["completed"]
