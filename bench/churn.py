@@ -13,7 +13,7 @@ of its idle CPU, per churn cycle (ms); the cycles recovered (same pid and socket
 new sessions and failures; reconnect times (drop to CONNECT answer) p50/p95/p99; the
 load average at the step's start and end.
 
-    make bench SCENARIO=14                            # about 6 minutes
+    make bench SCENARIO=14                            # about 4 minutes
     BENCH_CHURN_HELD=1000,8000 BENCH_CHURN_RATE=20 make bench SCENARIO=14
 
 A/B of the server code: BENCH_SERVER_TREE=/path/to/tree serves the realtime process
