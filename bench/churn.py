@@ -133,6 +133,8 @@ def summary(point):
             "cpu_ms_per_cycle_gross": round(1000 * step["cpu_s"]["server"]
                                             / cycles["completed"], 2)
             if cycles["completed"] else None,
+            "db_cpu_ms_per_cycle": round(1000 * step["cpu_s"]["db"] / cycles["completed"], 2)
+            if cycles["completed"] else None,
             "idle_cpu_pct": idle["cpu_pct"]["server"], "step_cpu_pct": step["cpu_pct"]["server"],
             "recovered": cycles["recovered"], "new": cycles["new"], "failed": cycles["failed"],
             "reconnect_p50_ms": times.get("p50"), "reconnect_p95_ms": times.get("p95"),
