@@ -4,16 +4,16 @@ worker against the number of sockets it holds.
 One realtime process (production config) holds H idle authenticated websockets of
 captains (no presence broadcasts: the cost measured is the socket's), H growing in
 steps (1,000, 5,000, 10,000; the lean load client in two processes). At each H, after
-the worker is quiet, its idle CPU over IDLE_S, then a steady churn step of STEP_S:
-RATE sockets a second, open loop, round robin over the held ones, lose their TCP
-connection (`transport.abort()`, no close frame, as a mobile network drop) and come
-back at once with their `pid` and offset (connection state recovery); then a quiet
-gap. Per step: the worker's CPU from the first drop until every socket was back, net
+the worker is quiet, its idle CPU over one ping interval (25 s), then a steady churn
+step as long: RATE sockets a second (20), open loop, round robin over the held ones,
+lose their TCP connection (`transport.abort()`, no close frame, as a mobile network
+drop) and come back at once with their `pid` and offset (connection state recovery);
+then a quiet gap. Per step: the worker's CPU from the first drop until every socket was back, net
 of its idle CPU, per churn cycle (ms); the cycles recovered (same pid and socket id),
 new sessions and failures; reconnect times (drop to CONNECT answer) p50/p95/p99; the
 load average at the step's start and end.
 
-    make bench SCENARIO=14                            # about 4 minutes
+    make bench SCENARIO=14                            # about 4.5 minutes
     BENCH_CHURN_HELD=1000,8000 BENCH_CHURN_RATE=20 make bench SCENARIO=14
 
 A/B of the server code: BENCH_SERVER_TREE=/path/to/tree serves the realtime process
@@ -29,14 +29,19 @@ import time
 from bench import common
 from bench.loadclient import Fleet, percentiles
 from bench.served_tree import serve_realtime
+from shared.config import Config
 
+# The idle and churn windows last one Engine.IO ping interval each: every held socket
+# is pinged once in each, whatever the phase of its pings (10,000 sockets' pings cost
+# the worker about 3 CPU seconds; a shorter window holds all, some or none of them).
+PING_S = Config.SOCKET_PING_INTERVAL
+HOLD_TIMEOUT_S = 1200.0
 SIZES = {
-    "full": {"held": [1000, 5000, 10000], "rate": 20.0, "step_s": 20.0, "idle_s": 10.0,
+    "full": {"held": [1000, 5000, 10000], "rate": 20.0, "step_s": PING_S, "idle_s": PING_S,
              "quiet_s": 5.0, "workers": 2},
     "tiny": {"held": [6, 12], "rate": 4.0, "step_s": 2.5, "idle_s": 1.0, "quiet_s": 0.5,
              "workers": 2},
 }
-HOLD_TIMEOUT_S = 1200.0
 
 
 def run(size="full", out_dir=None):
