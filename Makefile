@@ -49,8 +49,8 @@ serve: install
 test: install-dev
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-## bench: the load scenarios of BENCHMARKS.md (`make bench SCENARIO=n` for one), about 28 min
-## (scenario 9, call signaling, about 5 of them; 14, churn at scale, about 4; BENCH_SERVER_TREE=DIR
+## bench: the load scenarios of BENCHMARKS.md (`make bench SCENARIO=n` for one), about 29 min
+## (scenario 9, call signaling, about 5 of them; 14, churn at scale, about 5; BENCH_SERVER_TREE=DIR
 ## serves its realtime process from another tree, for an A/B) plus scenario 8 (side by side with the Node peers named by BENCH_PEER_UBER and
 ## BENCH_PEER_QUICKCHAT; Ridewire's side alone without them)
 bench: install-dev
