@@ -172,6 +172,40 @@ def test_volatile_events_are_delivered_but_not_kept(realtime_app, app_sockets, d
     assert log.next == kept + 1
 
 
+def test_the_online_list_reaches_the_connection_but_not_the_recovery_log(
+        realtime_app, db, app_sockets):
+    from realtime_service.app import VOLATILE_EVENTS
+    from realtime_service.extensions import socketio
+    from tests.factories import make_user, token_for
+
+    assert "getOnlineUsers" in VOLATILE_EVENTS
+    user = make_user(db)
+    client = app_sockets(realtime_app, token_for(user, "user"))
+    assert str(user["_id"]) in client.wait_for("getOnlineUsers")
+    logged = socketio.server.manager.log.packets
+    assert not any("getOnlineUsers" in entry.packet for entry in logged)
+
+
+def test_a_volatile_event_waits_for_a_held_connection(realtime_app, db, app_sockets):
+    """Like every event, a volatile one waits while a connection's packets are held
+    (until its CONNECT answer), and is still not logged."""
+    from realtime_service.extensions import socketio
+    from tests.factories import make_user, token_for
+
+    manager = socketio.server.manager
+    client = app_sockets(realtime_app, token_for(make_user(db), "user"))
+    client.settle()
+    kept = manager.log.next
+    manager.hold(client.sid)
+    with realtime_app.app_context():
+        socketio.emit("typing", {"from": "someone"}, to=client.sid)
+    client.settle()
+    assert client.events["typing"] == []  # held
+    manager.release(client.sid, [], manager.log.position())  # as after a replay
+    assert client.wait_for("typing") == {"from": "someone"}
+    assert manager.log.next == kept
+
+
 def test_a_session_saved_again_expires_from_its_last_save(monkeypatch):
     """Sessions expire oldest first, and only those (a drop looks at no other one): one
     saved again counts from then."""
